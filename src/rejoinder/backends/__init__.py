@@ -1,0 +1,1 @@
+"""One module per engine; see rejoinder.registry for the names they are registered under."""

@@ -1,0 +1,92 @@
+"""llama.cpp in-process through xllamacpp's prebuilt wheel; any GGUF, packaged SmolLM2 by default."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rejoinder.backends.worker import Emit, ModelWorker
+from rejoinder.config import LLMConfig
+from rejoinder.errors import BackendUnavailable, BadInputError
+from rejoinder.models import smollm2_path
+from rejoinder.stages.llm import GenerationParams, Message
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model(name: str) -> Path:
+    if name == "smollm2":
+        return smollm2_path()
+    path = Path(name)
+    if not path.is_file():
+        raise BadInputError(f"{name}: no such GGUF file (give a path, or 'smollm2' for the packaged model)")
+    return path
+
+
+class LlamaCppLLM:
+    name = "llamacpp"
+
+    def __init__(self, config: LLMConfig) -> None:
+        import xllamacpp as xlc
+
+        self.config = config
+        path = resolve_model(config.model)
+        params = xlc.CommonParams()
+        params.model.path = str(path)
+        params.n_ctx = config.context
+        params.n_parallel = 1
+        params.cpuparams.n_threads = config.threads
+        params.cpuparams_batch.n_threads = config.threads
+        params.verbosity = -1
+        params.warmup = True
+        try:
+            self.server = xlc.Server(params)
+        except Exception as exc:
+            raise BackendUnavailable(f"{path}: llama.cpp could not load this model ({exc})") from None
+        self.model_path = path
+        self._worker: ModelWorker[str] = ModelWorker("llm")
+
+    def _request(self, messages: Sequence[Message], params: GenerationParams, stream: bool) -> dict[str, Any]:
+        return {
+            "messages": [dict(m) for m in messages],
+            "stream": stream,
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "cache_prompt": True,
+        }
+
+    def warmup(self, system_prompt: str) -> None:
+        """Prefill the system prompt once: llama.cpp keeps its KV cache for the next request."""
+        request = self._request(
+            [{"role": "system", "content": system_prompt}, {"role": "user", "content": "Hi"}],
+            GenerationParams(max_tokens=1),
+            stream=False,
+        )
+        self.server.handle_chat_completions(request)
+
+    def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
+        request = self._request(messages, params, stream=True)
+
+        def produce(emit: Emit[str]) -> None:
+            failure: list[str] = []
+
+            def on_chunk(chunk: Any) -> bool | None:
+                if isinstance(chunk, dict) and "error" in chunk:
+                    failure.append(str(chunk["error"]))
+                    return True
+                for choice in (chunk or {}).get("choices", []) if isinstance(chunk, dict) else []:
+                    piece = (choice.get("delta") or {}).get("content")
+                    if piece and not emit(piece):
+                        return True  # consumer gone: tell llama.cpp to stop generating
+                return None
+
+            result = self.server.handle_chat_completions(request, on_chunk)
+            if isinstance(result, dict) and "error" in result:
+                failure.append(str(result["error"]))
+            if failure:
+                raise RuntimeError(f"llama.cpp: {failure[0]}")
+
+        return self._worker.iterate(produce)

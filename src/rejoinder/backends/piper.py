@@ -1,0 +1,60 @@
+"""Piper VITS voices on onnxruntime; packaged en_US joe medium by default."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+
+from rejoinder.backends.worker import Emit, ModelWorker
+from rejoinder.config import TTSConfig
+from rejoinder.errors import BadInputError
+from rejoinder.models import piper_joe_path
+
+
+def resolve_voice(name: str) -> Path:
+    if name == "joe":
+        return piper_joe_path()
+    path = Path(name)
+    if not path.is_file() or not Path(f"{path}.json").is_file():
+        raise BadInputError(f"{name}: Piper voice needs both the .onnx file and its .onnx.json beside it")
+    return path
+
+
+class PiperTTS:
+    name = "piper"
+
+    def __init__(self, config: TTSConfig) -> None:
+        import onnxruntime as ort
+        from piper import PiperVoice, SynthesisConfig
+        from piper.config import PiperConfig
+
+        path = resolve_voice(config.voice)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = config.threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        with open(f"{path}.json", encoding="utf-8") as f:
+            voice_config = PiperConfig.from_dict(json.load(f))
+        self.voice = PiperVoice(
+            session=ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"]),
+            config=voice_config,
+        )
+        self.sample_rate: int = voice_config.sample_rate
+        # Per-chunk peak normalisation would make loudness jump between clauses.
+        self._syn = SynthesisConfig(length_scale=1.0 / config.speed, normalize_audio=False)
+        self._worker: ModelWorker[np.ndarray] = ModelWorker("tts")
+
+    def warmup(self) -> None:
+        for _ in self.voice.synthesize("Hello.", self._syn):
+            pass
+
+    def stream(self, text: str) -> AsyncIterator[np.ndarray]:
+        def produce(emit: Emit[np.ndarray]) -> None:
+            for chunk in self.voice.synthesize(text, self._syn):
+                if not emit(chunk.audio_float_array.astype(np.float32, copy=False)):
+                    return
+
+        return self._worker.iterate(produce)

@@ -1,0 +1,331 @@
+"""Command line: reply, transcribe, say, backends, models."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from rejoinder import logs
+from rejoinder.config import PRESETS, Config, preset
+from rejoinder.errors import BadInputError, RejoinderError
+from rejoinder.registry import Stage
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Rejoinder: an offline speech-to-speech voice agent. Speak a question, get a spoken answer.",
+)
+models_app = typer.Typer(no_args_is_help=True, help="Packaged model files.")
+app.add_typer(models_app, name="models")
+err = Console(stderr=True)
+out = Console(highlight=False)
+
+# ---- options shared by commands --------------------------------------------------------------
+PresetOpt = Annotated[str, typer.Option("--preset", help=f"Model set: {', '.join(PRESETS)}.")]
+SttOpt = Annotated[str | None, typer.Option("--stt", help="STT backend (see `rejoinder backends`).")]
+SttModelOpt = Annotated[
+    str | None, typer.Option("--stt-model", help="'base' (packaged) or a model directory.")
+]
+LangOpt = Annotated[str | None, typer.Option("--language", help="Spoken language code, or 'auto'.")]
+LlmOpt = Annotated[str | None, typer.Option("--llm", help="LLM backend.")]
+LlmModelOpt = Annotated[str | None, typer.Option("--llm-model", help="'smollm2' (packaged) or a GGUF path.")]
+PromptOpt = Annotated[str | None, typer.Option("--system-prompt", help="Instructions for the LLM.")]
+TempOpt = Annotated[float | None, typer.Option("--temperature", help="Sampling temperature [default 0.1].")]
+TopPOpt = Annotated[float | None, typer.Option("--top-p", help="Nucleus sampling [default 0.9].")]
+MaxTokOpt = Annotated[int | None, typer.Option("--max-tokens", help="Longest reply in tokens [default 64].")]
+TtsOpt = Annotated[str | None, typer.Option("--tts", help="TTS backend.")]
+VoiceOpt = Annotated[str | None, typer.Option("--voice", help="'joe' (packaged) or a Piper .onnx path.")]
+SpeedOpt = Annotated[float | None, typer.Option("--speed", help="Speaking rate, 1.0 = normal.")]
+SilenceOpt = Annotated[int | None, typer.Option("--silence-ms", help="End-of-turn silence [default 500].")]
+ThresholdOpt = Annotated[float | None, typer.Option("--vad-threshold", help="Speech probability [0.5].")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+LogOpt = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error (JSON to stderr).")]
+InputArg = Annotated[
+    Path, typer.Argument(help="Audio file: wav, flac, ogg, mp3, ...; any rate; stereo is mixed.")
+]
+
+
+def build_config(preset_name: str = "cpu", **overrides: Any) -> Config:
+    """Apply `section.field` overrides (None = keep the preset's value) with validation."""
+    config = preset(preset_name)
+    try:
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            section, field = key.split("__")
+            if field == "language" and value == "auto":
+                value = None
+            setattr(getattr(config, section), field, value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise BadInputError(f"invalid option {where or key}: {first['msg']}") from None
+    return config
+
+
+@contextmanager
+def _loading() -> Iterator[Callable[[str], None]]:
+    with err.status("loading models") as status:
+        yield lambda msg: status.update(msg)
+
+
+def _load(config: Config, stages: tuple[Stage, ...]) -> Any:
+    from rejoinder.engine import Engine
+
+    with _loading() as status:
+        return Engine.load(config, stages, status=status)
+
+
+@contextmanager
+def _file_progress(path: Path, label: str) -> Iterator[Callable[[float], None] | None]:
+    """A progress bar for inputs over a minute long (or of unknown length)."""
+    from rejoinder.audio import probe_duration
+
+    total = probe_duration(path) if path.exists() else None
+    if total is not None and total < 60:
+        yield None
+        return
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda seconds: bar.update(task, completed=seconds)
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+# ---- commands --------------------------------------------------------------------------------
+@app.command()
+def reply(
+    source: InputArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the spoken replies (WAV).")],
+    json_out: JsonOpt = False,
+    preset_name: PresetOpt = "cpu",
+    stt: SttOpt = None,
+    stt_model: SttModelOpt = None,
+    language: LangOpt = None,
+    llm: LlmOpt = None,
+    llm_model: LlmModelOpt = None,
+    system_prompt: PromptOpt = None,
+    temperature: TempOpt = None,
+    top_p: TopPOpt = None,
+    max_tokens: MaxTokOpt = None,
+    tts: TtsOpt = None,
+    voice: VoiceOpt = None,
+    speed: SpeedOpt = None,
+    silence_ms: SilenceOpt = None,
+    vad_threshold: ThresholdOpt = None,
+    log_level: LogOpt = "warning",
+) -> None:
+    """Answer each spoken turn in SOURCE out loud; write the replies to OUTPUT.
+
+    The file is split into user turns by voice activity; each is transcribed, answered by the
+    LLM (keeping the conversation) and spoken, streamed clause by clause.
+    """
+    logs.setup(log_level)
+    config = build_config(
+        preset_name,
+        stt__backend=stt,
+        stt__model=stt_model,
+        stt__language=language,
+        llm__backend=llm,
+        llm__model=llm_model,
+        llm__system_prompt=system_prompt,
+        llm__temperature=temperature,
+        llm__top_p=top_p,
+        llm__max_tokens=max_tokens,
+        tts__backend=tts,
+        tts__voice=voice,
+        tts__speed=speed,
+        vad__min_silence_ms=silence_ms,
+        vad__threshold=vad_threshold,
+    )
+    from rejoinder.audio import stream_audio
+    from rejoinder.transports.file import reply_to_file
+
+    _check_output(output)
+    next(iter(stream_audio(source)), None)  # fail on bad input before loading models
+    engine = _load(config, ("vad", "stt", "llm", "tts"))
+
+    def show(report: Any) -> None:
+        if not json_out:
+            _print_turn(report.to_dict())
+
+    with _file_progress(source, "replying") as progress:
+        reports, seconds = _run(reply_to_file(engine, source, output, on_turn=show, progress=progress))
+    turns = [r.to_dict() for r in reports]
+    if json_out:
+        print(
+            json.dumps(
+                {"turns": turns, "output": str(output) if seconds else None, "output_s": round(seconds, 2)},
+                indent=2,
+            )
+        )
+    elif not turns:
+        err.print("no speech found in the input; nothing to answer, no output written")
+    else:
+        out.print(f"[bold]{len(turns)} turn(s)[/]; {seconds:.1f} s of reply audio written to {output}")
+    if any(t["status"] == "failed" for t in turns):
+        raise typer.Exit(1)
+
+
+def _print_turn(t: dict[str, Any]) -> None:
+    ms = t["timings_ms"]
+
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v:.0f}"
+
+    out.print(f"[bold]turn {t['index'] + 1}[/] [dim]{t['start_s']:.1f}-{t['end_s']:.1f} s[/]")
+    out.print(f"  you:   {t['transcript'] or '[dim](nothing understood)[/]'}")
+    if t["reply"]:
+        out.print(f"  agent: {t['reply']}")
+    if t.get("error"):
+        out.print(f"  [red]error: {t['error']}[/]")
+    out.print(
+        f"  [dim]first audio {f(ms['first_audio'])} ms after end of speech | stt {f(ms['stt'])} | "
+        f"llm first token {f(ms['llm_first_token'])} / total {f(ms['llm_total'])} | "
+        f"tts first audio {f(ms['tts_first_audio'])}[/]"
+    )
+
+
+@app.command()
+def transcribe(
+    source: InputArg,
+    json_out: JsonOpt = False,
+    preset_name: PresetOpt = "cpu",
+    stt: SttOpt = None,
+    stt_model: SttModelOpt = None,
+    language: LangOpt = None,
+    silence_ms: SilenceOpt = None,
+    log_level: LogOpt = "warning",
+) -> None:
+    """Print what is said in SOURCE (the STT stage alone, one line per utterance)."""
+    logs.setup(log_level)
+    config = build_config(
+        preset_name,
+        stt__backend=stt,
+        stt__model=stt_model,
+        stt__language=language,
+        vad__min_silence_ms=silence_ms,
+    )
+    from rejoinder.audio import stream_audio
+    from rejoinder.transports.file import transcribe_file
+
+    next(iter(stream_audio(source)), None)
+    engine = _load(config, ("vad", "stt"))
+    with _file_progress(source, "transcribing") as progress:
+        segments = _run(transcribe_file(engine, source, progress))
+    text = " ".join(str(s["text"]) for s in segments)
+    if json_out:
+        print(json.dumps({"text": text, "segments": segments}, indent=2))
+    elif not segments:
+        err.print("no speech found in the input")
+    else:
+        for s in segments:
+            out.print(s["text"])
+
+
+@app.command()
+def say(
+    text: Annotated[str, typer.Argument(help="What to say.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="WAV file to write.")],
+    preset_name: PresetOpt = "cpu",
+    tts: TtsOpt = None,
+    voice: VoiceOpt = None,
+    speed: SpeedOpt = None,
+    log_level: LogOpt = "warning",
+) -> None:
+    """Speak TEXT into a WAV file (the TTS stage alone; markdown and emoji are dropped)."""
+    logs.setup(log_level)
+    from rejoinder.chunking import clean_for_speech
+
+    if not any(ch.isalnum() for ch in clean_for_speech(text)):
+        raise BadInputError("nothing speakable in the text")
+    config = build_config(preset_name, tts__backend=tts, tts__voice=voice, tts__speed=speed)
+    _check_output(output)
+    engine = _load(config, ("tts",))
+    from rejoinder.audio import WavWriter
+
+    async def run() -> float:
+        with WavWriter(output, engine.tts.sample_rate) as writer:
+            async for chunk in engine.tts.stream(clean_for_speech(text)):
+                writer.write(chunk)
+            return writer.samples_written / writer.sample_rate
+
+    seconds = _run(run())
+    out.print(f"{seconds:.1f} s of speech written to {output}")
+
+
+@app.command()
+def backends(json_out: JsonOpt = False) -> None:
+    """List the backends per stage, whether each is installed here, and the presets."""
+    from rejoinder import registry
+
+    rows = [
+        {
+            "stage": s.stage,
+            "name": s.name,
+            "installed": s.installed,
+            "extra": s.extra,
+            "description": s.description,
+        }
+        for s in registry.specs()
+    ]
+    if json_out:
+        print(json.dumps({"backends": rows, "presets": PRESETS}, indent=2))
+        return
+    for r in rows:
+        mark = "[green]yes[/]" if r["installed"] else f"[red]no[/] (pip install 'rejoinder[{r['extra']}]')"
+        out.print(f"{r['stage']:4} {r['name']:16} installed: {mark}  [dim]{r['description']}[/]")
+    out.print("presets: " + "; ".join(f"[bold]{k}[/]: {v}" for k, v in PRESETS.items()))
+
+
+@models_app.command("assemble")
+def models_assemble() -> None:
+    """Join the split Whisper base model once and verify its sha256 (run by scripts/install.sh)."""
+    from rejoinder.models import WHISPER_BASE_SIZE, whisper_base_dir
+
+    with Progress(TextColumn("assembling Whisper base"), BarColumn(), DownloadColumn(), console=err) as bar:
+        task = bar.add_task("join", total=WHISPER_BASE_SIZE)
+        path = whisper_base_dir(lambda done, total: bar.update(task, completed=done, total=total))
+        bar.update(task, completed=WHISPER_BASE_SIZE)
+    err.print(f"Whisper base ready (sha256 verified): {path}")
+
+
+def _check_output(path: Path) -> None:
+    if path.is_dir():
+        raise BadInputError(f"{path}: output is a directory; give a .wav file path")
+    if not path.parent.exists():
+        raise BadInputError(f"{path.parent}: output directory does not exist")
+
+
+def main() -> None:
+    try:
+        app()
+    except RejoinderError as exc:
+        err.print(f"rejoinder: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("rejoinder: interrupted")
+        sys.exit(130)
+    except Exception as exc:  # last resort: still one line, never a traceback
+        err.print(f"rejoinder: internal error: {type(exc).__name__}: {exc}", markup=False, soft_wrap=True)
+        sys.exit(1)

@@ -1,0 +1,89 @@
+"""Settings for every stage, and the named presets that fill them in.
+
+Plain pydantic models: the CLI and the server override fields, nothing reads the environment
+at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rejoinder.errors import BadInputError
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a friendly voice assistant whose words are spoken aloud. Reply in one or two short, "
+    "plain sentences. Start with the direct answer, then add a brief detail, like: 'The capital of "
+    "Spain is Madrid, which sits in the center of the country.'"
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class VADConfig(_Strict):
+    backend: str = "silero"
+    threshold: float = Field(0.5, ge=0.05, le=0.95, description="speech probability that starts speech")
+    min_speech_ms: int = Field(250, ge=0, description="speech shorter than this is ignored as noise")
+    min_silence_ms: int = Field(500, ge=32, description="end-of-turn silence")
+    prefix_padding_ms: int = Field(300, ge=0, description="audio kept from before speech onset")
+    max_turn_s: float = Field(30.0, gt=1, description="a longer utterance is cut into turns")
+
+
+class STTConfig(_Strict):
+    backend: str = "faster-whisper"
+    model: str = Field("base", description="'base' = the packaged Whisper base, or a CTranslate2 model dir")
+    compute_type: str = "int8"
+    device: str = "cpu"
+    language: str | None = Field("en", description="ISO code, or None to detect")
+    beam_size: int = Field(1, ge=1, le=10)
+    threads: int = Field(2, ge=1)
+
+
+class LLMConfig(_Strict):
+    backend: str = "llamacpp"
+    model: str = Field(
+        "smollm2", description="'smollm2' = the packaged SmolLM2-135M-Instruct, or a GGUF path"
+    )
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    temperature: float = Field(0.1, ge=0.0, le=2.0)
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
+    max_tokens: int = Field(64, ge=1, le=4096)
+    context: int = Field(2048, ge=256)
+    threads: int = Field(2, ge=1)
+    history_turns: int = Field(8, ge=0, description="earlier exchanges kept in the prompt")
+
+
+class TTSConfig(_Strict):
+    backend: str = "piper"
+    voice: str = Field("joe", description="'joe' = the packaged Piper voice, or a Piper .onnx path")
+    speed: float = Field(1.0, gt=0.2, le=4.0)
+    threads: int = Field(1, ge=1)
+
+
+class ChunkerConfig(_Strict):
+    first_min_words: int = Field(3, ge=1, description="words before the first clause may be cut at a comma")
+    min_words: int = Field(6, ge=1, description="words before later clauses may be cut at a comma")
+    max_words: int = Field(30, ge=4, description="a clause longer than this is cut at a space")
+
+
+class Config(_Strict):
+    preset: Literal["cpu"] = "cpu"
+    vad: VADConfig = VADConfig()
+    stt: STTConfig = STTConfig()
+    llm: LLMConfig = LLMConfig()
+    tts: TTSConfig = TTSConfig()
+    chunker: ChunkerConfig = ChunkerConfig()
+
+
+PRESETS: dict[str, str] = {
+    "cpu": "embedded offline default: Silero VAD, Whisper base int8, SmolLM2-135M GGUF, Piper joe",
+}
+
+
+def preset(name: str) -> Config:
+    if name not in PRESETS:
+        raise BadInputError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return Config(preset=name)

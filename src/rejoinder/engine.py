@@ -1,0 +1,102 @@
+"""Loaded models, once per process, shared by every session."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from rejoinder import registry
+from rejoinder.config import Config
+from rejoinder.registry import Stage
+from rejoinder.stages import LLM, STT, TTS, VAD
+
+log = logging.getLogger(__name__)
+
+ALL_STAGES: tuple[Stage, ...] = ("vad", "stt", "llm", "tts")
+
+
+class Engine:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._stages: dict[str, Any] = {}
+        self.load_ms: dict[str, float] = {}
+
+    @classmethod
+    def from_stages(cls, config: Config, **stages: Any) -> Engine:
+        """An engine over already-built stage objects (tests, embedding in other programs)."""
+        engine = cls(config)
+        engine._stages.update(stages)
+        return engine
+
+    def with_stages(self, **stages: Any) -> Engine:
+        """A copy sharing this engine's loaded stages, some replaced."""
+        return Engine.from_stages(self.config, **{**self._stages, **stages})
+
+    @classmethod
+    def load(
+        cls,
+        config: Config,
+        stages: Iterable[Stage] = ALL_STAGES,
+        status: Callable[[str], None] | None = None,
+        warmup: bool = True,
+    ) -> Engine:
+        engine = cls(config)
+        for stage in stages:
+            stage_config = getattr(config, stage)
+            label = f"{stage} ({stage_config.backend}"
+            label += (
+                f", {getattr(stage_config, 'model', getattr(stage_config, 'voice', ''))})"
+                if stage != "vad"
+                else ")"
+            )
+            if status:
+                status(f"loading {label}")
+            t0 = time.perf_counter()
+            engine._stages[stage] = registry.create(stage, stage_config.backend, stage_config)
+            engine.load_ms[stage] = round((time.perf_counter() - t0) * 1000, 1)
+            log.info(
+                "stage loaded",
+                extra={"stage": stage, "backend": stage_config.backend, "ms": engine.load_ms[stage]},
+            )
+        if warmup:
+            if status:
+                status("warming up")
+            engine.warmup()
+        return engine
+
+    def warmup(self) -> None:
+        """One tiny inference per stage so the first user turn does not pay for lazy init."""
+        stt: Any = self._stages.get("stt")
+        llm: Any = self._stages.get("llm")
+        tts: Any = self._stages.get("tts")
+        if hasattr(stt, "transcribe_blocking"):
+            stt.transcribe_blocking(np.zeros(8000, np.float32))
+        if hasattr(llm, "warmup"):
+            llm.warmup(self.config.llm.system_prompt)
+        if hasattr(tts, "warmup"):
+            tts.warmup()
+
+    def _get(self, stage: str) -> Any:
+        if stage not in self._stages:
+            raise RuntimeError(f"stage {stage!r} was not loaded in this engine")
+        return self._stages[stage]
+
+    @property
+    def vad(self) -> VAD:
+        return self._get("vad")
+
+    @property
+    def stt(self) -> STT:
+        return self._get("stt")
+
+    @property
+    def llm(self) -> LLM:
+        return self._get("llm")
+
+    @property
+    def tts(self) -> TTS:
+        return self._get("tts")

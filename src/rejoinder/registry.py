@@ -1,0 +1,103 @@
+"""Backends registered by (stage, name), with a clear message when one cannot be used here.
+
+Registration is declarative: importing this module imports no backend. A backend's module is
+imported only when it is created, so a missing optional package fails with an "install the extra"
+message instead of at start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rejoinder.errors import BackendUnavailable, BadInputError
+
+Stage = Literal["vad", "stt", "llm", "tts"]
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    stage: Stage
+    name: str
+    target: str
+    """'module:factory', the factory taking the stage's config model."""
+    requires: tuple[str, ...] = ()
+    """Import names that must be installed."""
+    extra: str | None = None
+    description: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def missing(self) -> list[str]:
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    @property
+    def installed(self) -> bool:
+        return not self.missing()
+
+
+_REGISTRY: dict[tuple[str, str], BackendSpec] = {}
+
+
+def register(spec: BackendSpec) -> None:
+    _REGISTRY[(spec.stage, spec.name)] = spec
+
+
+def specs(stage: Stage | None = None) -> list[BackendSpec]:
+    return [s for s in _REGISTRY.values() if stage is None or s.stage == stage]
+
+
+def get_spec(stage: Stage, name: str) -> BackendSpec:
+    spec = _REGISTRY.get((stage, name))
+    if spec is None:
+        known = ", ".join(s.name for s in specs(stage)) or "none"
+        raise BadInputError(f"unknown {stage} backend {name!r}; known: {known}")
+    return spec
+
+
+def create(stage: Stage, name: str, config: Any) -> Any:
+    spec = get_spec(stage, name)
+    missing = spec.missing()
+    if missing:
+        how = f"pip install 'rejoinder[{spec.extra}]'" if spec.extra else "run scripts/install.sh"
+        raise BackendUnavailable(
+            f"{stage} backend {name!r} needs {', '.join(missing)}, which is not installed; {how}"
+        )
+    module_name, factory = spec.target.split(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, factory)(config)
+
+
+_B = "rejoinder.backends."
+for _spec in (
+    BackendSpec(
+        "vad",
+        "silero",
+        _B + "silero:SileroVAD",
+        ("onnxruntime", "faster_whisper"),
+        description="Silero VAD v6 (ONNX, no torch), from the faster-whisper package",
+    ),
+    BackendSpec(
+        "stt",
+        "faster-whisper",
+        _B + "faster_whisper:FasterWhisperSTT",
+        ("faster_whisper",),
+        description="CTranslate2 Whisper; packaged 'base' int8 by default",
+    ),
+    BackendSpec(
+        "llm",
+        "llamacpp",
+        _B + "llamacpp:LlamaCppLLM",
+        ("xllamacpp",),
+        description="llama.cpp GGUF in-process (xllamacpp); packaged SmolLM2-135M-Instruct",
+    ),
+    BackendSpec(
+        "tts",
+        "piper",
+        _B + "piper:PiperTTS",
+        ("piper",),
+        description="Piper ONNX voices; packaged en_US joe medium",
+    ),
+):
+    register(_spec)

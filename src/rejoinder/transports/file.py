@@ -1,0 +1,101 @@
+"""File replay: a recorded conversation in, the agent's spoken replies out.
+
+The input is streamed (bounded memory for any length) and fed to a Session frame by frame;
+like a polite user, the file waits for each reply before it "speaks" on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from rejoinder.audio import SAMPLE_RATE, WavWriter, stream_audio
+from rejoinder.engine import Engine
+from rejoinder.events import Event
+from rejoinder.session import Session
+from rejoinder.timeline import TurnReport
+
+GAP_S = 0.4
+"""Silence written between two replies in the output file."""
+
+Progress = Callable[[float], None]
+"""Called with seconds of input consumed."""
+
+
+async def reply_to_file(
+    engine: Engine,
+    source: str | Path,
+    output: str | Path,
+    on_turn: Callable[[TurnReport], None] | None = None,
+    progress: Progress | None = None,
+) -> tuple[list[TurnReport], float]:
+    """Returns the turn reports and the seconds of reply audio written (0 if no turn)."""
+    writer: WavWriter | None = None
+    last_turn: int | None = None
+    frame = engine.vad.frame_samples
+
+    async def sink(event: Event) -> None:
+        nonlocal writer, last_turn
+        if event.type == "audio" and event.audio is not None:
+            if writer is None:
+                writer = WavWriter(output, int(event.data["sample_rate"]))
+            elif event.turn != last_turn:
+                writer.silence(GAP_S)
+            last_turn = event.turn
+            writer.write(event.audio)
+        elif event.type == "turn_report" and on_turn is not None:
+            on_turn(session.reports[-1])
+
+    session = Session(engine, sink)
+    consumed = 0
+    try:
+        for block in stream_audio(source, SAMPLE_RATE):
+            for start in range(0, block.size, frame):
+                await session.push_audio(block[start : start + frame])
+                if session.busy:
+                    await session.wait_idle()
+            consumed += block.size
+            if progress:
+                progress(consumed / SAMPLE_RATE)
+        await session.end_audio()
+        await session.wait_idle()
+    finally:
+        await session.close()
+        if writer is not None:
+            writer.close()
+    seconds = writer.samples_written / writer.sample_rate if writer else 0.0
+    return session.reports, seconds
+
+
+async def transcribe_file(
+    engine: Engine, source: str | Path, progress: Progress | None = None
+) -> list[dict[str, object]]:
+    """VAD-split a file into utterances and transcribe each as it completes (bounded memory)."""
+    from rejoinder.turns import SpeechEnded, TurnDetector
+
+    detector = TurnDetector(engine.vad.stream(), engine.config.vad)
+    segments: list[dict[str, object]] = []
+    consumed = 0
+
+    async def handle(events: list[object]) -> None:
+        for ev in events:
+            if isinstance(ev, SpeechEnded) and ev.audio.size:
+                transcript = await engine.stt.transcribe(np.asarray(ev.audio))
+                if transcript.text:
+                    segments.append(
+                        {
+                            "start_s": round(ev.start_s, 3),
+                            "end_s": round(ev.end_s, 3),
+                            "text": transcript.text,
+                        }
+                    )
+
+    for block in stream_audio(source, SAMPLE_RATE):
+        await handle(list(detector.feed(block)))
+        consumed += block.size
+        if progress:
+            progress(consumed / SAMPLE_RATE)
+    await handle(list(detector.finish()))
+    return segments

@@ -1,0 +1,132 @@
+"""Turn detection: VAD probabilities -> speech started / speech ended with the utterance audio.
+
+Hysteresis (start above `threshold`, end below `threshold - 0.15`), a minimum speech duration
+so a cough does not open a turn, prefix padding so the first syllable is not clipped, and a
+configurable end-of-turn silence. Memory is bounded by `max_turn_s`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from rejoinder.config import VADConfig
+from rejoinder.stages.vad import VADStream
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    at_s: float
+
+
+@dataclass(frozen=True)
+class SpeechEnded:
+    start_s: float
+    end_s: float
+    """Stream position where speech stopped (before the end-of-turn silence)."""
+    audio: np.ndarray
+    forced: bool = False
+    """True when cut at max_turn_s or at the end of the input rather than by silence."""
+
+
+TurnEvent = SpeechStarted | SpeechEnded
+
+_TRAILING_KEEP_S = 0.2
+
+
+class TurnDetector:
+    def __init__(
+        self, vad: VADStream, config: VADConfig, sample_rate: int = 16_000, frame: int = 512
+    ) -> None:
+        self.vad, self.config = vad, config
+        self.sample_rate, self.frame = sample_rate, frame
+        self.position = 0
+        """Samples consumed so far."""
+        self._rest = np.zeros(0, np.float32)
+        self._prefix: deque[np.ndarray] = deque(
+            maxlen=max(1, round(config.prefix_padding_ms / 1000 * sample_rate / frame))
+        )
+        self._candidate: list[np.ndarray] = []
+        self._speech: list[np.ndarray] = []
+        self._start_s = 0.0
+        self._silent_frames = 0
+        self._speaking = False
+        self.last_probability = 0.0
+
+    @property
+    def speaking(self) -> bool:
+        return self._speaking
+
+    def _frames(self, ms: float) -> int:
+        return max(1, round(ms / 1000 * self.sample_rate / self.frame))
+
+    def feed(self, samples: np.ndarray) -> list[TurnEvent]:
+        data = (
+            np.concatenate([self._rest, samples.astype(np.float32, copy=False)])
+            if self._rest.size
+            else samples
+        )
+        n = data.size // self.frame
+        self._rest = data[n * self.frame :].copy()
+        if n == 0:
+            return []
+        frames = data[: n * self.frame].reshape(n, self.frame)
+        probs = self.vad.probabilities(frames.reshape(-1))
+        events: list[TurnEvent] = []
+        for frame, p in zip(frames, probs, strict=True):
+            self.position += self.frame
+            self.last_probability = float(p)
+            event = self._step(frame, float(p))
+            if event is not None:
+                events.append(event)
+        return events
+
+    def finish(self) -> list[TurnEvent]:
+        """End of input: a turn still open ends here."""
+        if self._speaking:
+            return [self._end(forced=True)]
+        return []
+
+    def _step(self, frame: np.ndarray, p: float) -> TurnEvent | None:
+        cfg = self.config
+        if not self._speaking:
+            if p >= cfg.threshold:
+                self._candidate.append(frame)
+                if len(self._candidate) >= self._frames(cfg.min_speech_ms):
+                    return self._start()
+            elif p < cfg.threshold - 0.15:
+                for f in self._candidate:
+                    self._prefix.append(f)
+                self._candidate.clear()
+                self._prefix.append(frame)
+            else:
+                self._candidate.append(frame)
+            return None
+        self._speech.append(frame)
+        self._silent_frames = self._silent_frames + 1 if p < cfg.threshold - 0.15 else 0
+        if self._silent_frames >= self._frames(cfg.min_silence_ms):
+            return self._end(forced=False)
+        if len(self._speech) * self.frame >= cfg.max_turn_s * self.sample_rate:
+            return self._end(forced=True)
+        return None
+
+    def _start(self) -> SpeechStarted:
+        self._speaking = True
+        start = self.position - len(self._candidate) * self.frame
+        self._start_s = start / self.sample_rate
+        self._speech = [*self._prefix, *self._candidate]
+        self._prefix.clear()
+        self._candidate = []
+        self._silent_frames = 0
+        return SpeechStarted(self._start_s)
+
+    def _end(self, forced: bool) -> SpeechEnded:
+        keep = len(self._speech) - max(0, self._silent_frames - self._frames(_TRAILING_KEEP_S * 1000))
+        audio = np.concatenate(self._speech[:keep]) if keep > 0 else np.zeros(0, np.float32)
+        end_s = (self.position - self._silent_frames * self.frame) / self.sample_rate
+        self._speaking = False
+        self._speech = []
+        self._silent_frames = 0
+        return SpeechEnded(self._start_s, end_s, audio, forced)

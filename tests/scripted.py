@@ -1,0 +1,40 @@
+"""A scripted LLM for time-dependent session tests (real VAD, STT and TTS stay in place)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+from rejoinder.stages.llm import GenerationParams, Message
+
+
+class ScriptedLLM:
+    name = "scripted"
+
+    def __init__(self, reply: str, delay_s: float = 0.03, fail: bool = False) -> None:
+        self.reply, self.delay_s, self.fail = reply, delay_s, fail
+        self.calls: list[list[Message]] = []
+        self.finished = 0
+
+    async def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
+        self.calls.append(list(messages))
+        if self.fail:
+            raise RuntimeError("model crashed")
+        for word in self.reply.split(" "):
+            await asyncio.sleep(self.delay_s)
+            yield word + " "
+        self.finished += 1
+
+
+class RecordingLLM:
+    """Wraps the real LLM and records the prompts it was given."""
+
+    name = "recording"
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.calls: list[list[Message]] = []
+
+    def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
+        self.calls.append(list(messages))
+        return self.inner.stream(messages, params)  # type: ignore[attr-defined,no-any-return]

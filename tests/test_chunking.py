@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import pytest
+
+from rejoinder.chunking import ClauseChunker, clean_for_speech
+from rejoinder.config import ChunkerConfig
+
+
+def chunks(text: str, step: int = 1, config: ChunkerConfig | None = None) -> list[str]:
+    """Feed `text` in pieces of `step` characters, as an LLM token stream would arrive."""
+    chunker = ClauseChunker(config)
+    out: list[str] = []
+    for i in range(0, len(text), step):
+        out += chunker.push(text[i : i + step])
+    return out + chunker.flush()
+
+
+@pytest.mark.parametrize("step", [1, 3, 7, 1000])
+def test_abbreviations_decimals_and_initials_do_not_split(step: int) -> None:
+    text = "Dr. Smith paid $3.14 at 5 p.m. in the U.S. with J. R. R. Tolkien, e.g. yesterday. Then he left."
+    assert chunks(text, step) == [
+        "Dr. Smith paid $3.14 at 5 p.m. in the U.S. with J. R. R. Tolkien,",
+        "e.g. yesterday.",
+        "Then he left.",
+    ]
+
+
+def test_numbers_with_commas_and_decimals_stay_whole() -> None:
+    assert chunks("It costs $1,000.50 today. Pi is 3.14159 roughly.") == [
+        "It costs $1,000.50 today.",
+        "Pi is 3.14159 roughly.",
+    ]
+
+
+def test_first_clause_is_released_at_a_comma_before_the_sentence_ends() -> None:
+    chunker = ClauseChunker()
+    released: list[str] = []
+    for piece in ["The capital", " of Italy", " is Rome,", " a city", " of seven hills"]:
+        released += chunker.push(piece)
+        if released:
+            break
+    assert released == ["The capital of Italy is Rome,"]
+
+
+def test_a_single_word_before_a_comma_is_not_a_clause() -> None:
+    assert chunks("Well, the answer is yes.") == ["Well, the answer is yes."]
+
+
+def test_boundary_waits_for_the_next_character() -> None:
+    chunker = ClauseChunker()
+    assert chunker.push("Pi is 3.") == []  # could still become 3.14
+    assert chunker.push("14 exactly. ") == ["Pi is 3.14 exactly."]
+
+
+def test_lists_and_markdown_never_reach_the_tts() -> None:
+    text = (
+        "## Fruit\nHere are **three** fruits:\n1. *Apples* are red.\n"
+        "2. Bananas 🍌 are `yellow`\n- Cherries\n---\nEnjoy! 😀"
+    )
+    got = chunks(text, 2)
+    assert got == [
+        "Fruit",
+        "Here are three fruits:",
+        "Apples are red.",
+        "Bananas are yellow",
+        "Cherries",
+        "Enjoy!",
+    ]
+    for piece in got:
+        assert not set(piece) & set("*#`_|🍌😀")
+
+
+def test_code_blocks_are_dropped_whole() -> None:
+    text = "Use this:\n```python\nprint('a. b. c.')\nx = 1, 2\n```\nThat prints letters."
+    assert chunks(text, 4) == ["Use this:", "That prints letters."]
+
+
+def test_unterminated_code_block_is_dropped() -> None:
+    assert chunks("Sure:\n```\nrm -rf /tmp/x\n") == ["Sure:"]
+
+
+def test_links_urls_and_emoji_only_pieces() -> None:
+    assert (
+        clean_for_speech("See [the docs](https://x.org/a) or https://y.org now 👍") == "See the docs or now"
+    )
+    assert chunks("🎉🎉\n") == []
+
+
+def test_long_run_without_punctuation_is_cut_at_a_space() -> None:
+    words = " ".join(f"word{i}" for i in range(70))
+    got = chunks(words, 5, ChunkerConfig(max_words=20))
+    assert all(len(p.split()) <= 21 for p in got)
+    assert " ".join(got) == words
+
+
+def test_question_and_exclamation_marks_end_sentences() -> None:
+    assert chunks("Really? Yes! It is true.") == ["Really?", "Yes!", "It is true."]
+
+
+def test_nothing_is_lost_from_plain_text() -> None:
+    text = "One sentence here. Another one, with a comma; and a semicolon: done. Last"
+    assert " ".join(chunks(text, 3)) == text

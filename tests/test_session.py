@@ -1,0 +1,144 @@
+"""The streamed turn on the real models: transcript, answer, audio, history, barge-in."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from conftest import run
+from helpers import SAMPLES
+from rejoinder.audio import read_audio
+from rejoinder.engine import Engine
+from rejoinder.events import Event
+from rejoinder.session import Session, TurnState
+from rejoinder.transports.file import reply_to_file
+from scripted import RecordingLLM, ScriptedLLM
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.type == kind]
+
+    def audio_s(self) -> float:
+        return sum(e.audio.size / e.data["sample_rate"] for e in self.of("audio") if e.audio is not None)
+
+
+async def speak_file(session: Session, name: str) -> None:
+    audio = read_audio(SAMPLES / f"{name}.wav")
+    for i in range(0, audio.size, 512):
+        await session.push_audio(audio[i : i + 512])
+    await session.end_audio()
+    await session.wait_idle()
+
+
+def test_spoken_question_gets_a_correct_spoken_answer(engine: Engine) -> None:
+    sink = Collector()
+    session = Session(engine, sink)
+    run(speak_file(session, "capital_of_italy"))
+    [report] = session.reports
+    assert "capital of italy" in report.transcript.lower()
+    assert "rome" in report.reply.lower()
+    assert report.status == "completed"
+    assert sink.audio_s() > 0.8
+    marks = report.timeline.offsets_ms()
+    order = ["speech_end", "transcript", "first_token", "first_clause", "first_audio", "reply_done"]
+    assert [marks[m] for m in order] == sorted(marks[m] for m in order)
+    kinds = [e.type for e in sink.events if e.type != "audio"]
+    assert kinds[:5] == ["state", "speech_started", "speech_stopped", "state", "transcript"]
+    assert kinds[-3:] == ["reply_done", "turn_report", "state"]
+    assert session.state is TurnState.LISTENING
+
+
+def test_first_audio_is_ready_while_the_llm_is_still_writing(engine: Engine) -> None:
+    """Streaming: the first clause is spoken before the reply is complete (scripted, slow LLM)."""
+    llm = ScriptedLLM("The sky looks blue, because air scatters blue light the most. " * 3, delay_s=0.04)
+    session = Session(engine.with_stages(llm=llm), Collector())
+    report = run(session.respond("Why is the sky blue?"))
+    marks = report.timeline.marks
+    assert marks["first_audio"] < marks["llm_done"]
+
+
+def test_real_llm_long_answer_streams(engine: Engine) -> None:
+    session = Session(engine, Collector())
+    report = run(session.respond("Why is the sky blue?"))
+    assert report.status == "completed"
+    marks = report.timeline.marks
+    assert marks["first_clause"] < marks["llm_done"]  # a clause left the chunker before the LLM ended
+
+
+def test_history_is_kept_across_turns(engine: Engine) -> None:
+    llm = RecordingLLM(engine.llm)
+    session = Session(engine.with_stages(llm=llm), Collector())
+    first = run(session.respond("What is the capital of France?"))
+    run(session.respond("And what is its most famous tower?"))
+    second_prompt = llm.calls[1]
+    assert [m["role"] for m in second_prompt] == ["system", "user", "assistant", "user"]
+    assert second_prompt[1]["content"] == "What is the capital of France?"
+    assert second_prompt[2]["content"] == first.reply
+    assert len(session.history) == 4
+
+
+def test_barge_in_keeps_only_what_was_spoken(engine: Engine) -> None:
+    llm = ScriptedLLM("First clause is here, second clause is there, third clause is everywhere. " * 4, 0.05)
+    sink = Collector()
+    session = Session(engine.with_stages(llm=llm), sink)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(session.respond("Talk to me"))
+        while not sink.of("audio"):
+            await asyncio.sleep(0.01)
+        await session.interrupt()
+        await task
+
+    run(scenario())
+    [report] = session.reports
+    assert report.status == "cancelled"
+    assert llm.finished == 0  # generation was stopped, not run to the end
+    started = [e.data["text"] for e in sink.of("reply_clause")]
+    # Only whole clauses whose audio went out count as spoken: a prefix of what was started.
+    assert report.reply in {" ".join(started[:k]) for k in range(len(started) + 1)}
+    assert len(report.reply) < len(llm.reply.strip())
+    if report.reply:
+        assert session.history[-2:] == [
+            {"role": "user", "content": "Talk to me"},
+            {"role": "assistant", "content": report.reply},
+        ]
+    else:
+        assert session.history == [{"role": "user", "content": "Talk to me"}]
+    assert sink.of("reply_done")[-1].data["status"] == "cancelled"
+
+
+def test_a_failing_llm_fails_the_turn_not_the_session(engine: Engine) -> None:
+    sink = Collector()
+    session = Session(engine.with_stages(llm=ScriptedLLM("", fail=True)), sink)
+    report = run(session.respond("Hello"))
+    assert report.status == "failed" and "model crashed" in (report.error or "")
+    assert sink.of("error")
+    session.engine = engine
+    assert run(session.respond("What is the capital of Italy?")).status == "completed"
+
+
+def test_multi_turn_file_answers_each_turn_in_order(engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from rejoinder.audio import WavWriter
+
+    src = tmp_path / "conversation.wav"
+    with WavWriter(src, 16_000) as w:
+        for name in ("capital_of_italy", "spider_legs", "capital_of_france"):
+            w.write(read_audio(SAMPLES / f"{name}.wav"))
+    out = tmp_path / "replies.wav"
+    reports, seconds = run(reply_to_file(engine, src, out))
+    assert [r.index for r in reports] == [0, 1, 2]
+    assert "italy" in reports[0].transcript.lower() and "rome" in reports[0].reply.lower()
+    assert "spider" in reports[1].transcript.lower()
+    assert "paris" in reports[2].reply.lower()
+    assert reports[0].end_s < reports[1].start_s < reports[2].start_s
+    written = read_audio(out)
+    assert abs(written.size / 16_000 - seconds) < 0.1 and seconds > 2.0
+    assert float(np.abs(written).max()) > 0.1
