@@ -42,3 +42,23 @@ def test_empty_audio_is_empty_text(engine: Engine) -> None:
     import numpy as np
 
     assert run(engine.stt.transcribe(np.zeros(0, np.float32))).text == ""
+
+
+def test_short_window_loops_fall_back_to_the_full_window(engine: Engine, shared_audio: Path) -> None:
+    """A too-short encoder window makes Whisper repeat itself; the backend must notice and retry."""
+    from rejoinder.backends.faster_whisper import FasterWhisperSTT, _looks_looped
+
+    assert _looks_looped("Seven of clubs. Seven of clubs. Seven of clubs. Seven of clubs. Seven of clubs.")
+    assert not _looks_looped("What is the largest planet in the solar system?")
+    stt = engine.stt
+    assert isinstance(stt, FasterWhisperSTT)
+    tight = stt.config.model_copy(update={"window_min_s": 1.0, "window_padding_s": 0.5})
+    audio = read_audio(shared_audio / "004.wav")  # "five five"
+    saved = stt.config
+    try:
+        stt.config = tight
+        assert stt._transcribe_short(audio, 3.0) is None  # "5 5 5 5 ..." in a 3 s window
+        text = stt.transcribe_blocking(audio).text
+    finally:
+        stt.config = saved
+    assert word_errors("five five", text)[0] == 0, text

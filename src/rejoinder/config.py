@@ -40,6 +40,14 @@ class STTConfig(_Strict):
     language: str | None = Field("en", description="ISO code, or None to detect")
     beam_size: int = Field(1, ge=1, le=10)
     threads: int = Field(2, ge=1)
+    encoder_window: str = Field(
+        "auto",
+        pattern=r"^(auto|full)$",
+        description="'auto' encodes only the utterance plus padding (about 10x faster on short turns); "
+        "'full' always encodes Whisper's 30 s window",
+    )
+    window_padding_s: float = Field(1.0, ge=0.0, le=10.0, description="silence after the utterance in 'auto'")
+    window_min_s: float = Field(3.0, ge=1.0, le=30.0, description="shortest encoder window in 'auto'")
 
 
 class LLMConfig(_Strict):
