@@ -142,3 +142,38 @@ def test_multi_turn_file_answers_each_turn_in_order(engine: Engine, tmp_path) ->
     written = read_audio(out)
     assert abs(written.size / 16_000 - seconds) < 0.1 and seconds > 2.0
     assert float(np.abs(written).max()) > 0.1
+
+
+async def speak_in_real_time(session: Session, audio: np.ndarray, frame: int = 512) -> None:
+    """Speech goes in fast; silence at 1x speed, so work can overlap the end-of-turn wait."""
+    for i in range(0, audio.size, frame):
+        block = audio[i : i + frame]
+        await session.push_audio(block)
+        if session.detector.speaking and float(np.abs(block).max()) < 0.01:
+            await asyncio.sleep(frame / 16_000)
+    await session.end_audio()
+    await session.wait_idle()
+
+
+def test_speculative_work_in_the_end_silence_is_adopted(engine: Engine) -> None:
+    llm = RecordingLLM(engine.llm)
+    session = Session(engine.with_stages(llm=llm), Collector())
+    run(speak_in_real_time(session, read_audio(SAMPLES / "capital_of_italy.wav")))
+    [report] = session.reports
+    assert report.extra["speculative"] is True
+    offsets = report.timeline.offsets_ms()
+    assert offsets["stt_start"] < 0 and offsets["transcript"] < 0  # done during the silence
+    assert len(llm.calls) == 1 and "rome" in report.reply.lower()
+
+
+def test_speculation_is_discarded_when_the_user_goes_on(engine: Engine) -> None:
+    llm = RecordingLLM(engine.llm)
+    session = Session(engine.with_stages(llm=llm), Collector())
+    first = read_audio(SAMPLES / "hello.wav")[4000:-16000]
+    second = read_audio(SAMPLES / "capital_of_france.wav")[4000:]
+    gap = np.zeros(int(0.2 * 16_000), np.float32)  # with the clip tails: over 160 ms, under 500 ms
+    run(speak_in_real_time(session, np.concatenate([first, gap, second])))
+    [report] = session.reports
+    assert "france" in report.transcript.lower() and "hello" in report.transcript.lower()
+    assert llm.calls[-1][-1]["content"] == report.transcript  # the answer used the whole utterance
+    assert all(call[-1]["content"] != report.transcript for call in llm.calls[:-1])

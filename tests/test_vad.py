@@ -9,7 +9,7 @@ from helpers import SAMPLES
 from rejoinder.audio import read_audio
 from rejoinder.config import VADConfig
 from rejoinder.engine import Engine
-from rejoinder.turns import SpeechEnded, SpeechStarted, TurnDetector
+from rejoinder.turns import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted, TurnDetector
 
 
 def detect(engine: Engine, audio: np.ndarray, block: int = 1600, **cfg: float) -> list[object]:
@@ -33,8 +33,8 @@ def test_white_noise_gives_no_turn(engine: Engine, level: float) -> None:
 def test_question_is_one_turn_with_plausible_bounds(engine: Engine) -> None:
     audio = read_audio(SAMPLES / "capital_of_italy.wav")  # 0.3 s lead-in, ~1.7 s speech, 0.8 s tail
     events = detect(engine, audio)
-    assert [type(e) for e in events] == [SpeechStarted, SpeechEnded]
-    end = events[1]
+    assert [type(e) for e in events] == [SpeechStarted, SpeechPaused, SpeechEnded]
+    end = events[2]
     assert isinstance(end, SpeechEnded) and not end.forced
     assert 0.1 < end.start_s < 0.6
     assert 1.7 < end.end_s < 2.3
@@ -80,3 +80,19 @@ def test_endless_speech_is_cut_at_max_turn(engine: Engine) -> None:
         e for e in detect(engine, audio, max_turn_s=5.0, min_silence_ms=2000) if isinstance(e, SpeechEnded)
     ]
     assert ends and ends[0].forced and ends[0].audio.size <= 5.1 * 16_000
+
+
+def test_a_short_pause_is_announced_then_withdrawn(engine: Engine) -> None:
+    """A pause longer than speculate_after_ms but shorter than the end silence: paused, resumed, one turn."""
+    q = read_audio(SAMPLES / "hello.wav")[4000:-12000]  # trim most lead-in and tail silence
+    audio = np.concatenate([q, np.zeros(4800, np.float32), q, np.zeros(16_000, np.float32)])
+    kinds = [type(e) for e in detect(engine, audio, min_silence_ms=700, speculate_after_ms=160)]
+    assert kinds.count(SpeechStarted) == 1 and kinds.count(SpeechEnded) == 1
+    assert SpeechResumed in kinds
+    assert kinds[-2:] == [SpeechPaused, SpeechEnded]
+    paused = [
+        e
+        for e in detect(engine, audio, min_silence_ms=700, speculate_after_ms=0)
+        if isinstance(e, SpeechPaused)
+    ]
+    assert paused == []

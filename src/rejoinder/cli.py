@@ -329,3 +329,67 @@ def main() -> None:
     except Exception as exc:  # last resort: still one line, never a traceback
         err.print(f"rejoinder: internal error: {type(exc).__name__}: {exc}", markup=False, soft_wrap=True)
         sys.exit(1)
+
+
+@app.command()
+def bench(
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="Spoken questions (default: the bundled corpus).")
+    ] = None,
+    json_out: JsonOpt = False,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Times to replay the corpus.")] = 1,
+    clients: Annotated[int, typer.Option("--clients", min=1, max=64, help="Simulated users at once.")] = 1,
+    baseline: Annotated[str, typer.Option("--baseline", help="'sequential' or 'none'.")] = "sequential",
+    preset_name: PresetOpt = "cpu",
+    silence_ms: SilenceOpt = None,
+    speculate_ms: Annotated[
+        int | None, typer.Option("--speculate-ms", help="0 turns speculation off.")
+    ] = None,
+    stt_window: Annotated[str | None, typer.Option("--stt-window", help="auto or full.")] = None,
+    log_level: LogOpt = "warning",
+) -> None:
+    """Replay spoken questions through the live pipeline at 1x speed; report median and p95 per stage."""
+    logs.setup(log_level)
+    if baseline not in ("sequential", "none"):
+        raise BadInputError("--baseline must be 'sequential' or 'none'")
+    config = build_config(
+        preset_name,
+        vad__min_silence_ms=silence_ms,
+        vad__speculate_after_ms=speculate_ms,
+        stt__encoder_window=stt_window,
+    )
+    from rejoinder.bench import corpus, run_bench
+
+    paths = list(files or corpus())
+    for p in paths:
+        next(iter(__import__("rejoinder.audio").audio.stream_audio(p)), None)
+    engine = _load(config, ("vad", "stt", "llm", "tts"))
+    with err.status(f"replaying {len(paths) * runs} question(s) x {clients} client(s) in real time"):
+        result = _run(run_bench(engine, paths, runs, clients, baseline == "sequential"))
+    if json_out:
+        print(json.dumps(result, indent=2))
+        return
+    _print_bench(result)
+
+
+def _print_bench(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(
+        title=f"end of speech -> first audio, {result['turns']} turns, "
+        f"{result['config']['clients']} client(s)"
+    )
+    for col in ("stage (ms)", "median", "p95", "min", "max"):
+        table.add_column(col, justify="right" if col != "stage (ms)" else "left")
+    for stage, s in result["stages_ms"].items():
+        table.add_row(stage, *(str(s.get(k, "-")) for k in ("median", "p95", "min", "max")))
+    for stage, s in result.get("baseline_sequential_ms", {}).items():
+        table.add_row(
+            f"[dim]sequential {stage}[/]", *(str(s.get(k, "-")) for k in ("median", "p95", "min", "max"))
+        )
+    out.print(table)
+    out.print(
+        f"speed-up of median first audio vs sequential: {result.get('speedup_first_audio_median', '-')}x; "
+        f"speculative turns {result['speculative_share']:.0%}; underruns {result['underruns']}; "
+        f"peak RSS {result['peak_rss_mb']} MB; STT RTF median {result['stt_rtf'].get('median')}"
+    )

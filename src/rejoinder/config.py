@@ -30,6 +30,9 @@ class VADConfig(_Strict):
     min_silence_ms: int = Field(500, ge=32, description="end-of-turn silence")
     prefix_padding_ms: int = Field(300, ge=0, description="audio kept from before speech onset")
     max_turn_s: float = Field(30.0, gt=1, description="a longer utterance is cut into turns")
+    speculate_after_ms: int = Field(
+        160, ge=0, description="silence after which STT and LLM start speculatively (0 = never)"
+    )
 
 
 class STTConfig(_Strict):
@@ -48,6 +51,7 @@ class STTConfig(_Strict):
     )
     window_padding_s: float = Field(1.0, ge=0.0, le=10.0, description="silence after the utterance in 'auto'")
     window_min_s: float = Field(3.0, ge=1.0, le=30.0, description="shortest encoder window in 'auto'")
+    window_retry_s: float = Field(0.0, ge=0.0, le=30.0, description="second window if the first loops (0: none)")
 
 
 class LLMConfig(_Strict):

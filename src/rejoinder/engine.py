@@ -75,8 +75,8 @@ class Engine:
         tts: Any = self._stages.get("tts")
         if hasattr(stt, "transcribe_blocking"):
             stt.transcribe_blocking(np.zeros(8000, np.float32))
-        if hasattr(llm, "warmup"):
-            llm.warmup(self.config.llm.system_prompt)
+        if hasattr(llm, "prefill"):
+            llm.prefill([{"role": "system", "content": self.config.llm.system_prompt}])
         if hasattr(tts, "warmup"):
             tts.warmup()
 

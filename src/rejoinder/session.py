@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from enum import Enum
 
 import numpy as np
@@ -17,9 +18,10 @@ from rejoinder.chunking import ClauseChunker
 from rejoinder.config import Config
 from rejoinder.engine import Engine
 from rejoinder.events import Event, EventSink, EventType
+from rejoinder.speculation import Speculation
 from rejoinder.stages.llm import GenerationParams, Message
 from rejoinder.timeline import Timeline, TurnReport
-from rejoinder.turns import SpeechEnded, SpeechStarted, TurnDetector
+from rejoinder.turns import SpeechPaused, SpeechResumed, SpeechStarted, TurnDetector, TurnEvent
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ class Session:
         self.reports: list[TurnReport] = []
         self._detector: TurnDetector | None = None
         self._turn_task: asyncio.Task[None] | None = None
+        self._speculation: Speculation | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._turns = 0
 
     # --- audio in -------------------------------------------------------------------------
@@ -60,8 +64,16 @@ class Session:
         for event in self.detector.finish():
             await self._on_turn_event(event)
 
-    async def _on_turn_event(self, event: SpeechStarted | SpeechEnded) -> None:
+    async def _on_turn_event(self, event: TurnEvent) -> None:
+        if isinstance(event, SpeechPaused):
+            await self._drop_speculation()
+            self._speculation = Speculation(self.engine, event.audio, self._messages, self._params())
+            return
+        if isinstance(event, SpeechResumed):
+            await self._drop_speculation()
+            return
         if isinstance(event, SpeechStarted):
+            await self._drop_speculation()
             if self.state in (TurnState.THINKING, TurnState.SPEAKING):
                 await self.interrupt()
             await self._set_state(TurnState.USER_SPEAKING)
@@ -78,8 +90,10 @@ class Session:
             timeline=timeline,
         )
         self._turns += 1
+        speculation, self._speculation = self._speculation, None
+        report.extra["speculative"] = speculation is not None
         await self._set_state(TurnState.THINKING)
-        self._turn_task = asyncio.create_task(self._run_turn(report, event.audio))
+        self._turn_task = asyncio.create_task(self._run_turn(report, event.audio, speculation=speculation))
 
     # --- the turn -------------------------------------------------------------------------
     async def respond(self, text: str) -> TurnReport:
@@ -94,25 +108,36 @@ class Session:
         await self.wait_idle()
         return report
 
-    async def _run_turn(self, report: TurnReport, audio: np.ndarray | None, text: str | None = None) -> None:
+    async def _run_turn(
+        self,
+        report: TurnReport,
+        audio: np.ndarray | None,
+        text: str | None = None,
+        speculation: Speculation | None = None,
+    ) -> None:
         tl = report.timeline
         spoken: list[str] = []
         try:
-            if text is None:
+            if speculation is not None:
+                tl.mark("stt_start", speculation.stt_start)
+                text = await speculation.transcript()
+                tl.mark("transcript", speculation.transcript_at)
+            elif text is None:
                 assert audio is not None
                 tl.mark("stt_start")
-                transcript = await self.engine.stt.transcribe(audio)
-                text = transcript.text
+                text = (await self.engine.stt.transcribe(audio)).text
             tl.mark("transcript")
             report.transcript = text
             await self._emit("transcript", report.index, text=text)
             if not text.strip():
                 report.status = "empty"
                 return
-            await self._speak_reply(report, text, spoken)
+            await self._speak_reply(report, text, spoken, speculation)
             report.status = "completed"
         except asyncio.CancelledError:
             report.status = "cancelled"
+            if speculation is not None:
+                await speculation.cancel()
             raise
         except Exception as exc:  # one failed turn must not kill the session
             report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
@@ -122,14 +147,15 @@ class Session:
             tl.mark("reply_done")
             report.reply = " ".join(spoken)
             if report.transcript.strip() and report.status in ("completed", "cancelled") and spoken:
-                self.history += [
+                self._remember(
                     {"role": "user", "content": report.transcript},
                     {"role": "assistant", "content": report.reply},
-                ]
+                )
             elif report.transcript.strip() and report.status == "cancelled":
-                self.history.append({"role": "user", "content": report.transcript})
+                self._remember({"role": "user", "content": report.transcript})
             self.reports.append(report)
             log.info("turn", extra={"turn": report.to_dict()})
+            self._prefill_history()
             with contextlib.suppress(Exception):
                 await self._emit("reply_done", report.index, status=report.status, text=report.reply)
                 await self._emit("turn_report", report.index, **report.to_dict())
@@ -137,31 +163,59 @@ class Session:
                     await self._set_state(TurnState.LISTENING)
 
     def _messages(self, text: str) -> list[Message]:
-        keep = self.config.llm.history_turns * 2
-        earlier = self.history[-keep:] if keep else []
         return [
             {"role": "system", "content": self.config.llm.system_prompt},
-            *earlier,
+            *self.history,
             {"role": "user", "content": text},
         ]
 
-    async def _speak_reply(self, report: TurnReport, text: str, spoken: list[str]) -> None:
+    def _remember(self, *messages: Message) -> None:
+        """Append to the history; past the limit, drop the older half at once.
+
+        Dropping one exchange per turn would shift the prompt every turn and throw away the LLM's
+        cached prefix; halving keeps the prefix stable between (rare) cuts.
+        """
+        self.history += messages
+        keep = self.config.llm.history_turns * 2
+        if len(self.history) > keep:
+            self.history = self.history[-max(2, keep // 2) :] if keep else []
+
+    def _prefill_history(self) -> None:
+        """Let the LLM cache the new history while the user listens, so the next turn starts fast."""
+        prefill = getattr(self.engine.llm, "prefill_async", None)
+        if prefill is not None and self.history:
+            task = asyncio.create_task(prefill(self._messages("")[:-1]))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def _params(self) -> GenerationParams:
+        cfg = self.config.llm
+        return GenerationParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens)
+
+    async def _speak_reply(
+        self, report: TurnReport, text: str, spoken: list[str], speculation: Speculation | None = None
+    ) -> None:
         """LLM and TTS run concurrently: each clause is synthesised while the LLM keeps writing."""
         tl = report.timeline
-        cfg = self.config.llm
-        params = GenerationParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens)
         clauses: asyncio.Queue[str | None] = asyncio.Queue()
+        if speculation is not None and speculation.llm_start is not None:
+            tokens: AsyncIterator[str] = speculation.tokens()
+            tl.mark("llm_start", speculation.llm_start)
+            if speculation.first_token_at is not None:
+                tl.mark("first_token", speculation.first_token_at)
+        else:
+            tl.mark("llm_start")
+            tokens = self.engine.llm.stream(self._messages(text), self._params())
 
         async def think() -> None:
             chunker = ClauseChunker(self.config.chunker)
-            tl.mark("llm_start")
             try:
-                async for piece in self.engine.llm.stream(self._messages(text), params):
+                async for piece in tokens:
                     tl.mark("first_token")
                     for clause in chunker.push(piece):
                         tl.mark("first_clause")
                         clauses.put_nowait(clause)
-                tl.mark("llm_done")
+                tl.mark("llm_done", speculation.llm_done_at if speculation else None)
                 for clause in chunker.flush():
                     tl.mark("first_clause")
                     clauses.put_nowait(clause)
@@ -209,7 +263,15 @@ class Session:
                 await task
 
     async def close(self) -> None:
+        await self._drop_speculation()
         await self.interrupt()
+        for task in list(self._background):
+            task.cancel()
+
+    async def _drop_speculation(self) -> None:
+        if self._speculation is not None:
+            speculation, self._speculation = self._speculation, None
+            await speculation.cancel()
 
     async def _set_state(self, state: TurnState) -> None:
         if state != self.state:

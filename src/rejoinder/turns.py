@@ -31,7 +31,22 @@ class SpeechEnded:
     """True when cut at max_turn_s or at the end of the input rather than by silence."""
 
 
-TurnEvent = SpeechStarted | SpeechEnded
+@dataclass(frozen=True)
+class SpeechPaused:
+    """Speech stopped for `speculate_after_ms`: the turn may be over, so work may start early."""
+
+    at_s: float
+    audio: np.ndarray
+
+
+@dataclass(frozen=True)
+class SpeechResumed:
+    """The pause was not the end of the turn: discard what was started at SpeechPaused."""
+
+    at_s: float
+
+
+TurnEvent = SpeechStarted | SpeechEnded | SpeechPaused | SpeechResumed
 
 _TRAILING_KEEP_S = 0.2
 
@@ -53,6 +68,7 @@ class TurnDetector:
         self._start_s = 0.0
         self._silent_frames = 0
         self._speaking = False
+        self._paused = False
         self.last_probability = 0.0
 
     @property
@@ -105,9 +121,20 @@ class TurnDetector:
                 self._candidate.append(frame)
             return None
         self._speech.append(frame)
+        paused = self._paused
         self._silent_frames = self._silent_frames + 1 if p < cfg.threshold - 0.15 else 0
         if self._silent_frames >= self._frames(cfg.min_silence_ms):
             return self._end(forced=False)
+        if paused and self._silent_frames == 0:
+            self._paused = False
+            return SpeechResumed(self.position / self.sample_rate)
+        if (
+            cfg.speculate_after_ms
+            and not paused
+            and self._silent_frames >= self._frames(cfg.speculate_after_ms)
+        ):
+            self._paused = True
+            return SpeechPaused(self.position / self.sample_rate, self._utterance())
         if len(self._speech) * self.frame >= cfg.max_turn_s * self.sample_rate:
             return self._end(forced=True)
         return None
@@ -122,11 +149,16 @@ class TurnDetector:
         self._silent_frames = 0
         return SpeechStarted(self._start_s)
 
-    def _end(self, forced: bool) -> SpeechEnded:
+    def _utterance(self) -> np.ndarray:
+        """The speech so far, without trailing silence beyond a short tail Whisper likes."""
         keep = len(self._speech) - max(0, self._silent_frames - self._frames(_TRAILING_KEEP_S * 1000))
-        audio = np.concatenate(self._speech[:keep]) if keep > 0 else np.zeros(0, np.float32)
+        return np.concatenate(self._speech[:keep]) if keep > 0 else np.zeros(0, np.float32)
+
+    def _end(self, forced: bool) -> SpeechEnded:
+        audio = self._utterance()
         end_s = (self.position - self._silent_frames * self.frame) / self.sample_rate
         self._speaking = False
+        self._paused = False
         self._speech = []
         self._silent_frames = 0
         return SpeechEnded(self._start_s, end_s, audio, forced)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import zlib
 from pathlib import Path
 
@@ -23,8 +24,21 @@ def _log_progress(done: int, total: int) -> None:
         log.info("assembling whisper base", extra={"done": done, "total": total})
 
 
-def _looks_looped(text: str) -> bool:
-    """Whisper's failure mode on short windows: the same few words over and over."""
+def _looks_looped(text: str, audio_s: float | None = None) -> bool:
+    """Whisper's failure mode on short windows: the same words over and over.
+
+    Flags a phrase of 3+ words said twice in a row, one word 4+ times in a row, highly
+    compressible text, or more words than anyone can say in `audio_s` (6 words/s).
+    """
+    words = re.sub(r"[^\w\s']", " ", text.lower()).split()
+    if audio_s is not None and len(words) > max(6.0, 6.0 * audio_s):
+        return True
+    for size in range(1, len(words) // 2 + 1):
+        need = 4 if size < 3 else 2
+        for start in range(len(words) - size * need + 1):
+            block = words[start : start + size]
+            if all(words[start + k * size : start + (k + 1) * size] == block for k in range(1, need)):
+                return True
     data = text.encode()
     return len(data) > 24 and len(data) / len(zlib.compress(data)) > 2.0
 
@@ -65,12 +79,17 @@ class FasterWhisperSTT:
     def transcribe_blocking(self, audio: np.ndarray) -> Transcript:
         if audio.size == 0:
             return Transcript("", self.config.language, 0.0)
-        window_s = max(self.config.window_min_s, audio.size / 16_000 + self.config.window_padding_s)
-        if self.config.encoder_window == "auto" and window_s <= 30.0:
-            short = self._transcribe_short(audio, window_s)
-            if short is not None:
-                return short
-            log.info("short encoder window looped; retrying with the full window")
+        if self.config.encoder_window == "auto":
+            first = max(self.config.window_min_s, audio.size / 16_000 + self.config.window_padding_s)
+            # A window that makes Whisper loop is retried once at window_retry_s, then at 30 s.
+            retry = self.config.window_retry_s
+            for window_s in sorted({first, max(first, retry)} if retry else {first}):
+                if window_s > 30.0:
+                    break
+                short = self._transcribe_short(audio, window_s)
+                if short is not None:
+                    return short
+                log.info("short encoder window looped", extra={"window_s": window_s})
         segments, info = self.model.transcribe(
             audio.astype(np.float32, copy=False),
             language=self.config.language,
@@ -96,7 +115,9 @@ class FasterWhisperSTT:
         padded = np.zeros(samples, np.float32)
         padded[: audio.size] = audio[:samples]
         features = model.feature_extractor(padded)[:, : samples // 160]
-        encoded = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])), to_cpu=False)
+        encoded = model.model.encode(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])), to_cpu=False
+        )
         language = self.config.language
         if language is None:
             language = model.model.detect_language(encoded)[0][0][0].strip("<|>")
@@ -113,7 +134,7 @@ class FasterWhisperSTT:
             suppress_tokens=[-1],
         )[0]
         tokens = result.sequences_ids[0]
-        if len(tokens) >= max_length - 1 or _looks_looped(tokenizer.decode(tokens)):
+        if len(tokens) >= max_length - 1 or _looks_looped(tokenizer.decode(tokens), audio.size / 16_000):
             return None
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         text = tokenizer.decode(tokens).strip()

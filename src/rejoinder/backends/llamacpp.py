@@ -58,14 +58,17 @@ class LlamaCppLLM:
             "cache_prompt": True,
         }
 
-    def warmup(self, system_prompt: str) -> None:
-        """Prefill the system prompt once: llama.cpp keeps its KV cache for the next request."""
-        request = self._request(
-            [{"role": "system", "content": system_prompt}, {"role": "user", "content": "Hi"}],
-            GenerationParams(max_tokens=1),
-            stream=False,
+    def prefill(self, messages: Sequence[Message]) -> None:
+        """Compute the KV cache for `messages` now, off the critical path of the next turn.
+
+        llama.cpp reuses the longest cached prefix, so the next request only processes what is new.
+        """
+        self.server.handle_chat_completions(
+            self._request(messages, GenerationParams(max_tokens=1), stream=False)
         )
-        self.server.handle_chat_completions(request)
+
+    async def prefill_async(self, messages: Sequence[Message]) -> None:
+        await self._worker.run(self.prefill, list(messages))
 
     def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
         request = self._request(messages, params, stream=True)
