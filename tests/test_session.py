@@ -162,8 +162,8 @@ def test_speculative_work_in_the_end_silence_is_adopted(engine: Engine) -> None:
     [report] = session.reports
     assert report.extra["speculative"] is True
     offsets = report.timeline.offsets_ms()
-    assert offsets["stt_start"] < 0 and offsets["transcript"] < 0  # done during the silence
-    assert len(llm.calls) == 1 and "rome" in report.reply.lower()
+    assert offsets["stt_start"] < -100  # STT began in the end-of-turn silence, not after it
+    assert len(llm.calls) == 1 and "rome" in report.reply.lower()  # the speculative answer was used
 
 
 def test_speculation_is_discarded_when_the_user_goes_on(engine: Engine) -> None:

@@ -50,15 +50,36 @@ SpeedOpt = Annotated[float | None, typer.Option("--speed", help="Speaking rate, 
 SilenceOpt = Annotated[int | None, typer.Option("--silence-ms", help="End-of-turn silence [default 500].")]
 ThresholdOpt = Annotated[float | None, typer.Option("--vad-threshold", help="Speech probability [0.5].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="JSON file with any settings (see docs).")]
+RouteOpt = Annotated[bool, typer.Option("--route", help="Route each turn to a small or large LLM tier.")]
+StrategyOpt = Annotated[str | None, typer.Option("--route-strategy", help="features or learned [learned].")]
+ShareOpt = Annotated[
+    float | None, typer.Option("--strong-share", help="Calibrate: share of turns for the top tier.")
+]
+EscalateOpt = Annotated[
+    bool, typer.Option("--escalate", help="Re-ask the top tier when a lower tier refuses.")
+]
 LogOpt = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error (JSON to stderr).")]
 InputArg = Annotated[
     Path, typer.Argument(help="Audio file: wav, flac, ogg, mp3, ...; any rate; stereo is mixed.")
 ]
 
 
-def build_config(preset_name: str = "cpu", **overrides: Any) -> Config:
-    """Apply `section.field` overrides (None = keep the preset's value) with validation."""
+def build_config(preset_name: str = "cpu", config_file: Path | None = None, **overrides: Any) -> Config:
+    """The preset, then a JSON config file, then `section__field` overrides (None = keep)."""
     config = preset(preset_name)
+    if config_file is not None:
+        try:
+            data = json.loads(config_file.read_text())
+            config = Config.model_validate({**config.model_dump(), **data})
+        except OSError as exc:
+            raise BadInputError(f"{config_file}: cannot read config ({exc.strerror or exc})") from None
+        except json.JSONDecodeError as exc:
+            raise BadInputError(f"{config_file}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise BadInputError(f"{config_file}: {where}: {first['msg']}") from None
     try:
         for key, value in overrides.items():
             if value is None:
@@ -133,6 +154,11 @@ def reply(
     speed: SpeedOpt = None,
     silence_ms: SilenceOpt = None,
     vad_threshold: ThresholdOpt = None,
+    route: RouteOpt = False,
+    route_strategy: StrategyOpt = None,
+    strong_share: ShareOpt = None,
+    escalate: EscalateOpt = False,
+    config_file: ConfigOpt = None,
     log_level: LogOpt = "warning",
 ) -> None:
     """Answer each spoken turn in SOURCE out loud; write the replies to OUTPUT.
@@ -143,6 +169,11 @@ def reply(
     logs.setup(log_level)
     config = build_config(
         preset_name,
+        config_file,
+        router__enabled=route or None,
+        router__strategy=route_strategy,
+        router__strong_share=strong_share,
+        router__escalate=escalate or None,
         stt__backend=stt,
         stt__model=stt_model,
         stt__language=language,
@@ -193,7 +224,8 @@ def _print_turn(t: dict[str, Any]) -> None:
     def f(v: float | None) -> str:
         return "-" if v is None else f"{v:.0f}"
 
-    out.print(f"[bold]turn {t['index'] + 1}[/] [dim]{t['start_s']:.1f}-{t['end_s']:.1f} s[/]")
+    route = f" [dim]route: {t['route']['tier']} ({t['route']['score']:.2f})[/]" if t.get("route") else ""
+    out.print(f"[bold]turn {t['index'] + 1}[/] [dim]{t['start_s']:.1f}-{t['end_s']:.1f} s[/]{route}")
     out.print(f"  you:   {t['transcript'] or '[dim](nothing understood)[/]'}")
     if t["reply"]:
         out.print(f"  agent: {t['reply']}")
@@ -346,6 +378,9 @@ def bench(
         int | None, typer.Option("--speculate-ms", help="0 turns speculation off.")
     ] = None,
     stt_window: Annotated[str | None, typer.Option("--stt-window", help="auto or full.")] = None,
+    stt_retry_s: Annotated[
+        float | None, typer.Option("--stt-retry-s", help="Retry window if Whisper loops.")
+    ] = None,
     log_level: LogOpt = "warning",
 ) -> None:
     """Replay spoken questions through the live pipeline at 1x speed; report median and p95 per stage."""
@@ -393,3 +428,54 @@ def _print_bench(result: dict[str, Any]) -> None:
         f"speculative turns {result['speculative_share']:.0%}; underruns {result['underruns']}; "
         f"peak RSS {result['peak_rss_mb']} MB; STT RTF median {result['stt_rtf'].get('median')}"
     )
+
+
+@app.command()
+def route(
+    text: Annotated[str | None, typer.Argument(help="A user turn to route.")] = None,
+    json_out: JsonOpt = False,
+    strategy: Annotated[str, typer.Option("--strategy", help="features or learned.")] = "learned",
+    strong_share: ShareOpt = None,
+    evaluate_: Annotated[
+        bool, typer.Option("--eval", help="Evaluate both strategies on the held-out split.")
+    ] = False,
+    train_: Annotated[
+        bool, typer.Option("--train", help="Retrain the learned router from data/routing.jsonl.")
+    ] = False,
+) -> None:
+    """Decide which LLM tier should answer TEXT: prints tier, score, decision time and strategy."""
+    from rejoinder.config import RouterConfig
+    from rejoinder.routers import Router
+
+    if strategy not in ("features", "learned"):
+        raise BadInputError("--strategy must be 'features' or 'learned'")
+    if train_:
+        from rejoinder.routers.learned import load_rows, model_path, train
+
+        model_path().write_text(json.dumps(train(load_rows("train"))))
+        err.print(f"learned router written to {model_path()}")
+        return
+    if evaluate_:
+        from rejoinder.routers.evaluate import evaluate
+
+        reports = [
+            evaluate(RouterConfig(strategy=s, strong_share=strong_share)) for s in ("features", "learned")
+        ]
+        if json_out:
+            print(json.dumps(reports, indent=2))
+        else:
+            for r in reports:
+                out.print(
+                    f"[bold]{r['strategy']}[/]: accuracy {r['accuracy']:.1%} on {r['queries']} held-out "
+                    f"queries; share per tier {r['share_per_tier']}; "
+                    f"decision {r['decision_ms']['median']} ms median, {r['decision_ms']['p95']} ms p95"
+                )
+        return
+    if not text or not text.strip():
+        raise BadInputError("give the text to route, or --eval / --train")
+    config = build_config("cpu", router__strategy=strategy, router__strong_share=strong_share)
+    decision = Router(config.router).route(text)
+    if json_out:
+        print(json.dumps({**decision.to_dict(), "features": decision.features}))
+    else:
+        out.print(f"{decision.tier} (score {decision.score:.2f}, {decision.ms:.2f} ms, {decision.strategy})")

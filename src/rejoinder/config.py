@@ -18,6 +18,11 @@ DEFAULT_SYSTEM_PROMPT = (
     "Spain is Madrid, which sits in the center of the country.'"
 )
 
+LARGE_PROMPT = (
+    "You are a careful voice assistant whose words are spoken aloud. Think the question through and "
+    "answer in up to four plain sentences, without lists, markdown or code."
+)
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -51,7 +56,9 @@ class STTConfig(_Strict):
     )
     window_padding_s: float = Field(1.0, ge=0.0, le=10.0, description="silence after the utterance in 'auto'")
     window_min_s: float = Field(3.0, ge=1.0, le=30.0, description="shortest encoder window in 'auto'")
-    window_retry_s: float = Field(0.0, ge=0.0, le=30.0, description="second window if the first loops (0: none)")
+    window_retry_s: float = Field(
+        0.0, ge=0.0, le=30.0, description="second window if the first loops (0: none)"
+    )
 
 
 class LLMConfig(_Strict):
@@ -81,6 +88,26 @@ class ChunkerConfig(_Strict):
     max_words: int = Field(30, ge=4, description="a clause longer than this is cut at a space")
 
 
+class TierConfig(_Strict):
+    name: str
+    llm: LLMConfig = LLMConfig()
+
+
+class RouterConfig(_Strict):
+    enabled: bool = False
+    strategy: Literal["features", "learned"] = "learned"
+    tiers: list[TierConfig] = Field(
+        default_factory=list, description="weakest first; empty = 'small' (the llm section) and 'large'"
+    )
+    thresholds: list[float] | None = Field(
+        None, description="one per tier boundary; None = calibrated from strong_share, or evenly spaced"
+    )
+    strong_share: float | None = Field(
+        None, ge=0.0, le=1.0, description="calibrate thresholds so this share of queries reaches the top tier"
+    )
+    escalate: bool = Field(False, description="re-ask the top tier when a lower tier says it cannot answer")
+
+
 class Config(_Strict):
     preset: Literal["cpu"] = "cpu"
     vad: VADConfig = VADConfig()
@@ -88,6 +115,17 @@ class Config(_Strict):
     llm: LLMConfig = LLMConfig()
     tts: TTSConfig = TTSConfig()
     chunker: ChunkerConfig = ChunkerConfig()
+    router: RouterConfig = RouterConfig()
+
+    def tier_configs(self) -> list[TierConfig]:
+        """The routing tiers, weakest first; without explicit tiers the main LLM is 'small' and
+        'large' is the same model allowed longer, more detailed answers."""
+        if self.router.tiers:
+            return list(self.router.tiers)
+        large = self.llm.model_copy(
+            update={"max_tokens": max(self.llm.max_tokens, 128), "system_prompt": LARGE_PROMPT}
+        )
+        return [TierConfig(name="small", llm=self.llm), TierConfig(name="large", llm=large)]
 
 
 PRESETS: dict[str, str] = {

@@ -24,6 +24,9 @@ class Engine:
         self.config = config
         self._stages: dict[str, Any] = {}
         self.load_ms: dict[str, float] = {}
+        self.router: Any = None
+        """A rejoinder.routers.Router when routing is enabled."""
+        self.tier_llms: list[Any] = []
 
     @classmethod
     def from_stages(cls, config: Config, **stages: Any) -> Engine:
@@ -34,7 +37,9 @@ class Engine:
 
     def with_stages(self, **stages: Any) -> Engine:
         """A copy sharing this engine's loaded stages, some replaced."""
-        return Engine.from_stages(self.config, **{**self._stages, **stages})
+        engine = Engine.from_stages(self.config, **{**self._stages, **stages})
+        engine.router, engine.tier_llms = self.router, list(self.tier_llms)
+        return engine
 
     @classmethod
     def load(
@@ -62,11 +67,28 @@ class Engine:
                 "stage loaded",
                 extra={"stage": stage, "backend": stage_config.backend, "ms": engine.load_ms[stage]},
             )
+        if config.router.enabled and "llm" in engine._stages:
+            engine._load_tiers(status)
         if warmup:
             if status:
                 status("warming up")
             engine.warmup()
         return engine
+
+    def _load_tiers(self, status: Callable[[str], None] | None) -> None:
+        """One LLM per tier; tiers on the same model file share one loaded copy."""
+        from rejoinder.routers import build_router
+
+        self.router = build_router(self.config.router)
+        loaded: dict[tuple[str, str, int, int], Any] = {_model_key(self.config.llm): self._stages["llm"]}
+        self.tier_llms = []
+        for tier in self.config.tier_configs():
+            key = _model_key(tier.llm)
+            if key not in loaded:
+                if status:
+                    status(f"loading llm tier {tier.name} ({tier.llm.backend}, {tier.llm.model})")
+                loaded[key] = registry.create("llm", tier.llm.backend, tier.llm)
+            self.tier_llms.append(loaded[key])
 
     def warmup(self) -> None:
         """One tiny inference per stage so the first user turn does not pay for lazy init."""
@@ -77,6 +99,10 @@ class Engine:
             stt.transcribe_blocking(np.zeros(8000, np.float32))
         if hasattr(llm, "prefill"):
             llm.prefill([{"role": "system", "content": self.config.llm.system_prompt}])
+        if self.router is not None:
+            for tier, tier_llm in zip(self.config.tier_configs(), self.tier_llms, strict=True):
+                if hasattr(tier_llm, "prefill"):
+                    tier_llm.prefill([{"role": "system", "content": tier.llm.system_prompt}])
         if hasattr(tts, "warmup"):
             tts.warmup()
 
@@ -100,3 +126,7 @@ class Engine:
     @property
     def tts(self) -> TTS:
         return self._get("tts")
+
+
+def _model_key(config: Any) -> tuple[str, str, int, int]:
+    return (config.backend, config.model, config.context, config.threads)

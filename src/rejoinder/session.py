@@ -15,11 +15,13 @@ from enum import Enum
 import numpy as np
 
 from rejoinder.chunking import ClauseChunker
-from rejoinder.config import Config
+from rejoinder.config import Config, LLMConfig
 from rejoinder.engine import Engine
 from rejoinder.events import Event, EventSink, EventType
-from rejoinder.speculation import Speculation
-from rejoinder.stages.llm import GenerationParams, Message
+from rejoinder.routers.router import is_refusal
+from rejoinder.speculation import Speculation, TurnPlan
+from rejoinder.stages.llm import LLM, GenerationParams, Message
+from rejoinder.stages.router import RouteDecision
 from rejoinder.timeline import Timeline, TurnReport
 from rejoinder.turns import SpeechPaused, SpeechResumed, SpeechStarted, TurnDetector, TurnEvent
 
@@ -67,7 +69,7 @@ class Session:
     async def _on_turn_event(self, event: TurnEvent) -> None:
         if isinstance(event, SpeechPaused):
             await self._drop_speculation()
-            self._speculation = Speculation(self.engine, event.audio, self._messages, self._params())
+            self._speculation = Speculation(self.engine, event.audio, self._plan)
             return
         if isinstance(event, SpeechResumed):
             await self._drop_speculation()
@@ -162,12 +164,24 @@ class Session:
                 if self._turn_task is asyncio.current_task():
                     await self._set_state(TurnState.LISTENING)
 
-    def _messages(self, text: str) -> list[Message]:
-        return [
-            {"role": "system", "content": self.config.llm.system_prompt},
-            *self.history,
-            {"role": "user", "content": text},
-        ]
+    def _plan(self, text: str) -> TurnPlan:
+        """Route the transcript (when routing is on) and build the prompt for the chosen tier."""
+        llm, cfg, route = self.engine.llm, self.config.llm, None
+        router = self.engine.router
+        if router is not None:
+            route = router.route(text, self.history)
+            llm, cfg = (
+                self.engine.tier_llms[route.tier_index],
+                self.config.tier_configs()[route.tier_index].llm,
+            )
+        return self._plan_with(text, llm, cfg, route)
+
+    def _plan_with(self, text: str, llm: LLM, cfg: LLMConfig, route: RouteDecision | None) -> TurnPlan:
+        params = GenerationParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens)
+        messages: list[Message] = [{"role": "system", "content": cfg.system_prompt}, *self.history]
+        if text:
+            messages.append({"role": "user", "content": text})
+        return TurnPlan(llm, messages, params, route)
 
     def _remember(self, *messages: Message) -> None:
         """Append to the history; past the limit, drop the older half at once.
@@ -181,16 +195,20 @@ class Session:
             self.history = self.history[-max(2, keep // 2) :] if keep else []
 
     def _prefill_history(self) -> None:
-        """Let the LLM cache the new history while the user listens, so the next turn starts fast."""
-        prefill = getattr(self.engine.llm, "prefill_async", None)
-        if prefill is not None and self.history:
-            task = asyncio.create_task(prefill(self._messages("")[:-1]))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-    def _params(self) -> GenerationParams:
-        cfg = self.config.llm
-        return GenerationParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens)
+        """Let each LLM cache the new history while the user listens, so the next turn starts fast."""
+        if not self.history:
+            return
+        if self.engine.router is not None:
+            tiers = zip(self.engine.tier_llms, self.config.tier_configs(), strict=True)
+            plans = [self._plan_with("", llm, tier.llm, None) for llm, tier in tiers]
+        else:
+            plans = [self._plan_with("", self.engine.llm, self.config.llm, None)]
+        for plan in plans:
+            prefill = getattr(plan.llm, "prefill_async", None)
+            if prefill is not None:
+                task = asyncio.create_task(prefill(plan.messages))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
 
     async def _speak_reply(
         self, report: TurnReport, text: str, spoken: list[str], speculation: Speculation | None = None
@@ -198,27 +216,62 @@ class Session:
         """LLM and TTS run concurrently: each clause is synthesised while the LLM keeps writing."""
         tl = report.timeline
         clauses: asyncio.Queue[str | None] = asyncio.Queue()
-        if speculation is not None and speculation.llm_start is not None:
+        if speculation is not None and speculation.plan is not None:
+            plan = speculation.plan
             tokens: AsyncIterator[str] = speculation.tokens()
             tl.mark("llm_start", speculation.llm_start)
             if speculation.first_token_at is not None:
                 tl.mark("first_token", speculation.first_token_at)
         else:
+            plan = self._plan(text)
             tl.mark("llm_start")
-            tokens = self.engine.llm.stream(self._messages(text), self._params())
+            tokens = plan.llm.stream(plan.messages, plan.params)
+        if plan.route is not None:
+            report.extra["route"] = plan.route.to_dict()
+        router = self.engine.router
+        check_refusal = (
+            router is not None
+            and self.config.router.escalate
+            and plan.route is not None
+            and plan.route.tier_index < len(router.tiers) - 1
+        )
+
+        def release(new: list[str]) -> bool:
+            """Queue clauses for the TTS; False if the first one is a refusal to escalate."""
+            nonlocal check_refusal
+            for clause in new:
+                if check_refusal:
+                    check_refusal = False
+                    if is_refusal(clause):
+                        return False
+                tl.mark("first_clause")
+                clauses.put_nowait(clause)
+            return True
 
         async def think() -> None:
-            chunker = ClauseChunker(self.config.chunker)
+            nonlocal tokens
+            done_at = speculation.llm_done_at if speculation else None
             try:
-                async for piece in tokens:
-                    tl.mark("first_token")
-                    for clause in chunker.push(piece):
-                        tl.mark("first_clause")
-                        clauses.put_nowait(clause)
-                tl.mark("llm_done", speculation.llm_done_at if speculation else None)
-                for clause in chunker.flush():
-                    tl.mark("first_clause")
-                    clauses.put_nowait(clause)
+                while True:
+                    chunker = ClauseChunker(self.config.chunker)
+                    accepted = True
+                    async for piece in tokens:
+                        tl.mark("first_token")
+                        if not (accepted := release(chunker.push(piece))):
+                            break
+                    else:
+                        tl.mark("llm_done", done_at)
+                        accepted = release(chunker.flush())
+                    if accepted:
+                        return
+                    # The lower tier says it cannot answer and nothing was spoken: ask the top tier.
+                    assert router is not None and plan.route is not None
+                    await tokens.aclose()  # type: ignore[attr-defined]
+                    route = router.escalate(plan.route)
+                    top = self.config.tier_configs()[route.tier_index].llm
+                    upgraded = self._plan_with(text, self.engine.tier_llms[route.tier_index], top, route)
+                    report.extra["route"] = route.to_dict()
+                    tokens, done_at = upgraded.llm.stream(upgraded.messages, upgraded.params), None
             finally:
                 clauses.put_nowait(None)
 

@@ -11,40 +11,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from rejoinder.engine import Engine
-from rejoinder.stages.llm import GenerationParams, Message
+from rejoinder.stages.llm import LLM, GenerationParams, Message
+from rejoinder.stages.router import RouteDecision
+
+
+@dataclass(frozen=True)
+class TurnPlan:
+    """Who answers a transcript, and with what prompt: decided by the router (if any)."""
+
+    llm: LLM
+    messages: list[Message]
+    params: GenerationParams
+    route: RouteDecision | None = None
+
 
 _END = object()
 
 
 class Speculation:
-    def __init__(
-        self,
-        engine: Engine,
-        audio: np.ndarray,
-        messages_for: Callable[[str], Sequence[Message]],
-        params: GenerationParams,
-    ) -> None:
+    def __init__(self, engine: Engine, audio: np.ndarray, plan_for: Callable[[str], TurnPlan]) -> None:
         self.stt_start = time.perf_counter()
         self.transcript_at: float | None = None
         self.llm_start: float | None = None
         self.first_token_at: float | None = None
         self.llm_done_at: float | None = None
+        self.plan: TurnPlan | None = None
         self._text: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._tokens: asyncio.Queue[object] = asyncio.Queue()
-        self._task = asyncio.create_task(self._run(engine, audio, messages_for, params))
+        self._task = asyncio.create_task(self._run(engine, audio, plan_for))
 
-    async def _run(
-        self,
-        engine: Engine,
-        audio: np.ndarray,
-        messages_for: Callable[[str], Sequence[Message]],
-        params: GenerationParams,
-    ) -> None:
+    async def _run(self, engine: Engine, audio: np.ndarray, plan_for: Callable[[str], TurnPlan]) -> None:
         try:
             text = (await engine.stt.transcribe(audio)).text
         except Exception as exc:
@@ -55,8 +57,9 @@ class Speculation:
         if not text.strip():
             return
         self.llm_start = time.perf_counter()
+        self.plan = plan = plan_for(text)  # routing on the partial transcript picks the model early
         try:
-            async for piece in engine.llm.stream(messages_for(text), params):
+            async for piece in plan.llm.stream(plan.messages, plan.params):
                 if self.first_token_at is None:
                     self.first_token_at = time.perf_counter()
                 self._tokens.put_nowait(piece)
