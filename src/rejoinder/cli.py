@@ -479,3 +479,48 @@ def route(
         print(json.dumps({**decision.to_dict(), "features": decision.features}))
     else:
         out.print(f"{decision.tier} (score {decision.score:.2f}, {decision.ms:.2f} ms, {decision.strategy})")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8000,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", envvar="REJOINDER_API_KEY", help="Require this key on every API call."),
+    ] = None,
+    max_sessions: Annotated[int, typer.Option("--max-sessions", min=1, help="Concurrent conversations.")] = 4,
+    preset_name: PresetOpt = "cpu",
+    llm_model: LlmModelOpt = None,
+    system_prompt: PromptOpt = None,
+    max_tokens: MaxTokOpt = None,
+    voice: VoiceOpt = None,
+    silence_ms: SilenceOpt = None,
+    route: RouteOpt = False,
+    config_file: ConfigOpt = None,
+    log_level: LogOpt = "info",
+) -> None:
+    """Serve the web page, the OpenAI Realtime WebSocket (/v1/realtime) and WebRTC (/v1/realtime/calls)."""
+    logs.setup(log_level)
+    config = build_config(
+        preset_name,
+        config_file,
+        llm__model=llm_model,
+        llm__system_prompt=system_prompt,
+        llm__max_tokens=max_tokens,
+        tts__voice=voice,
+        vad__min_silence_ms=silence_ms,
+        router__enabled=route or None,
+    )
+    from aiohttp import web
+
+    from rejoinder.server.app import ServerSettings, create_app
+
+    engine = _load(config, ("vad", "stt", "llm", "tts"))
+    application = create_app(engine, ServerSettings(api_key=api_key, max_sessions=max_sessions))
+    shown = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
+    err.print(f"Rejoinder listening on {shown} (WebSocket /v1/realtime, WebRTC /v1/realtime/calls)")
+    try:
+        web.run_app(application, host=host, port=port, print=None, access_log=None)
+    except OSError as exc:
+        raise BadInputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

@@ -31,10 +31,13 @@ class _Strict(BaseModel):
 class VADConfig(_Strict):
     backend: str = "silero"
     threshold: float = Field(0.5, ge=0.05, le=0.95, description="speech probability that starts speech")
-    min_speech_ms: int = Field(250, ge=0, description="speech shorter than this is ignored as noise")
+    min_speech_ms: int = Field(
+        160, ge=0, description="speech shorter than this is ignored as noise (and does not barge in)"
+    )
     min_silence_ms: int = Field(500, ge=32, description="end-of-turn silence")
     prefix_padding_ms: int = Field(300, ge=0, description="audio kept from before speech onset")
     max_turn_s: float = Field(30.0, gt=1, description="a longer utterance is cut into turns")
+    interrupt_response: bool = Field(True, description="user speech stops the agent (barge-in)")
     speculate_after_ms: int = Field(
         160, ge=0, description="silence after which STT and LLM start speculatively (0 = never)"
     )

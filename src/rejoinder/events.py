@@ -15,7 +15,8 @@ EventType = Literal[
     "speech_stopped",  # data: at_s
     "transcript",  # data: text
     "reply_clause",  # data: text (about to be spoken)
-    "audio",  # audio: float32 chunk, data: sample_rate
+    "audio",  # audio: float32 chunk, data: sample_rate, clause (index)
+    "clause_done",  # data: clause (index), text: all of this clause's audio has been emitted
     "reply_done",  # data: status, text (what was spoken)
     "turn_report",  # data: TurnReport.to_dict()
     "error",  # data: message

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from enum import Enum
+from typing import Any
 
 import numpy as np
 
@@ -36,8 +37,15 @@ class TurnState(str, Enum):
 
 
 class Session:
-    def __init__(self, engine: Engine, sink: EventSink, config: Config | None = None) -> None:
+    def __init__(
+        self, engine: Engine, sink: EventSink, config: Config | None = None, tracks_playback: bool = False
+    ) -> None:
+        """`tracks_playback`: the transport paces audio and calls `played()` for each clause it
+        has really delivered; on barge-in only those clauses enter the history."""
         self.engine = engine
+        self.tracks_playback = tracks_playback
+        self._played: dict[int, list[str]] = {}
+        self._played_changed = asyncio.Event()
         self.config = config or engine.config
         self._sink = sink
         self.state = TurnState.LISTENING
@@ -55,6 +63,15 @@ class Session:
         if self._detector is None:
             self._detector = TurnDetector(self.engine.vad.stream(), self.config.vad)
         return self._detector
+
+    @property
+    def next_turn(self) -> int:
+        """Index the next turn will get (the one a user is speaking now)."""
+        return self._turns
+
+    def reset_detector(self) -> None:
+        """Start turn detection afresh (new VAD settings, or the client cleared its buffer)."""
+        self._detector = None
 
     async def push_audio(self, samples: np.ndarray) -> None:
         """16 kHz mono float32 audio from the user, any block size."""
@@ -76,7 +93,7 @@ class Session:
             return
         if isinstance(event, SpeechStarted):
             await self._drop_speculation()
-            if self.state in (TurnState.THINKING, TurnState.SPEAKING):
+            if self.config.vad.interrupt_response and self.busy:
                 await self.interrupt()
             await self._set_state(TurnState.USER_SPEAKING)
             await self._emit("speech_started", at_s=event.at_s)
@@ -95,7 +112,7 @@ class Session:
         speculation, self._speculation = self._speculation, None
         report.extra["speculative"] = speculation is not None
         await self._set_state(TurnState.THINKING)
-        self._turn_task = asyncio.create_task(self._run_turn(report, event.audio, speculation=speculation))
+        self._start_turn(self._run_turn(report, event.audio, speculation=speculation))
 
     # --- the turn -------------------------------------------------------------------------
     async def respond(self, text: str) -> TurnReport:
@@ -106,9 +123,42 @@ class Session:
         self._turns += 1
         await self.interrupt()
         await self._set_state(TurnState.THINKING)
-        self._turn_task = asyncio.create_task(self._run_turn(report, None, text))
+        self._start_turn(self._run_turn(report, None, text))
         await self.wait_idle()
         return report
+
+    async def transcribe(self, audio: np.ndarray) -> str:
+        """Transcribe a committed buffer (manual turn-taking) without answering it yet."""
+        text = (await self.engine.stt.transcribe(audio)).text
+        await self._emit("transcript", self._turns, text=text)
+        return text
+
+    def _start_turn(self, turn: Coroutine[Any, Any, None]) -> None:
+        """Run a turn; if the previous one may not be interrupted, after it."""
+        previous = self._turn_task
+
+        async def after_previous() -> None:
+            try:
+                if previous is not None and not previous.done():
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.shield(previous)
+            except BaseException:
+                turn.close()  # cancelled while waiting: this turn never starts
+                raise
+            await turn
+
+        self._turn_task = asyncio.create_task(after_previous())
+
+    def played(self, turn: int, text: str) -> None:
+        """The transport has delivered all audio of this clause of `turn` to the user."""
+        self._played.setdefault(turn, []).append(text)
+        self._played_changed.set()
+
+    async def _until_played(self, turn: int, clauses: int) -> None:
+        """Speaking lasts until the listener has heard it all: barge-in until then cancels the turn."""
+        while len(self._played.get(turn, [])) < clauses:
+            self._played_changed.clear()
+            await self._played_changed.wait()
 
     async def _run_turn(
         self,
@@ -119,6 +169,7 @@ class Session:
     ) -> None:
         tl = report.timeline
         spoken: list[str] = []
+        """Clauses whose audio was fully emitted (all of them unless the turn is cut short)."""
         try:
             if speculation is not None:
                 tl.mark("stt_start", speculation.stt_start)
@@ -147,6 +198,9 @@ class Session:
             await self._emit("error", report.index, message=report.error)
         finally:
             tl.mark("reply_done")
+            if report.status == "cancelled" and self.tracks_playback:
+                spoken[:] = self._played.get(report.index, [])
+            self._played.pop(report.index, None)
             report.reply = " ".join(spoken)
             if report.transcript.strip() and report.status in ("completed", "cancelled") and spoken:
                 self._remember(
@@ -277,19 +331,26 @@ class Session:
 
         async def speak() -> None:
             tts = self.engine.tts
+            index = 0
             while (clause := await clauses.get()) is not None:
-                await self._emit("reply_clause", report.index, text=clause)
+                await self._emit("reply_clause", report.index, text=clause, clause=index)
                 async for chunk in tts.stream(clause):
                     if "first_audio" not in tl.marks:
                         tl.mark("first_audio")
                         await self._set_state(TurnState.SPEAKING)
-                    await self._emit("audio", report.index, audio=chunk, sample_rate=tts.sample_rate)
+                    await self._emit(
+                        "audio", report.index, audio=chunk, sample_rate=tts.sample_rate, clause=index
+                    )
                 spoken.append(clause)
+                await self._emit("clause_done", report.index, text=clause, clause=index)
+                index += 1
 
         thinker = asyncio.create_task(think())
         try:
             await speak()
             await thinker
+            if self.tracks_playback:
+                await self._until_played(report.index, len(spoken))
         finally:
             thinker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

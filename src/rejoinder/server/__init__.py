@@ -1,0 +1,1 @@
+"""HTTP server: health, metrics, the web page, and the realtime endpoints."""

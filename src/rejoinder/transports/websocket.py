@@ -1,0 +1,40 @@
+"""WebSocket transport for /v1/realtime: moves messages between the socket and a RealtimeConnection."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from rejoinder.transports.realtime import MAX_EVENT_BYTES, RealtimeConnection
+
+log = logging.getLogger(__name__)
+
+
+async def serve_socket(ws: web.WebSocketResponse, connection_factory: Any) -> None:
+    async def send(event: dict[str, Any]) -> None:
+        if ws.closed:
+            raise ConnectionError("socket closed")
+        await ws.send_str(json.dumps(event))
+
+    connection: RealtimeConnection = connection_factory(send)
+    try:
+        await connection.start()
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await connection.handle(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await connection.error(
+                    "binary frames are not part of the protocol; send JSON text events", "invalid_event"
+                )
+            elif msg.type == WSMsgType.ERROR:
+                log.info("websocket error", extra={"error": str(ws.exception())})
+                break
+    finally:
+        await connection.close()
+
+
+MAX_FRAME = MAX_EVENT_BYTES * 4
+"""aiohttp closes the socket above this; between MAX_EVENT_BYTES and it, the client gets an error event."""
