@@ -167,3 +167,36 @@ def test_one_hour_file_is_streamed_with_bounded_memory(tmp_path: Path) -> None:
     assert peak < 1200, (
         f"peak RSS {peak} MB: the file was not streamed"
     )  # the file alone is 115 MB decoded x2
+
+
+def test_serve_starts_answers_health_and_refuses_a_busy_port() -> None:
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--log-level", "warning"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    assert json.loads(r.read())["status"] == "ok"
+                    break
+            except OSError:
+                assert server.poll() is None and time.time() < deadline, (
+                    server.stderr.read() if server.stderr else ""
+                )
+                time.sleep(0.5)
+        busy = cli("serve", "--port", str(port))
+        assert_one_line_error(busy, 2, "cannot listen")
+    finally:
+        server.terminate()
+        server.wait(30)

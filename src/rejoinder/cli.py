@@ -342,6 +342,22 @@ def models_assemble() -> None:
     err.print(f"Whisper base ready (sha256 verified): {path}")
 
 
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise BadInputError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise BadInputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def _check_output(path: Path) -> None:
     if path.is_dir():
         raise BadInputError(f"{path}: output is a directory; give a .wav file path")
@@ -516,6 +532,7 @@ def serve(
 
     from rejoinder.server.app import ServerSettings, create_app
 
+    _check_port(host, port)  # fail in a second, not after loading the models
     engine = _load(config, ("vad", "stt", "llm", "tts"))
     application = create_app(engine, ServerSettings(api_key=api_key, max_sessions=max_sessions))
     shown = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
