@@ -50,6 +50,11 @@ SpeedOpt = Annotated[float | None, typer.Option("--speed", help="Speaking rate, 
 SilenceOpt = Annotated[int | None, typer.Option("--silence-ms", help="End-of-turn silence [default 500].")]
 ThresholdOpt = Annotated[float | None, typer.Option("--vad-threshold", help="Speech probability [0.5].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option("--base-url", help="OpenAI-compatible server for 'openai' backends (preset remote)."),
+]
+StageUrlOpt = Annotated[str | None, typer.Option(help="Per-stage server, overriding --base-url.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="JSON file with any settings (see docs).")]
 RouteOpt = Annotated[bool, typer.Option("--route", help="Route each turn to a small or large LLM tier.")]
 StrategyOpt = Annotated[str | None, typer.Option("--route-strategy", help="features or learned [learned].")]
@@ -80,6 +85,12 @@ def build_config(preset_name: str = "cpu", config_file: Path | None = None, **ov
             first = exc.errors()[0]
             where = ".".join(str(x) for x in first["loc"])
             raise BadInputError(f"{config_file}: {where}: {first['msg']}") from None
+    base_url = overrides.pop("base_url", None)
+    if base_url is not None:
+        for section in ("stt", "llm", "tts"):
+            overrides.setdefault(f"{section}__base_url", None)
+            if overrides[f"{section}__base_url"] is None:
+                overrides[f"{section}__base_url"] = base_url
     try:
         for key, value in overrides.items():
             if value is None:
@@ -158,6 +169,10 @@ def reply(
     route_strategy: StrategyOpt = None,
     strong_share: ShareOpt = None,
     escalate: EscalateOpt = False,
+    base_url: BaseUrlOpt = None,
+    stt_base_url: StageUrlOpt = None,
+    llm_base_url: StageUrlOpt = None,
+    tts_base_url: StageUrlOpt = None,
     config_file: ConfigOpt = None,
     log_level: LogOpt = "warning",
 ) -> None:
@@ -174,6 +189,10 @@ def reply(
         router__strategy=route_strategy,
         router__strong_share=strong_share,
         router__escalate=escalate or None,
+        base_url=base_url,
+        stt__base_url=stt_base_url,
+        llm__base_url=llm_base_url,
+        tts__base_url=tts_base_url,
         stt__backend=stt,
         stt__model=stt_model,
         stt__language=language,
@@ -247,12 +266,14 @@ def transcribe(
     stt_model: SttModelOpt = None,
     language: LangOpt = None,
     silence_ms: SilenceOpt = None,
+    base_url: BaseUrlOpt = None,
     log_level: LogOpt = "warning",
 ) -> None:
     """Print what is said in SOURCE (the STT stage alone, one line per utterance)."""
     logs.setup(log_level)
     config = build_config(
         preset_name,
+        base_url=base_url,
         stt__backend=stt,
         stt__model=stt_model,
         stt__language=language,
@@ -283,6 +304,7 @@ def say(
     tts: TtsOpt = None,
     voice: VoiceOpt = None,
     speed: SpeedOpt = None,
+    base_url: BaseUrlOpt = None,
     log_level: LogOpt = "warning",
 ) -> None:
     """Speak TEXT into a WAV file (the TTS stage alone; markdown and emoji are dropped)."""
@@ -291,7 +313,9 @@ def say(
 
     if not any(ch.isalnum() for ch in clean_for_speech(text)):
         raise BadInputError("nothing speakable in the text")
-    config = build_config(preset_name, tts__backend=tts, tts__voice=voice, tts__speed=speed)
+    config = build_config(
+        preset_name, base_url=base_url, tts__backend=tts, tts__voice=voice, tts__speed=speed
+    )
     _check_output(output)
     engine = _load(config, ("tts",))
     from rejoinder.audio import WavWriter

@@ -58,6 +58,8 @@ class STTConfig(_Strict):
         "'full' always encodes Whisper's 30 s window",
     )
     window_padding_s: float = Field(1.0, ge=0.0, le=10.0, description="silence after the utterance in 'auto'")
+    base_url: str | None = Field(None, description="OpenAI-compatible server for the 'openai' backend")
+    api_key: str | None = Field(None, description="key for base_url (else $OPENAI_API_KEY)")
     window_min_s: float = Field(3.0, ge=1.0, le=30.0, description="shortest encoder window in 'auto'")
     window_retry_s: float = Field(
         0.0, ge=0.0, le=30.0, description="second window if the first loops (0: none)"
@@ -76,13 +78,21 @@ class LLMConfig(_Strict):
     context: int = Field(2048, ge=256)
     threads: int = Field(2, ge=1)
     history_turns: int = Field(8, ge=0, description="earlier exchanges kept in the prompt")
+    seed: int | None = Field(
+        0, description="sampling seed: the same prompt gives the same answer (None = random)"
+    )
+    base_url: str | None = Field(None, description="OpenAI-compatible server for the 'openai' backend")
+    api_key: str | None = Field(None, description="key for base_url (else $OPENAI_API_KEY)")
 
 
 class TTSConfig(_Strict):
     backend: str = "piper"
     voice: str = Field("joe", description="'joe' = the packaged Piper voice, or a Piper .onnx path")
+    model: str = Field("tts-1", description="model name for the 'openai' backend")
     speed: float = Field(1.0, gt=0.2, le=4.0)
     threads: int = Field(1, ge=1)
+    base_url: str | None = Field(None, description="OpenAI-compatible server for the 'openai' backend")
+    api_key: str | None = Field(None, description="key for base_url (else $OPENAI_API_KEY)")
 
 
 class ChunkerConfig(_Strict):
@@ -112,7 +122,7 @@ class RouterConfig(_Strict):
 
 
 class Config(_Strict):
-    preset: Literal["cpu"] = "cpu"
+    preset: Literal["cpu", "remote"] = "cpu"
     vad: VADConfig = VADConfig()
     stt: STTConfig = STTConfig()
     llm: LLMConfig = LLMConfig()
@@ -133,10 +143,19 @@ class Config(_Strict):
 
 PRESETS: dict[str, str] = {
     "cpu": "embedded offline default: Silero VAD, Whisper base int8, SmolLM2-135M GGUF, Piper joe",
+    "remote": "local Silero VAD; STT, LLM and TTS on an OpenAI-compatible server (--base-url): vLLM, "
+    "llama.cpp server, Ollama, a hosted API, or another `rejoinder serve`",
 }
 
 
 def preset(name: str) -> Config:
     if name not in PRESETS:
         raise BadInputError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
-    return Config(preset=name)
+    if name == "remote":
+        return Config(
+            preset="remote",
+            stt=STTConfig(backend="openai", model="whisper-1"),
+            llm=LLMConfig(backend="openai", model="default"),
+            tts=TTSConfig(backend="openai", voice="alloy"),
+        )
+    return Config(preset="cpu")

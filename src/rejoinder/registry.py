@@ -69,35 +69,64 @@ def create(stage: Stage, name: str, config: Any) -> Any:
     return getattr(module, factory)(config)
 
 
-_B = "rejoinder.backends."
-for _spec in (
-    BackendSpec(
+_BUILTIN: tuple[tuple[Stage, str, str, tuple[str, ...], str | None, str], ...] = (
+    (
         "vad",
         "silero",
-        _B + "silero:SileroVAD",
+        "silero:SileroVAD",
         ("onnxruntime", "faster_whisper"),
-        description="Silero VAD v6 (ONNX, no torch), from the faster-whisper package",
+        None,
+        "Silero VAD v6 (ONNX, no torch), from the faster-whisper package",
     ),
-    BackendSpec(
+    (
         "stt",
         "faster-whisper",
-        _B + "faster_whisper:FasterWhisperSTT",
+        "faster_whisper:FasterWhisperSTT",
         ("faster_whisper",),
-        description="CTranslate2 Whisper; packaged 'base' int8 by default",
+        None,
+        "CTranslate2 Whisper: packaged 'base' int8, any size or model dir",
     ),
-    BackendSpec(
+    (
+        "stt",
+        "openai",
+        "openai_compat:OpenAISTT",
+        ("openai",),
+        None,
+        "any OpenAI-compatible /v1/audio/transcriptions (vLLM, faster-whisper servers, rejoinder serve)",
+    ),
+    (
         "llm",
         "llamacpp",
-        _B + "llamacpp:LlamaCppLLM",
+        "llamacpp:LlamaCppLLM",
         ("xllamacpp",),
-        description="llama.cpp GGUF in-process (xllamacpp); packaged SmolLM2-135M-Instruct",
+        None,
+        "llama.cpp in-process (xllamacpp): packaged SmolLM2-135M-Instruct or any GGUF",
     ),
-    BackendSpec(
+    (
+        "llm",
+        "openai",
+        "openai_compat:OpenAILLM",
+        ("openai",),
+        None,
+        "any OpenAI-compatible /v1/chat/completions, streamed (vLLM, llama.cpp, Ollama, rejoinder serve)",
+    ),
+    (
         "tts",
         "piper",
-        _B + "piper:PiperTTS",
+        "piper:PiperTTS",
         ("piper",),
-        description="Piper ONNX voices; packaged en_US joe medium",
+        None,
+        "Piper ONNX voices: packaged en_US joe medium or any",
     ),
-):
-    register(_spec)
+    (
+        "tts",
+        "openai",
+        "openai_compat:OpenAITTS",
+        ("openai",),
+        None,
+        "any OpenAI-compatible /v1/audio/speech, PCM streamed",
+    ),
+)
+
+for _stage, _name, _target, _requires, _extra, _description in _BUILTIN:
+    register(BackendSpec(_stage, _name, "rejoinder.backends." + _target, _requires, _extra, _description))

@@ -231,7 +231,9 @@ class Session:
         return self._plan_with(text, llm, cfg, route)
 
     def _plan_with(self, text: str, llm: LLM, cfg: LLMConfig, route: RouteDecision | None) -> TurnPlan:
-        params = GenerationParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens)
+        params = GenerationParams(
+            temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed
+        )
         messages: list[Message] = [{"role": "system", "content": cfg.system_prompt}, *self.history]
         if text:
             messages.append({"role": "user", "content": text})

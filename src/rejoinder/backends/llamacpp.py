@@ -49,7 +49,9 @@ class LlamaCppLLM:
         self._worker: ModelWorker[str] = ModelWorker("llm")
 
     def _request(self, messages: Sequence[Message], params: GenerationParams, stream: bool) -> dict[str, Any]:
+        seed = params.seed if params.seed is not None else self.config.seed
         return {
+            **({"seed": seed} if seed is not None else {}),
             "messages": [dict(m) for m in messages],
             "stream": stream,
             "max_tokens": params.max_tokens,

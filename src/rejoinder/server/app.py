@@ -156,6 +156,9 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> web.Ap
     from rejoinder.transports.webrtc import add_routes as add_webrtc
 
     add_webrtc(app, new_connection, SessionSlots)
+    from rejoinder.server.openai_api import add_routes as add_openai_api
+
+    add_openai_api(app, ENGINE)
     app.on_shutdown.append(_close_sessions)
     return app
 

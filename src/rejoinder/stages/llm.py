@@ -17,6 +17,8 @@ class GenerationParams:
     temperature: float = 0.1
     top_p: float = 0.9
     max_tokens: int = 64
+    seed: int | None = None
+    """Sampling seed; None leaves it to the backend's configuration."""
 
 
 class LLM(Protocol):
