@@ -77,6 +77,7 @@ def test_backends_lists_the_embedded_set() -> None:
     result = cli("backends", "--json")
     names = {(b["stage"], b["name"]) for b in json.loads(result.stdout)["backends"] if b["installed"]}
     assert {("vad", "silero"), ("stt", "faster-whisper"), ("llm", "llamacpp"), ("tts", "piper")} <= names
+    assert {("stt", "openai"), ("llm", "openai"), ("tts", "openai"), ("tts", "espeak")} <= names
 
 
 def _file(name: str, content: bytes | None) -> object:
@@ -200,3 +201,13 @@ def test_serve_starts_answers_health_and_refuses_a_busy_port() -> None:
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_espeak_fallback_voice(tmp_path: Path) -> None:
+    out = tmp_path / "robot.wav"
+    result = cli("say", "The fallback voice works.", "-o", out, "--tts", "espeak")
+    assert result.returncode == 0, result.stderr
+    audio = read_audio(out)
+    assert audio.size / 16_000 > 0.8 and float(np.abs(audio).max()) > 0.1
+    bad = cli("say", "Hi.", "-o", out, "--tts", "espeak", "--voice", "klingon-xx")
+    assert_one_line_error(bad, 2, "no voice")

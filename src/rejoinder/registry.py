@@ -69,64 +69,26 @@ def create(stage: Stage, name: str, config: Any) -> Any:
     return getattr(module, factory)(config)
 
 
+# fmt: off
 _BUILTIN: tuple[tuple[Stage, str, str, tuple[str, ...], str | None, str], ...] = (
-    (
-        "vad",
-        "silero",
-        "silero:SileroVAD",
-        ("onnxruntime", "faster_whisper"),
-        None,
-        "Silero VAD v6 (ONNX, no torch), from the faster-whisper package",
-    ),
-    (
-        "stt",
-        "faster-whisper",
-        "faster_whisper:FasterWhisperSTT",
-        ("faster_whisper",),
-        None,
-        "CTranslate2 Whisper: packaged 'base' int8, any size or model dir",
-    ),
-    (
-        "stt",
-        "openai",
-        "openai_compat:OpenAISTT",
-        ("openai",),
-        None,
-        "any OpenAI-compatible /v1/audio/transcriptions (vLLM, faster-whisper servers, rejoinder serve)",
-    ),
-    (
-        "llm",
-        "llamacpp",
-        "llamacpp:LlamaCppLLM",
-        ("xllamacpp",),
-        None,
-        "llama.cpp in-process (xllamacpp): packaged SmolLM2-135M-Instruct or any GGUF",
-    ),
-    (
-        "llm",
-        "openai",
-        "openai_compat:OpenAILLM",
-        ("openai",),
-        None,
-        "any OpenAI-compatible /v1/chat/completions, streamed (vLLM, llama.cpp, Ollama, rejoinder serve)",
-    ),
-    (
-        "tts",
-        "piper",
-        "piper:PiperTTS",
-        ("piper",),
-        None,
-        "Piper ONNX voices: packaged en_US joe medium or any",
-    ),
-    (
-        "tts",
-        "openai",
-        "openai_compat:OpenAITTS",
-        ("openai",),
-        None,
-        "any OpenAI-compatible /v1/audio/speech, PCM streamed",
-    ),
+    ("vad", "silero", "silero:SileroVAD", ("onnxruntime", "faster_whisper"), None,
+     "Silero VAD v6 (ONNX, no torch), from the faster-whisper package"),
+    ("stt", "faster-whisper", "faster_whisper:FasterWhisperSTT", ("faster_whisper",), None,
+     "CTranslate2 Whisper: packaged 'base' int8, any size or model dir"),
+    ("stt", "openai", "openai_compat:OpenAISTT", ("openai",), None,
+     "any OpenAI-compatible /v1/audio/transcriptions (vLLM, faster-whisper servers, rejoinder serve)"),
+    ("llm", "llamacpp", "llamacpp:LlamaCppLLM", ("xllamacpp",), None,
+     "llama.cpp in-process (xllamacpp): packaged SmolLM2-135M-Instruct or any GGUF"),
+    ("llm", "openai", "openai_compat:OpenAILLM", ("openai",), None,
+     "any OpenAI-compatible /v1/chat/completions, streamed (vLLM, llama.cpp, Ollama, rejoinder serve)"),
+    ("tts", "piper", "piper:PiperTTS", ("piper",), None,
+     "Piper ONNX voices: packaged en_US joe medium or any"),
+    ("tts", "espeak", "espeak:EspeakTTS", ("espeakng_loader",), None,
+     "eSpeak NG fallback voice (espeakng-loader): tiny, instant, robotic"),
+    ("tts", "openai", "openai_compat:OpenAITTS", ("openai",), None,
+     "any OpenAI-compatible /v1/audio/speech, PCM streamed"),
 )
+# fmt: on
 
 for _stage, _name, _target, _requires, _extra, _description in _BUILTIN:
     register(BackendSpec(_stage, _name, "rejoinder.backends." + _target, _requires, _extra, _description))
