@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras=""
-if [[ "${1:-}" == "--dev" ]]; then extras="[dev]"; fi
+# --dev also brings the [seed] extra: the tests run the transformers backends on tiny models.
+if [[ "${1:-}" == "--dev" ]]; then extras="[dev,seed]"; fi
 python="${PYTHON:-python3}"
 if [[ ! -x .venv/bin/python ]]; then
   echo "rejoinder: creating .venv with $($python --version)" >&2

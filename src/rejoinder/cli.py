@@ -348,9 +348,13 @@ def backends(json_out: JsonOpt = False) -> None:
     if json_out:
         print(json.dumps({"backends": rows, "presets": PRESETS}, indent=2))
         return
+    from rich.table import Table
+
+    table = Table("stage", "backend", "installed", "what")
     for r in rows:
-        mark = "[green]yes[/]" if r["installed"] else f"[red]no[/] (pip install 'rejoinder[{r['extra']}]')"
-        out.print(f"{r['stage']:4} {r['name']:16} installed: {mark}  [dim]{r['description']}[/]")
+        mark = "[green]yes[/]" if r["installed"] else f"[red]no[/]: pip install 'rejoinder[{r['extra']}]'"
+        table.add_row(r["stage"], r["name"], mark, r["description"])
+    out.print(table)
     out.print("presets: " + "; ".join(f"[bold]{k}[/]: {v}" for k, v in PRESETS.items()))
 
 

@@ -60,6 +60,7 @@ class STTConfig(_Strict):
     window_padding_s: float = Field(1.0, ge=0.0, le=10.0, description="silence after the utterance in 'auto'")
     base_url: str | None = Field(None, description="OpenAI-compatible server for the 'openai' backend")
     api_key: str | None = Field(None, description="key for base_url (else $OPENAI_API_KEY)")
+    quantize: Literal["none", "8bit"] = Field("none", description="transformers: bitsandbytes 8-bit on CUDA")
     window_min_s: float = Field(3.0, ge=1.0, le=30.0, description="shortest encoder window in 'auto'")
     window_retry_s: float = Field(
         0.0, ge=0.0, le=30.0, description="second window if the first loops (0: none)"
@@ -78,6 +79,11 @@ class LLMConfig(_Strict):
     context: int = Field(2048, ge=256)
     threads: int = Field(2, ge=1)
     history_turns: int = Field(8, ge=0, description="earlier exchanges kept in the prompt")
+    quantize: Literal["none", "4bit", "8bit"] = Field(
+        "none", description="transformers: bitsandbytes on CUDA"
+    )
+    device: str = Field("auto", description="transformers: auto, cpu or cuda")
+    max_memory: dict[str, str] | None = Field(None, description="transformers: per-device memory caps")
     seed: int | None = Field(
         0, description="sampling seed: the same prompt gives the same answer (None = random)"
     )
@@ -88,7 +94,12 @@ class LLMConfig(_Strict):
 class TTSConfig(_Strict):
     backend: str = "piper"
     voice: str = Field("joe", description="'joe' = the packaged Piper voice, or a Piper .onnx path")
-    model: str = Field("tts-1", description="model name for the 'openai' backend")
+    model: str = Field("tts-1", description="model name for the 'openai' backend, or a Parler-TTS id/path")
+    description: str = Field(
+        "Thomas speaks moderately fast in a close, clear recording with almost no background noise.",
+        description="Parler-TTS: the voice, described in words",
+    )
+    device: str = Field("auto", description="transformers backends: auto, cpu or cuda")
     speed: float = Field(1.0, gt=0.2, le=4.0)
     threads: int = Field(1, ge=1)
     base_url: str | None = Field(None, description="OpenAI-compatible server for the 'openai' backend")
