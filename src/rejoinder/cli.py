@@ -351,9 +351,9 @@ def backends(json_out: JsonOpt = False) -> None:
     from rich.table import Table
 
     table = Table("stage", "backend", "installed", "what")
-    for r in rows:
-        mark = "[green]yes[/]" if r["installed"] else f"[red]no[/]: pip install 'rejoinder[{r['extra']}]'"
-        table.add_row(r["stage"], r["name"], mark, r["description"])
+    for spec in registry.specs():
+        mark = "[green]yes[/]" if spec.installed else f"[red]no[/]: pip install 'rejoinder[{spec.extra}]'"
+        table.add_row(spec.stage, spec.name, mark, spec.description)
     out.print(table)
     out.print("presets: " + "; ".join(f"[bold]{k}[/]: {v}" for k, v in PRESETS.items()))
 

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from rejoinder.engine import Engine
+from rejoinder.server.errors import error_response
 from rejoinder.server.metrics import Metrics
 from rejoinder.transports.realtime import RealtimeConnection
 from rejoinder.transports.websocket import MAX_FRAME, serve_socket
@@ -52,23 +53,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if settings.api_key and not public:
         given = _key_from(request) or ""
         if not hmac.compare_digest(given.encode(), settings.api_key.encode()):
-            return web.json_response(
-                {
-                    "error": {
-                        "type": "invalid_request_error",
-                        "code": "invalid_api_key",
-                        "message": "missing or wrong API key",
-                    }
-                },
-                status=401,
-            )
+            return error_response("missing or wrong API key", 401, "invalid_api_key")
     return await handler(request)
-
-
-def _reject(message: str, code: str, status: int) -> web.Response:
-    return web.json_response(
-        {"error": {"type": "invalid_request_error", "code": code, "message": message}}, status=status
-    )
 
 
 class SessionSlots:
@@ -77,8 +63,13 @@ class SessionSlots:
     def __init__(self, app: web.Application) -> None:
         self.app = app
 
-    def full(self) -> bool:
-        return len(self.app[SESSIONS]) >= self.app[SETTINGS].max_sessions
+    def refusal(self) -> web.Response | None:
+        """The answer for one client too many, or None if there is room."""
+        limit = self.app[SETTINGS].max_sessions
+        if len(self.app[SESSIONS]) < limit:
+            return None
+        self.app[METRICS].sessions_rejected.inc()
+        return error_response(f"session limit reached ({limit}); try again later", 503, "session_limit")
 
 
 def new_connection(app: web.Application, send: Any, transport: str, **options: Any) -> RealtimeConnection:
@@ -96,11 +87,9 @@ def new_connection(app: web.Application, send: Any, transport: str, **options: A
 
 async def realtime_ws(request: web.Request) -> web.StreamResponse:
     app = request.app
-    if SessionSlots(app).full():
-        app[METRICS].sessions_rejected.inc()
-        return _reject(
-            f"session limit reached ({app[SETTINGS].max_sessions}); try again later", "session_limit", 503
-        )
+    refusal = SessionSlots(app).refusal()
+    if refusal is not None:
+        return refusal
     protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     ws = web.WebSocketResponse(
         max_msg_size=MAX_FRAME, protocols=[p for p in protocols if p == "realtime"], heartbeat=30

@@ -7,6 +7,7 @@ import json
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,41 +16,33 @@ from aiohttp import web
 from rejoinder.audio import StreamResampler, to_pcm16
 from rejoinder.chunking import clean_for_speech
 from rejoinder.errors import BadInputError
+from rejoinder.server.errors import error_response
 from rejoinder.stages.llm import GenerationParams, Message
 
 PCM_RATE = 24_000
-
-
-def _error(
-    message: str,
-    status: int = 400,
-    code: str = "invalid_request_error",
-    param: str | None = None,
-) -> web.Response:
-    return web.json_response(
-        {"error": {"message": message, "type": "invalid_request_error", "code": code, "param": param}},
-        status=status,
-    )
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def _json(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(
-            text=json.dumps(
-                {"error": {"message": "the body is not valid JSON", "type": "invalid_request_error"}}
-            ),
-            content_type="application/json",
-        ) from None
+        raise BadInputError("the body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(
-            text=json.dumps(
-                {"error": {"message": "the body must be a JSON object", "type": "invalid_request_error"}}
-            ),
-            content_type="application/json",
-        )
+        raise BadInputError("the body must be a JSON object")
     return body
+
+
+def _bad_input_is_400(handler: Handler) -> Handler:
+    """A request the endpoint cannot use gets an OpenAI-style 400, never a 500."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except BadInputError as exc:
+            return error_response(str(exc))
+
+    return wrapped
 
 
 def _messages(body: dict[str, Any]) -> list[Message]:
@@ -108,11 +101,8 @@ def add_routes(app: web.Application, engine_key: Any) -> None:
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await _json(request)
         eng = engine(request)
-        try:
-            messages = _messages(body)
-            params = _params(body, eng.config.llm)
-        except BadInputError as exc:
-            return _error(str(exc))
+        messages = _messages(body)
+        params = _params(body, eng.config.llm)
         cid, created, model = (
             f"chatcmpl-{uuid.uuid4().hex[:24]}",
             int(time.time()),
@@ -163,7 +153,7 @@ def add_routes(app: web.Application, engine_key: Any) -> None:
         from rejoinder.transports.file import transcribe_file
 
         if not request.content_type.startswith("multipart/"):
-            return _error("send multipart/form-data with a 'file' field")
+            return error_response("send multipart/form-data with a 'file' field")
         fields: dict[str, str] = {}
         with tempfile.TemporaryDirectory() as tmp:
             path: Path | None = None
@@ -177,11 +167,11 @@ def add_routes(app: web.Application, engine_key: Any) -> None:
                 elif part.name:  # type: ignore[union-attr]
                     fields[part.name] = await part.text()  # type: ignore[union-attr]
             if path is None:
-                return _error("the 'file' field is missing", param="file")
+                return error_response("the 'file' field is missing", param="file")
             try:
                 segments = await transcribe_file(engine(request), path)
             except BadInputError as exc:
-                return _error(str(exc).replace(str(path), "file"), param="file")
+                return error_response(str(exc).replace(str(path), "file"), param="file")
         text = " ".join(str(s["text"]) for s in segments)
         if fields.get("response_format") == "text":
             return web.Response(text=text)
@@ -202,9 +192,11 @@ def add_routes(app: web.Application, engine_key: Any) -> None:
         text = clean_for_speech(str(body.get("input", "")))
         fmt = body.get("response_format", "pcm")
         if not any(ch.isalnum() for ch in text):
-            return _error("'input' has nothing speakable", param="input")
+            return error_response("'input' has nothing speakable", param="input")
         if fmt not in ("pcm", "wav"):
-            return _error("response_format must be pcm (24 kHz 16-bit mono) or wav", param="response_format")
+            return error_response(
+                "response_format must be pcm (24 kHz 16-bit mono) or wav", param="response_format"
+            )
         tts = engine(request).tts
         resample = StreamResampler(tts.sample_rate, PCM_RATE)
         if fmt == "wav":
@@ -222,6 +214,6 @@ def add_routes(app: web.Application, engine_key: Any) -> None:
         return response
 
     app.router.add_get("/v1/models", models)
-    app.router.add_post("/v1/chat/completions", chat)
-    app.router.add_post("/v1/audio/transcriptions", transcriptions)
-    app.router.add_post("/v1/audio/speech", speech)
+    app.router.add_post("/v1/chat/completions", _bad_input_is_400(chat))
+    app.router.add_post("/v1/audio/transcriptions", _bad_input_is_400(transcriptions))
+    app.router.add_post("/v1/audio/speech", _bad_input_is_400(speech))

@@ -90,7 +90,6 @@ class RealtimeConnection:
         self._pacer = asyncio.create_task(self._pace())
         self._closed = False
         self._last_item: str | None = None
-        self.turn_reports: list[dict[str, Any]] = []
 
     # ---- sending ------------------------------------------------------------------------------
     async def send(self, type_: str, **fields: Any) -> None:
@@ -368,8 +367,7 @@ class RealtimeConnection:
                     transcript=event.data["text"],
                 )
         elif event.type == "reply_clause" and turn is not None:
-            response = await self._response(turn)
-            response["text"].append(event.data["text"])
+            await self._response(turn)
             await self._outbox.put(("text", turn, event.data["text"] + " "))
         elif event.type == "audio" and turn is not None and event.audio is not None:
             response = await self._response(turn)
@@ -382,7 +380,6 @@ class RealtimeConnection:
         elif event.type == "reply_done" and turn is not None and event.data.get("status") == "cancelled":
             self._drop_unsent(turn)
         elif event.type == "turn_report":
-            self.turn_reports.append(dict(event.data))
             if self._on_turn:
                 self._on_turn(dict(event.data))
             await self._outbox.put(("done", turn, dict(event.data)))
@@ -400,7 +397,7 @@ class RealtimeConnection:
 
     async def _response(self, turn: int) -> dict[str, Any]:
         if turn not in self._responses:
-            self._responses[turn] = response = {"id": _id("resp"), "item": _id("item"), "text": []}
+            self._responses[turn] = response = {"id": _id("resp"), "item": _id("item")}
             await self.send(
                 "response.created",
                 response={

@@ -187,20 +187,12 @@ class WebRTCCall:
 
 def add_routes(app: web.Application, new_connection: Any, slots: Any) -> None:
     from rejoinder.server.app import METRICS, SESSIONS
+    from rejoinder.server.errors import error_response
 
     async def calls(request: web.Request) -> web.Response:
-        if slots(app).full():
-            app[METRICS].sessions_rejected.inc()
-            return web.json_response(
-                {
-                    "error": {
-                        "type": "invalid_request_error",
-                        "code": "session_limit",
-                        "message": "session limit reached; try again later",
-                    }
-                },
-                status=503,
-            )
+        refusal = slots(app).refusal()
+        if refusal is not None:
+            return refusal
         body = await request.text()
         if request.content_type == "application/json":
             try:
@@ -208,31 +200,13 @@ def add_routes(app: web.Application, new_connection: Any, slots: Any) -> None:
             except (json.JSONDecodeError, AttributeError):
                 body = ""
         if "v=0" not in body:
-            return web.json_response(
-                {
-                    "error": {
-                        "type": "invalid_request_error",
-                        "code": "invalid_sdp",
-                        "message": "the body must be an SDP offer",
-                    }
-                },
-                status=400,
-            )
+            return error_response("the body must be an SDP offer", 400, "invalid_sdp")
         call = WebRTCCall(app, lambda send, **kw: new_connection(app, send, "webrtc", **kw))
         try:
             answer = await call.answer(body)
         except Exception as exc:
             await call.close()
-            return web.json_response(
-                {
-                    "error": {
-                        "type": "invalid_request_error",
-                        "code": "invalid_sdp",
-                        "message": f"cannot answer this offer: {exc}",
-                    }
-                },
-                status=400,
-            )
+            return error_response(f"cannot answer this offer: {exc}", 400, "invalid_sdp")
         app[SESSIONS].add(call)
         app[METRICS].sessions_active.inc()
 
