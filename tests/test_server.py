@@ -370,8 +370,7 @@ def test_a_short_noise_does_not_interrupt(server: str) -> None:
             burst = wire_audio("hello")[int(0.45 * 24_000) : int(0.55 * 24_000)]  # 100 ms of a word
             events, _, _ = await _talk_while_answered(ws, wire_audio("sky_blue"), burst, 0.4, responses=1)
         statuses = [e["response"]["status"] for _, e in events if e["type"] == "response.done"]
-
-    assert statuses == ["completed"]  # not cancelled, and the burst did not open a turn of its own
+        assert statuses == ["completed"]  # not cancelled, and the burst did not open a turn of its own
 
     asyncio.run(go())
 
