@@ -12,7 +12,7 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "rejoinder: chromium is missing; install it (sudo apt-get install chromium) or the browser test fails" >&2
   fi
 fi
-.venv/bin/ruff check src tests scripts
-.venv/bin/ruff format --check src tests scripts
+.venv/bin/ruff check src tests scripts benchmarks
+.venv/bin/ruff format --check src tests scripts benchmarks
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

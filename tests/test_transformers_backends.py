@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -81,14 +82,11 @@ def tiny_whisper(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def tiny_llm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
+def tiny_tokenizer(specials: list[str]) -> Any:
+    """A byte-level BPE tokenizer trained here on a few sentences: encodes any text, no download."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny-llm")
     bpe = Tokenizer(models.BPE(unk_token=None))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
@@ -97,16 +95,23 @@ def tiny_llm(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "The capital of Italy is Rome.",
         "Hello, how are you today?",
     ] * 20
-    bpe.train_from_iterator(
-        corpus,
-        trainers.BpeTrainer(
-            vocab_size=300,
-            special_tokens=["<|im_start|>", "<|im_end|>", "<|endoftext|>"],
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        ),
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    bpe.train_from_iterator(corpus, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=bpe)
+
+
+@pytest.fixture(scope="module")
+def tiny_llm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny-llm")
+    tokenizer = tiny_tokenizer(["<|im_start|>", "<|im_end|>", "<|endoftext|>"])
+    tokenizer.add_special_tokens(
+        {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}
     )
     tokenizer.chat_template = (
         "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -126,6 +131,75 @@ def tiny_llm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     LlamaForCausalLM(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def tiny_parler(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Parler-TTS with the real architecture classes (T5 text encoder, Parler decoder, DAC codec), tiny."""
+    import torch
+    from parler_tts import ParlerTTSConfig, ParlerTTSForConditionalGeneration
+    from parler_tts.configuration_parler_tts import ParlerTTSDecoderConfig
+    from parler_tts.dac_wrapper import DACConfig
+    from transformers import T5Config
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny-parler")
+    tokenizer = tiny_tokenizer(["<pad>", "</s>", "<unk>"])
+    tokenizer.add_special_tokens({"pad_token": "<pad>", "eos_token": "</s>", "unk_token": "<unk>"})
+    text = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=1,
+        num_heads=2,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
+    codec = DACConfig(num_codebooks=2, codebook_size=64, latent_dim=32, frame_rate=86, sampling_rate=44100)
+    # 64 codes + pad/eos (64) + bos (65): a random decoder can only emit decodable tokens
+    decoder = ParlerTTSDecoderConfig(
+        vocab_size=66,
+        max_position_embeddings=512,
+        num_hidden_layers=1,
+        ffn_dim=64,
+        num_attention_heads=2,
+        hidden_size=32,
+        num_codebooks=2,
+        pad_token_id=64,
+        bos_token_id=65,
+        eos_token_id=64,
+    )
+    config = ParlerTTSConfig.from_sub_models_config(text, codec, decoder)
+    config.decoder_start_token_id, config.pad_token_id = 65, 64
+    model = ParlerTTSForConditionalGeneration(config)
+    gen = model.generation_config
+    gen.decoder_start_token_id, gen.bos_token_id, gen.pad_token_id, gen.eos_token_id, gen.max_length = (
+        65,
+        65,
+        64,
+        64,
+        80,
+    )
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_parler_streams_audio_chunks(tiny_parler: Path) -> None:
+    from rejoinder.config import TTSConfig
+
+    tts = create("tts", "parler", TTSConfig(backend="parler", model=str(tiny_parler), device="cpu"))
+    assert tts.sample_rate == 44_100
+
+    async def collect() -> list[np.ndarray]:
+        return [chunk async for chunk in tts.stream("Hello there.")]
+
+    chunks = run(collect())
+    assert len(chunks) >= 2  # streamed while generating, not one block at the end
+    assert all(c.dtype == np.float32 and c.ndim == 1 for c in chunks)
+    assert sum(c.size for c in chunks) / 44_100 > 0.05  # random weights: noise, but real codec audio
 
 
 def test_transformers_whisper_loads_and_generates(tiny_whisper: Path) -> None:

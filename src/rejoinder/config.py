@@ -133,7 +133,7 @@ class RouterConfig(_Strict):
 
 
 class Config(_Strict):
-    preset: Literal["cpu", "remote"] = "cpu"
+    preset: Literal["cpu", "seed", "remote"] = "cpu"
     vad: VADConfig = VADConfig()
     stt: STTConfig = STTConfig()
     llm: LLMConfig = LLMConfig()
@@ -154,6 +154,8 @@ class Config(_Strict):
 
 PRESETS: dict[str, str] = {
     "cpu": "embedded offline default: Silero VAD, Whisper base int8, SmolLM2-135M GGUF, Piper joe",
+    "seed": "reference GPU set: Whisper small 8-bit, Phi-3.5-mini-instruct 4-bit (transformers), Parler-TTS "
+    "mini expresso with a voice description; needs the [seed] and [gpu] extras and a CUDA GPU",
     "remote": "local Silero VAD; STT, LLM and TTS on an OpenAI-compatible server (--base-url): vLLM, "
     "llama.cpp server, Ollama, a hosted API, or another `rejoinder serve`",
 }
@@ -162,6 +164,17 @@ PRESETS: dict[str, str] = {
 def preset(name: str) -> Config:
     if name not in PRESETS:
         raise BadInputError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    if name == "seed":
+        return Config(
+            preset="seed",
+            stt=STTConfig(
+                backend="transformers-whisper", model="openai/whisper-small", quantize="8bit", device="auto"
+            ),
+            llm=LLMConfig(
+                backend="transformers", model="microsoft/Phi-3.5-mini-instruct", quantize="4bit", context=4096
+            ),
+            tts=TTSConfig(backend="parler", model="parler-tts/parler-tts-mini-expresso", voice="Thomas"),
+        )
     if name == "remote":
         return Config(
             preset="remote",

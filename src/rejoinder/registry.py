@@ -87,6 +87,8 @@ _BUILTIN: tuple[tuple[Stage, str, str, tuple[str, ...], str | None, str], ...] =
      "any OpenAI-compatible /v1/chat/completions, streamed (vLLM, llama.cpp, Ollama, rejoinder serve)"),
     ("tts", "piper", "piper:PiperTTS", ("piper",), None,
      "Piper ONNX voices: packaged en_US joe medium or any"),
+    ("tts", "parler", "parler:ParlerTTS", ("torch", "transformers", "parler_tts"), "seed",
+     "Parler-TTS (mini expresso by default): a voice described in words, streamed in 0.5 s chunks"),
     ("tts", "espeak", "espeak:EspeakTTS", ("espeakng_loader",), None,
      "eSpeak NG fallback voice (espeakng-loader): tiny, instant, robotic"),
     ("tts", "openai", "openai_compat:OpenAITTS", ("openai",), None,
