@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from rejoinder.backends.worker import Emit
 from rejoinder.errors import BackendUnavailable, BadInputError
 
 T = TypeVar("T")
@@ -57,3 +59,46 @@ def load(what: str, name: str, loader: Callable[[], T]) -> T:
         raise BackendUnavailable(
             f"{what} {name!r} not found locally and could not be downloaded (no network?): {first[:160]}"
         ) from None
+
+
+def stream_generation(
+    model: Any, streamer: Any, emit: Emit[Any], convert: Callable[[Any], Any | None], **generate_kwargs: Any
+) -> None:
+    """Run `model.generate` on its own thread and pass what its streamer yields to `emit`.
+
+    Once the consumer is gone (emit returns False) a stopping criterion ends generation at the next
+    step; an error inside generate() is raised here, in the caller's thread.
+    """
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    stop = threading.Event()
+
+    class Stop(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+            return stop.is_set()
+
+    failure: list[BaseException] = []
+
+    def generate() -> None:
+        try:
+            with torch.inference_mode():
+                model.generate(
+                    streamer=streamer, stopping_criteria=StoppingCriteriaList([Stop()]), **generate_kwargs
+                )
+        except BaseException as exc:
+            failure.append(exc)
+            streamer.end()
+
+    thread = threading.Thread(target=generate, daemon=True)
+    thread.start()
+    try:
+        for item in streamer:
+            value = convert(item)
+            if value is not None and not emit(value):
+                break
+    finally:
+        stop.set()
+        thread.join()
+    if failure:
+        raise failure[0]

@@ -3,13 +3,11 @@ streamed in chunks while the codec tokens are still being generated."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
-from typing import Any
 
 import numpy as np
 
-from rejoinder.backends.hf import device_for, dtype_for, load
+from rejoinder.backends.hf import device_for, dtype_for, load, stream_generation
 from rejoinder.backends.worker import Emit, ModelWorker
 from rejoinder.config import TTSConfig
 
@@ -45,50 +43,23 @@ class ParlerTTS:
         self._worker: ModelWorker[np.ndarray] = ModelWorker("tts-parler")
 
     def stream(self, text: str) -> AsyncIterator[np.ndarray]:
-        import torch
         from parler_tts import ParlerTTSStreamer
-        from transformers import StoppingCriteria, StoppingCriteriaList
-
-        stop = threading.Event()
-
-        class Stop(StoppingCriteria):
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
-                return stop.is_set()
 
         def produce(emit: Emit[np.ndarray]) -> None:
             description = self.tokenizer(self.config.description, return_tensors="pt").to(self.device)
             prompt = self.tokenizer(text, return_tensors="pt").to(self.device)
-            streamer = ParlerTTSStreamer(self.model, device=self.device, play_steps=self.play_steps)
-            failure: list[BaseException] = []
-
-            def generate() -> None:
-                try:
-                    with torch.inference_mode():
-                        self.model.generate(
-                            input_ids=description.input_ids,
-                            attention_mask=description.attention_mask,
-                            prompt_input_ids=prompt.input_ids,
-                            prompt_attention_mask=prompt.attention_mask,
-                            streamer=streamer,
-                            do_sample=True,
-                            temperature=1.0,
-                            min_new_tokens=10,
-                            stopping_criteria=StoppingCriteriaList([Stop()]),
-                        )
-                except BaseException as exc:  # surfaced to the consumer below
-                    failure.append(exc)
-                    streamer.end()
-
-            thread = threading.Thread(target=generate, daemon=True)
-            thread.start()
-            try:
-                for chunk in streamer:
-                    if chunk.size and not emit(np.asarray(chunk, np.float32)):
-                        break
-            finally:
-                stop.set()
-                thread.join()
-            if failure:
-                raise failure[0]
+            stream_generation(
+                self.model,
+                ParlerTTSStreamer(self.model, device=self.device, play_steps=self.play_steps),
+                emit,
+                lambda chunk: np.asarray(chunk, np.float32) if chunk.size else None,
+                input_ids=description.input_ids,
+                attention_mask=description.attention_mask,
+                prompt_input_ids=prompt.input_ids,
+                prompt_attention_mask=prompt.attention_mask,
+                do_sample=True,
+                temperature=1.0,
+                min_new_tokens=10,
+            )
 
         return self._worker.iterate(produce)

@@ -3,11 +3,10 @@ token by token; stopping the stream stops generation at the next token."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from rejoinder.backends.hf import device_for, dtype_for, load, quantization
+from rejoinder.backends.hf import device_for, dtype_for, load, quantization, stream_generation
 from rejoinder.backends.worker import Emit, ModelWorker
 from rejoinder.config import LLMConfig
 from rejoinder.stages.llm import GenerationParams, Message
@@ -45,53 +44,27 @@ class TransformersLLM:
 
     def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-
-        stop = threading.Event()
-
-        class Stop(StoppingCriteria):
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
-                return stop.is_set()
+        from transformers import TextIteratorStreamer
 
         def produce(emit: Emit[str]) -> None:
             inputs = self.tokenizer.apply_chat_template(
                 [dict(m) for m in messages], add_generation_prompt=True, return_tensors="pt", return_dict=True
             ).to(self.model.device)
-            streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
             seed = params.seed if params.seed is not None else self.config.seed
             if seed is not None:
                 torch.manual_seed(seed)
-            kwargs = dict(
+            stream_generation(
+                self.model,
+                TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True),
+                emit,
+                lambda piece: piece or None,
                 input_ids=inputs["input_ids"],
                 attention_mask=inputs["attention_mask"],
-                streamer=streamer,
                 max_new_tokens=params.max_tokens,
                 do_sample=params.temperature > 0,
                 temperature=max(params.temperature, 1e-5),
                 top_p=params.top_p,
-                stopping_criteria=StoppingCriteriaList([Stop()]),
                 pad_token_id=self.tokenizer.eos_token_id,
             )
-            failure: list[BaseException] = []
-
-            def generate() -> None:
-                try:
-                    with torch.inference_mode():
-                        self.model.generate(**kwargs)
-                except BaseException as exc:  # surfaced to the consumer below
-                    failure.append(exc)
-                    streamer.end()
-
-            thread = threading.Thread(target=generate, daemon=True)
-            thread.start()
-            try:
-                for piece in streamer:
-                    if piece and not emit(piece):
-                        break
-            finally:
-                stop.set()
-                thread.join()
-            if failure:
-                raise failure[0]
 
         return self._worker.iterate(produce)
