@@ -58,6 +58,8 @@ class Client:
     underruns: int = 0
     underrun_ms: float = 0.0
     turns: list[dict[str, Any]] = field(default_factory=list)
+    _position: int = 0
+    """Samples streamed so far."""
     _current_turn: int | None = None
     _done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -101,8 +103,6 @@ class Client:
             block = audio[i : i + frame]
             await self.session.push_audio(block)
             self._position += block.size
-
-    _position: int = 0
 
 
 async def _client(engine: Engine, questions: list[np.ndarray], delay_s: float) -> Client:

@@ -208,11 +208,10 @@ def reply(
         vad__min_silence_ms=silence_ms,
         vad__threshold=vad_threshold,
     )
-    from rejoinder.audio import stream_audio
     from rejoinder.transports.file import reply_to_file
 
     _check_output(output)
-    next(iter(stream_audio(source)), None)  # fail on bad input before loading models
+    _check_input(source)
     engine = _load(config, ("vad", "stt", "llm", "tts"))
 
     def show(report: Any) -> None:
@@ -279,10 +278,9 @@ def transcribe(
         stt__language=language,
         vad__min_silence_ms=silence_ms,
     )
-    from rejoinder.audio import stream_audio
     from rejoinder.transports.file import transcribe_file
 
-    next(iter(stream_audio(source)), None)
+    _check_input(source)
     engine = _load(config, ("vad", "stt"))
     with _file_progress(source, "transcribing") as progress:
         segments = _run(transcribe_file(engine, source, progress))
@@ -370,6 +368,13 @@ def models_assemble() -> None:
     err.print(f"Whisper base ready (sha256 verified): {path}")
 
 
+def _check_input(path: Path) -> None:
+    """Decode the first block now, so a bad file fails in a moment, not after loading the models."""
+    from rejoinder.audio import stream_audio
+
+    next(iter(stream_audio(path)), None)
+
+
 def _check_port(host: str, port: int) -> None:
     import socket
 
@@ -440,8 +445,8 @@ def bench(
     from rejoinder.bench import corpus, run_bench
 
     paths = list(files or corpus())
-    for p in paths:
-        next(iter(__import__("rejoinder.audio").audio.stream_audio(p)), None)
+    for path in paths:
+        _check_input(path)
     engine = _load(config, ("vad", "stt", "llm", "tts"))
     with err.status(f"replaying {len(paths) * runs} question(s) x {clients} client(s) in real time"):
         result = _run(run_bench(engine, paths, runs, clients, baseline == "sequential"))

@@ -97,12 +97,15 @@ class Engine:
         tts: Any = self._stages.get("tts")
         if hasattr(stt, "transcribe_blocking"):
             stt.transcribe_blocking(np.zeros(8000, np.float32))
-        if hasattr(llm, "prefill"):
-            llm.prefill([{"role": "system", "content": self.config.llm.system_prompt}])
+        prompts = [(llm, self.config.llm.system_prompt)]
         if self.router is not None:
-            for tier, tier_llm in zip(self.config.tier_configs(), self.tier_llms, strict=True):
-                if hasattr(tier_llm, "prefill"):
-                    tier_llm.prefill([{"role": "system", "content": tier.llm.system_prompt}])
+            tiers = zip(self.tier_llms, self.config.tier_configs(), strict=True)
+            prompts += [(tier_llm, tier.llm.system_prompt) for tier_llm, tier in tiers]
+        seen: set[tuple[int, str]] = set()
+        for model, prompt in prompts:  # tiers sharing a model and prompt are prefilled once
+            if hasattr(model, "prefill") and (id(model), prompt) not in seen:
+                seen.add((id(model), prompt))
+                model.prefill([{"role": "system", "content": prompt}])
         if hasattr(tts, "warmup"):
             tts.warmup()
 
