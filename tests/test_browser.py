@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -68,7 +70,29 @@ def _launch(profile: Path, wav: Path) -> subprocess.Popen[bytes]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, so _stop reaches every helper process
     )
+
+
+def _stop(browser: subprocess.Popen[bytes]) -> None:
+    """Stop Chromium and all its helpers: a renderer or crashpad left running keeps writing into
+    the profile while the temporary directory is being removed."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(browser.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            browser.wait(10)
+        except subprocess.TimeoutExpired:
+            continue
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                os.killpg(browser.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
 
 
 async def _page_session(profile: Path, base: str, mode: str, timeout_s: float = 90) -> dict[str, Any]:
@@ -120,8 +144,7 @@ def test_browser_talks_and_sees_the_answer(engine: Engine, mode: str) -> None:
             with running_server(engine) as base:
                 state = asyncio.run(_page_session(profile, base, mode))
         finally:
-            browser.terminate()
-            browser.wait(10)
+            _stop(browser)
     assert "capital of italy" in state["log"].lower(), state
     assert "Agent:" in state["log"] and "rome" in state["log"].lower(), state
     assert "median first audio" in state["latency"], state
