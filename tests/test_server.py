@@ -342,6 +342,7 @@ def test_barge_in_stops_the_agent_and_keeps_only_what_was_heard(server: str) -> 
             if e["type"] == "response.output_audio_transcript.delta" and e["response_id"] == rid
         )
         kept = cancelled["response"]["output"][0]["content"][0]["transcript"]
+        print(f"generated: {generated!r}\nkept: {kept!r}")
         assert len(kept) < len(generated.strip()) and generated.startswith(kept)  # only what was heard
         started_at, started = next(
             (t, e) for t, e in events if e["type"] == "input_audio_buffer.speech_started" and t > onset

@@ -19,6 +19,7 @@ from rejoinder.chunking import ClauseChunker
 from rejoinder.config import Config, LLMConfig
 from rejoinder.engine import Engine
 from rejoinder.events import Event, EventSink, EventType
+from rejoinder.playback import PlaybackLog
 from rejoinder.routers.router import is_refusal
 from rejoinder.speculation import Speculation, TurnPlan
 from rejoinder.stages.llm import LLM, GenerationParams, Message
@@ -38,14 +39,16 @@ class TurnState(str, Enum):
 
 class Session:
     def __init__(
-        self, engine: Engine, sink: EventSink, config: Config | None = None, tracks_playback: bool = False
+        self,
+        engine: Engine,
+        sink: EventSink,
+        config: Config | None = None,
+        playback: PlaybackLog | None = None,
     ) -> None:
-        """`tracks_playback`: the transport paces audio and calls `played()` for each clause it
-        has really delivered; on barge-in only those clauses enter the history."""
+        """`playback`: kept by a transport that paces audio to a listener; a turn then lasts until
+        its audio has played, and on barge-in only the words heard enter the history."""
         self.engine = engine
-        self.tracks_playback = tracks_playback
-        self._played: dict[int, list[str]] = {}
-        self._played_changed = asyncio.Event()
+        self.playback = playback
         self.config = config or engine.config
         self._sink = sink
         self.state = TurnState.LISTENING
@@ -149,17 +152,6 @@ class Session:
 
         self._turn_task = asyncio.create_task(after_previous())
 
-    def played(self, turn: int, text: str) -> None:
-        """The transport has delivered all audio of this clause of `turn` to the user."""
-        self._played.setdefault(turn, []).append(text)
-        self._played_changed.set()
-
-    async def _until_played(self, turn: int, clauses: int) -> None:
-        """Speaking lasts until the listener has heard it all: barge-in until then cancels the turn."""
-        while len(self._played.get(turn, [])) < clauses:
-            self._played_changed.clear()
-            await self._played_changed.wait()
-
     async def _run_turn(
         self,
         report: TurnReport,
@@ -198,9 +190,10 @@ class Session:
             await self._emit("error", report.index, message=report.error)
         finally:
             tl.mark("reply_done")
-            if report.status == "cancelled" and self.tracks_playback:
-                spoken[:] = self._played.get(report.index, [])
-            self._played.pop(report.index, None)
+            if self.playback is not None:
+                if report.status == "cancelled":
+                    spoken[:] = self.playback.heard(report.index)
+                self.playback.forget(report.index)
             report.reply = " ".join(spoken)
             if report.transcript.strip() and report.status in ("completed", "cancelled") and spoken:
                 self._remember(
@@ -351,8 +344,8 @@ class Session:
         try:
             await speak()
             await thinker
-            if self.tracks_playback:
-                await self._until_played(report.index, len(spoken))
+            if self.playback is not None:  # speaking lasts until it is heard: barge-in until then cuts it
+                await self.playback.until_heard(report.index, len(spoken))
         finally:
             thinker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -2,8 +2,9 @@
 
 Client events in, Session calls out; Session events in, server events out. Audio on the wire is
 base64 PCM16 mono at 24 kHz, as in the OpenAI spec. Reply audio is paced to the listener (a
-short lead ahead of real time) so that on barge-in the unsent remainder is simply dropped and the
-history keeps only what was delivered. Used by the WebSocket endpoint and the WebRTC data channel.
+short lead ahead of real time) so that on barge-in the unsent remainder is simply dropped; the
+playback log tells the session which words had been heard, and only those stay in the history.
+Used by the WebSocket endpoint and the WebRTC data channel.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rejoinder.audio import SAMPLE_RATE, StreamResampler, from_pcm16, to_pcm16
 from rejoinder.config import Config
 from rejoinder.engine import Engine
 from rejoinder.events import Event
+from rejoinder.playback import PlaybackLog
 from rejoinder.session import Session
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,8 @@ class RealtimeConnection:
         self._on_error = on_error
         self.config = (config or engine.config).model_copy(deep=True)
         self.model = model
-        self.session = Session(engine, self._on_event, self.config, tracks_playback=True)
+        self.playback = PlaybackLog()
+        self.session = Session(engine, self._on_event, self.config, playback=self.playback)
         self.session_id = _id("sess")
         self.voice = self.config.tts.voice
         self.vad_enabled = True
@@ -368,15 +371,18 @@ class RealtimeConnection:
                 )
         elif event.type == "reply_clause" and turn is not None:
             await self._response(turn)
+            self.playback.clause(turn, event.data["clause"], event.data["text"])
             await self._outbox.put(("text", turn, event.data["text"] + " "))
         elif event.type == "audio" and turn is not None and event.audio is not None:
             response = await self._response(turn)
             resampler = response.setdefault(
                 "resampler", StreamResampler(int(event.data["sample_rate"]), WIRE_RATE)
             )
-            await self._outbox.put(("audio", turn, resampler(event.audio)))
+            audio = resampler(event.audio)
+            self.playback.produced(turn, event.data["clause"], audio.size / WIRE_RATE)
+            await self._outbox.put(("audio", turn, (event.data["clause"], audio)))
         elif event.type == "clause_done" and turn is not None:
-            await self._outbox.put(("played", turn, event.data["text"]))
+            await self._outbox.put(("delivered", turn, event.data["clause"]))
         elif event.type == "reply_done" and turn is not None and event.data.get("status") == "cancelled":
             self._drop_unsent(turn)
         elif event.type == "turn_report":
@@ -456,6 +462,7 @@ class RealtimeConnection:
                         delta=payload,
                     )
                 elif kind == "audio" and response:
+                    clause, payload = payload
                     step = int(DELTA_S * WIRE_RATE)
                     for i in range(0, payload.size, step):
                         now = time.perf_counter()
@@ -479,9 +486,10 @@ class RealtimeConnection:
                                 content_index=0,
                                 delta=base64.b64encode(to_pcm16(piece)).decode(),
                             )
+                        self.playback.sent(turn, clause, piece.size / WIRE_RATE, started + sent_s)
                         sent_s += piece.size / WIRE_RATE
-                elif kind == "played":
-                    self.session.played(turn, payload)
+                elif kind == "delivered":
+                    self.playback.delivered(turn, payload)
                 elif kind == "done":
                     self._dropped.discard(turn)
                     self._drop_signal.clear()

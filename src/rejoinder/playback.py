@@ -1,0 +1,94 @@
+"""What the listener has actually heard of each reply, so that a barge-in leaves in the chat
+history only the words that were played (the server-side twin of the OpenAI Realtime
+`conversation.item.truncate`, which does the same from a client's `audio_end_ms`).
+
+The transport that paces reply audio reports each clause's text, the audio produced for it and
+when each piece it delivers will play; the session asks, when a turn is cut short, what was heard
+by then: whole clauses, then the words of the clause in progress in proportion to its audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Clause:
+    text: str
+    produced_s: float = 0.0
+    pieces: list[tuple[float, float]] = field(default_factory=list)
+    """(plays_at on the perf_counter clock, duration in s) of each delivered piece."""
+    delivered: bool = False
+
+    def heard_s(self, now: float) -> float:
+        return sum(min(max(now - at, 0.0), length) for at, length in self.pieces)
+
+    @property
+    def ends_at(self) -> float:
+        return max((at + length for at, length in self.pieces), default=0.0)
+
+
+class PlaybackLog:
+    """Per turn and clause: text, audio produced, audio delivered and when it plays."""
+
+    def __init__(self) -> None:
+        self._turns: dict[int, dict[int, _Clause]] = {}
+        self._changed = asyncio.Event()
+
+    def clause(self, turn: int, index: int, text: str) -> None:
+        """A clause is about to be synthesised."""
+        self._turns.setdefault(turn, {})[index] = _Clause(text)
+
+    def produced(self, turn: int, index: int, seconds: float) -> None:
+        """The TTS produced `seconds` more audio for this clause."""
+        clause = self._turns.get(turn, {}).get(index)
+        if clause is not None:
+            clause.produced_s += seconds
+
+    def sent(self, turn: int, index: int, seconds: float, plays_at: float) -> None:
+        """A piece of this clause went to the listener and starts playing at `plays_at`."""
+        clause = self._turns.get(turn, {}).get(index)
+        if clause is not None:
+            clause.pieces.append((plays_at, seconds))
+
+    def delivered(self, turn: int, index: int) -> None:
+        """All audio of this clause went to the listener."""
+        clause = self._turns.get(turn, {}).get(index)
+        if clause is not None:
+            clause.delivered = True
+            self._changed.set()
+
+    def heard(self, turn: int, now: float | None = None) -> list[str]:
+        """The reply as heard until `now`: whole clauses, then the words heard of the next one."""
+        now = time.perf_counter() if now is None else now
+        heard: list[str] = []
+        for _, clause in sorted(self._turns.get(turn, {}).items()):
+            played = clause.heard_s(now)
+            if clause.delivered and now >= clause.ends_at:
+                heard.append(clause.text)
+                continue
+            if played > 0 and clause.produced_s > 0:
+                words = clause.text.split()
+                # A word counts once its end has played: round down.
+                kept = words[: int(len(words) * min(played / clause.produced_s, 1.0))]
+                if kept:
+                    heard.append(" ".join(kept))
+            break
+        return heard
+
+    async def until_heard(self, turn: int, clauses: int) -> None:
+        """Wait until the first `clauses` clauses of `turn` have been delivered and played out."""
+        while True:
+            known = self._turns.get(turn, {})
+            if all(known.get(i) is not None and known[i].delivered for i in range(clauses)):
+                break
+            self._changed.clear()
+            await self._changed.wait()
+        ends = max((known[i].ends_at for i in range(clauses)), default=0.0)
+        if (wait := ends - time.perf_counter()) > 0:
+            await asyncio.sleep(wait)
+
+    def forget(self, turn: int) -> None:
+        self._turns.pop(turn, None)
