@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
@@ -38,3 +40,18 @@ class RecordingLLM:
     def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
         self.calls.append(list(messages))
         return self.inner.stream(messages, params)  # type: ignore[attr-defined,no-any-return]
+
+
+class RecordingTTS:
+    """Wraps the real TTS and records the texts it was asked to say."""
+
+    name = "recording"
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.sample_rate: int = inner.sample_rate  # type: ignore[attr-defined]
+        self.calls: list[str] = []
+
+    def stream(self, text: str) -> AsyncIterator[np.ndarray]:
+        self.calls.append(text)
+        return self.inner.stream(text)  # type: ignore[attr-defined,no-any-return]

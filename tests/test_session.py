@@ -13,7 +13,7 @@ from rejoinder.engine import Engine
 from rejoinder.events import Event
 from rejoinder.session import Session, TurnState
 from rejoinder.transports.file import reply_to_file
-from scripted import RecordingLLM, ScriptedLLM
+from scripted import RecordingLLM, RecordingTTS, ScriptedLLM
 
 
 class Collector:
@@ -156,14 +156,18 @@ async def speak_in_real_time(session: Session, audio: np.ndarray, frame: int = 5
 
 
 def test_speculative_work_in_the_end_silence_is_adopted(engine: Engine) -> None:
-    llm = RecordingLLM(engine.llm)
-    session = Session(engine.with_stages(llm=llm), Collector())
+    llm, tts, events = RecordingLLM(engine.llm), RecordingTTS(engine.tts), Collector()
+    session = Session(engine.with_stages(llm=llm, tts=tts), events)
     run(speak_in_real_time(session, read_audio(SAMPLES / "capital_of_italy.wav")))
     [report] = session.reports
     assert report.extra["speculative"] is True
     offsets = report.timeline.offsets_ms()
     assert offsets["stt_start"] < -100  # STT began in the end-of-turn silence, not after it
     assert len(llm.calls) == 1 and "rome" in report.reply.lower()  # the speculative answer was used
+    # The first clause was synthesised in the silence, once, and that audio is what was sent.
+    spoken = [e.data["text"] for e in events.of("reply_clause")]
+    assert report.extra.get("speculative_audio") is True and tts.calls == spoken, (tts.calls, spoken)
+    assert events.audio_s() > 0.5
 
 
 def test_speculation_is_discarded_when_the_user_goes_on(engine: Engine) -> None:

@@ -198,6 +198,9 @@ async def run_bench(
         "expected_turns": len(questions) * clients,
         "stages_ms": {s: summarise(v) for s, v in per_stage.items()},
         "speculative_share": round(sum(bool(t.get("speculative")) for t in turns) / max(1, len(turns)), 2),
+        "speculative_audio_share": round(
+            sum(bool(t.get("speculative_audio")) for t in turns) / max(1, len(turns)), 2
+        ),
         "underruns": sum(c.underruns for c in done),
         "underrun_ms": round(sum(c.underrun_ms for c in done), 1),
         "stt_rtf": summarise(stt_rtf),

@@ -89,7 +89,7 @@ class Session:
     async def _on_turn_event(self, event: TurnEvent) -> None:
         if isinstance(event, SpeechPaused):
             await self._drop_speculation()
-            self._speculation = Speculation(self.engine, event.audio, self._plan)
+            self._speculation = Speculation(self.engine, event.audio, self._plan, self.config.chunker)
             return
         if isinstance(event, SpeechResumed):
             await self._drop_speculation()
@@ -271,6 +271,8 @@ class Session:
             tl.mark("llm_start", speculation.llm_start)
             if speculation.first_token_at is not None:
                 tl.mark("first_token", speculation.first_token_at)
+            if speculation.first_clause_at is not None:
+                tl.mark("first_clause", speculation.first_clause_at)
         else:
             plan = self._plan(text)
             tl.mark("llm_start")
@@ -329,7 +331,10 @@ class Session:
             index = 0
             while (clause := await clauses.get()) is not None:
                 await self._emit("reply_clause", report.index, text=clause, clause=index)
-                async for chunk in tts.stream(clause):
+                made = speculation.first_audio(clause) if speculation is not None and index == 0 else None
+                if made is not None:  # synthesised during the end-of-turn silence
+                    report.extra["speculative_audio"] = True
+                async for chunk in made or tts.stream(clause):
                     if "first_audio" not in tl.marks:
                         tl.mark("first_audio")
                         await self._set_state(TurnState.SPEAKING)

@@ -1,9 +1,11 @@
 """Work started during the end-of-turn silence, kept if the user has really finished.
 
 When the user pauses, STT starts on the speech so far and, once the transcript is in, the LLM
-starts writing into a buffer. If the pause turns out to be the end of the turn, the turn takes
-over the transcript and the tokens already written; if the user speaks on, all of it is
-cancelled (llama.cpp stops at its next token). Nothing is spoken before the turn is committed.
+starts writing into a buffer; as soon as the first speakable clause is written, the TTS starts
+synthesising it into a buffer too. If the pause turns out to be the end of the turn, the turn
+takes over the transcript, the tokens and the first clause's audio already made; if the user
+speaks on, all of it is cancelled (llama.cpp stops at its next token). Nothing is spoken before
+the turn is committed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rejoinder.chunking import ClauseChunker
+from rejoinder.config import ChunkerConfig
 from rejoinder.engine import Engine
 from rejoinder.stages.llm import LLM, GenerationParams, Message
 from rejoinder.stages.router import RouteDecision
@@ -35,15 +39,28 @@ _END = object()
 
 
 class Speculation:
-    def __init__(self, engine: Engine, audio: np.ndarray, plan_for: Callable[[str], TurnPlan]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        audio: np.ndarray,
+        plan_for: Callable[[str], TurnPlan],
+        chunker: ChunkerConfig | None = None,
+    ) -> None:
         self.stt_start = time.perf_counter()
         self.transcript_at: float | None = None
         self.llm_start: float | None = None
         self.first_token_at: float | None = None
         self.llm_done_at: float | None = None
+        self.first_clause_at: float | None = None
         self.plan: TurnPlan | None = None
         self._text: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._tokens: asyncio.Queue[object] = asyncio.Queue()
+        self._chunker = ClauseChunker(chunker)
+        self._first_clause: str | None = None
+        self._audio: list[np.ndarray] = []
+        self._audio_changed = asyncio.Event()
+        self._audio_done = False
+        self._tts_task: asyncio.Task[None] | None = None
         self._task = asyncio.create_task(self._run(engine, audio, plan_for))
 
     async def _run(self, engine: Engine, audio: np.ndarray, plan_for: Callable[[str], TurnPlan]) -> None:
@@ -63,10 +80,46 @@ class Speculation:
                 if self.first_token_at is None:
                     self.first_token_at = time.perf_counter()
                 self._tokens.put_nowait(piece)
+                if self._first_clause is None:
+                    self._start_speaking(engine, self._chunker.push(piece))
             self.llm_done_at = time.perf_counter()
             self._tokens.put_nowait(_END)
+            if self._first_clause is None:  # a one-sentence reply is only complete at the end
+                self._start_speaking(engine, self._chunker.flush())
         except Exception as exc:
             self._tokens.put_nowait(exc)
+
+    def _start_speaking(self, engine: Engine, clauses: list[str]) -> None:
+        if clauses:
+            self._first_clause, self.first_clause_at = clauses[0], time.perf_counter()
+            self._tts_task = asyncio.create_task(self._synthesise(engine, clauses[0]))
+
+    async def _synthesise(self, engine: Engine, clause: str) -> None:
+        try:
+            async for chunk in engine.tts.stream(clause):
+                self._audio.append(chunk)
+                self._audio_changed.set()
+        finally:
+            self._audio_done = True
+            self._audio_changed.set()
+
+    def first_audio(self, clause: str) -> AsyncIterator[np.ndarray] | None:
+        """The audio being made for `clause` if it is the first clause synthesised here, else None."""
+        if self._tts_task is None or clause != self._first_clause:
+            return None
+        return self._first_audio(self._tts_task)
+
+    async def _first_audio(self, task: asyncio.Task[None]) -> AsyncIterator[np.ndarray]:
+        sent = 0
+        while True:
+            while sent < len(self._audio):
+                sent += 1
+                yield self._audio[sent - 1]
+            if self._audio_done:
+                await task  # a TTS failure surfaces here, as it would have in the turn
+                return
+            self._audio_changed.clear()
+            await self._audio_changed.wait()
 
     async def transcript(self) -> str:
         return await self._text
@@ -82,6 +135,10 @@ class Speculation:
             yield str(item)
 
     async def cancel(self) -> None:
+        if self._tts_task is not None:
+            self._tts_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._tts_task
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._task

@@ -128,6 +128,7 @@ class FasterWhisperSTT:
             [[*tokenizer.sot_sequence, tokenizer.no_timestamps]],
             beam_size=self.config.beam_size,
             max_length=max_length,
+            repetition_penalty=self.config.window_repetition_penalty,
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,

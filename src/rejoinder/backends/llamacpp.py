@@ -37,7 +37,7 @@ class LlamaCppLLM:
         params.model.path = str(path)
         params.n_ctx = config.context
         params.n_parallel = 1
-        params.cpuparams.n_threads = config.threads
+        params.cpuparams.n_threads = config.generate_threads
         params.cpuparams_batch.n_threads = config.threads
         params.verbosity = -1
         params.warmup = True

@@ -35,6 +35,8 @@ class PiperTTS:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = config.threads
         opts.inter_op_num_threads = 1
+        # Idle threads must not spin: the LLM needs the same cores between clauses.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
         with open(f"{path}.json", encoding="utf-8") as f:
             voice_config = PiperConfig.from_dict(json.load(f))
