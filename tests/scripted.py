@@ -1,11 +1,11 @@
-"""A scripted LLM for time-dependent session tests (real VAD, STT and TTS stay in place)."""
+"""Scripted and recording stages for session tests (the real VAD, STT and TTS stay in place)."""
 
 from __future__ import annotations
 
-import numpy as np
-
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+
+import numpy as np
 
 from rejoinder.stages.llm import GenerationParams, Message
 
