@@ -22,7 +22,7 @@ class ScriptedLLM:
         self.calls.append(list(messages))
         if self.fail:
             raise RuntimeError("model crashed")
-        for word in self.reply.split(" "):
+        for word in self.reply.split(" ")[: params.max_tokens]:  # one word = one token
             await asyncio.sleep(self.delay_s)
             yield word + " "
         self.finished += 1

@@ -181,3 +181,19 @@ def test_speculation_is_discarded_when_the_user_goes_on(engine: Engine) -> None:
     assert "france" in report.transcript.lower() and "hello" in report.transcript.lower()
     assert llm.calls[-1][-1]["content"] == report.transcript  # the answer used the whole utterance
     assert all(call[-1]["content"] != report.transcript for call in llm.calls[:-1])
+
+
+def test_a_reply_cut_by_the_token_limit_does_not_end_mid_phrase(engine: Engine) -> None:
+    llm = ScriptedLLM("The sky is blue. It scatters light, mostly the short blue waves of sunlight.", 0.0)
+    config = engine.config.model_copy(deep=True)
+    config.llm.max_tokens = 8  # "The sky is blue. It scatters light, mostly"
+    session = Session(engine.with_stages(llm=llm), Collector(), config)
+    report = run(session.respond("Why is the sky blue?"))
+    assert report.reply == "The sky is blue."
+    assert report.extra["unspoken_tail"] == "It scatters light, mostly"
+    assert session.history[-1] == {"role": "assistant", "content": "The sky is blue."}
+    # A reply that ends within the limit is spoken whole, and so is a lone fragment.
+    config.llm.max_tokens = 64
+    assert run(session.respond("Why?")).reply.endswith("waves of sunlight.")
+    config.llm.max_tokens = 3
+    assert run(session.respond("Why?")).reply == "The sky is"

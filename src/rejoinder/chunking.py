@@ -96,6 +96,11 @@ def clean_for_speech(text: str) -> str:
     return re.sub(r"\s{2,}", " ", joined).strip()
 
 
+def ends_sentence(clause: str) -> bool:
+    """True if the clause ends a sentence (not at a comma, nor cut off mid-phrase)."""
+    return bool(re.search(r"[.!?…][\"')\]]*\s*$", clause))
+
+
 def _speakable(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from rejoinder.chunking import ClauseChunker
+from rejoinder.chunking import ClauseChunker, ends_sentence
 from rejoinder.config import Config, LLMConfig
 from rejoinder.engine import Engine
 from rejoinder.events import Event, EventSink, EventType
@@ -302,17 +302,25 @@ class Session:
         async def think() -> None:
             nonlocal tokens
             done_at = speculation.llm_done_at if speculation else None
+            max_tokens = plan.params.max_tokens
             try:
                 while True:
                     chunker = ClauseChunker(self.config.chunker)
-                    accepted = True
+                    accepted, pieces = True, 0
                     async for piece in tokens:
                         tl.mark("first_token")
+                        pieces += 1
                         if not (accepted := release(chunker.push(piece))):
                             break
                     else:
                         tl.mark("llm_done", done_at)
-                        accepted = release(chunker.flush())
+                        rest = chunker.flush()
+                        cut_off = pieces >= max_tokens and rest and not ends_sentence(rest[-1])
+                        if cut_off and len(rest) < chunker.emitted:
+                            # Stopped by the token limit mid-sentence, after something was said:
+                            # the unfinished phrase is not spoken (the report keeps it).
+                            report.extra["unspoken_tail"] = rest.pop()
+                        accepted = release(rest)
                     if accepted:
                         return
                     # The lower tier says it cannot answer and nothing was spoken: ask the top tier.
@@ -323,6 +331,7 @@ class Session:
                     upgraded = self._plan_with(text, self.engine.tier_llms[route.tier_index], top, route)
                     report.extra["route"] = route.to_dict()
                     tokens, done_at = upgraded.llm.stream(upgraded.messages, upgraded.params), None
+                    max_tokens = upgraded.params.max_tokens
             finally:
                 clauses.put_nowait(None)
 
