@@ -26,7 +26,7 @@ def render(label: str, data: dict) -> str:  # type: ignore[type-arg]
         f"end silence {cfg['end_silence_ms']} ms, speculation after {cfg['speculate_after_ms']} ms; "
         f"wall {data['wall_s']} s, peak RSS {data['peak_rss_mb']} MB, audio underruns {data['underruns']}, "
         f"speculative turns {data['speculative_share']:.0%} "
-        f"(first clause already synthesised at the decision: {data.get('speculative_audio_share', 0):.0%}), "
+        f"(first clause synthesis begun in the silence: {data.get('speculative_audio_share', 0):.0%}), "
         f"STT real-time factor median {data['stt_rtf'].get('median')}.",
         "",
         "| stage (ms after end of speech; endpointing before it) | median | p95 | min | max |",

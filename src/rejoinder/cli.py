@@ -475,7 +475,7 @@ def _print_bench(result: dict[str, Any]) -> None:
     out.print(
         f"speed-up of median first audio vs sequential: {result.get('speedup_first_audio_median', '-')}x; "
         f"speculative turns {result['speculative_share']:.0%} "
-        f"(first audio made in the silence: {result['speculative_audio_share']:.0%}); "
+        f"(first clause synthesis begun in the silence: {result['speculative_audio_share']:.0%}); "
         f"underruns {result['underruns']}; "
         f"peak RSS {result['peak_rss_mb']} MB; STT RTF median {result['stt_rtf'].get('median')}"
     )

@@ -70,7 +70,7 @@ class STTConfig(_Strict):
         ge=1.0,
         le=2.0,
         description="decoder repetition penalty in the 'auto' window, where Whisper tends to repeat the "
-        "utterance into the padding (1.1 cuts those loops from 29 % to 3 % of short questions, same WER)",
+        "utterance into the padding (1.1: from 29 % to 5 % of short questions, WER no worse)",
     )
 
 
