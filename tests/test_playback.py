@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from rejoinder.playback import PlaybackLog
+from rejoinder.playback import KEEP_TURNS, PlaybackLog
 
 
 def _log_with_two_clauses() -> PlaybackLog:
@@ -40,8 +40,27 @@ def test_a_delivered_clause_counts_only_once_it_has_played_out() -> None:
     log.delivered(3, 0)
     assert log.heard(3, now=5.99) == ["Hello"]
     assert log.heard(3, now=6.0) == ["Hello there."]
-    log.forget(3)
-    assert log.heard(3, now=6.0) == []
+    assert log.heard(4, now=6.0) == []
+
+
+def test_heard_until_follows_the_clients_playback_position() -> None:
+    """conversation.item.truncate: the client says how far into the reply's audio it played."""
+    log = _log_with_two_clauses()
+    assert log.heard_until(1, 1.0) is None  # an unknown turn
+    assert log.heard_until(0, 0.0) == []
+    assert log.heard_until(0, 0.5) == ["The sky"]
+    assert log.heard_until(0, 1.5) == ["The sky is blue.", "Sunlight is"]
+    assert log.heard_until(0, 99.0) == [
+        "The sky is blue.",
+        "Sunlight is scattered by the air molecules above us.",
+    ]
+
+
+def test_only_recent_turns_are_kept() -> None:
+    log = PlaybackLog()
+    for turn in range(KEEP_TURNS + 3):
+        log.clause(turn, 0, "Hi.")
+    assert log.heard_until(2, 1.0) is None and log.heard_until(3, 1.0) == ["Hi."]
 
 
 def test_until_heard_waits_for_delivery_and_playout() -> None:

@@ -13,6 +13,18 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+KEEP_TURNS = 16
+"""Turns remembered for a late `conversation.item.truncate` from the client."""
+
+
+def words_heard(text: str, played_s: float, total_s: float) -> str:
+    """The words of `text` heard after `played_s` of its `total_s` of audio (a word counts once
+    its end has played, so round down)."""
+    if total_s <= 0 or played_s <= 0:
+        return ""
+    words = text.split()
+    return " ".join(words[: int(len(words) * min(played_s / total_s, 1.0))])
+
 
 @dataclass
 class _Clause:
@@ -40,6 +52,8 @@ class PlaybackLog:
     def clause(self, turn: int, index: int, text: str) -> None:
         """A clause is about to be synthesised."""
         self._turns.setdefault(turn, {})[index] = _Clause(text)
+        for old in sorted(self._turns)[:-KEEP_TURNS]:
+            del self._turns[old]
 
     def produced(self, turn: int, index: int, seconds: float) -> None:
         """The TTS produced `seconds` more audio for this clause."""
@@ -65,16 +79,27 @@ class PlaybackLog:
         now = time.perf_counter() if now is None else now
         heard: list[str] = []
         for _, clause in sorted(self._turns.get(turn, {}).items()):
-            played = clause.heard_s(now)
             if clause.delivered and now >= clause.ends_at:
                 heard.append(clause.text)
                 continue
-            if played > 0 and clause.produced_s > 0:
-                words = clause.text.split()
-                # A word counts once its end has played: round down.
-                kept = words[: int(len(words) * min(played / clause.produced_s, 1.0))]
-                if kept:
-                    heard.append(" ".join(kept))
+            if partial := words_heard(clause.text, clause.heard_s(now), clause.produced_s):
+                heard.append(partial)
+            break
+        return heard
+
+    def heard_until(self, turn: int, audio_s: float) -> list[str] | None:
+        """The reply as heard by a listener who stopped `audio_s` into its audio (None: turn
+        unknown or forgotten)."""
+        if turn not in self._turns:
+            return None
+        heard: list[str] = []
+        for _, clause in sorted(self._turns[turn].items()):
+            if audio_s >= clause.produced_s:
+                heard.append(clause.text)
+                audio_s -= clause.produced_s
+                continue
+            if partial := words_heard(clause.text, audio_s, clause.produced_s):
+                heard.append(partial)
             break
         return heard
 
@@ -89,6 +114,3 @@ class PlaybackLog:
         ends = max((known[i].ends_at for i in range(clauses)), default=0.0)
         if (wait := ends - time.perf_counter()) > 0:
             await asyncio.sleep(wait)
-
-    def forget(self, turn: int) -> None:
-        self._turns.pop(turn, None)

@@ -190,10 +190,8 @@ class Session:
             await self._emit("error", report.index, message=report.error)
         finally:
             tl.mark("reply_done")
-            if self.playback is not None:
-                if report.status == "cancelled":
-                    spoken[:] = self.playback.heard(report.index)
-                self.playback.forget(report.index)
+            if self.playback is not None and report.status == "cancelled":
+                spoken[:] = self.playback.heard(report.index)
             report.reply = " ".join(spoken)
             if report.transcript.strip() and report.status in ("completed", "cancelled") and spoken:
                 self._remember(
@@ -210,6 +208,31 @@ class Session:
                 await self._emit("turn_report", report.index, **report.to_dict())
                 if self._turn_task is asyncio.current_task():
                     await self._set_state(TurnState.LISTENING)
+
+    def truncate_reply(self, turn: int, heard: str) -> str | None:
+        """The listener heard only `heard` of `turn`'s reply (the client says so): shorten the
+        reply in the history to it. Never lengthens what is kept. Returns the reply now kept, or
+        None while the turn is unknown (not finished yet)."""
+        report = next((r for r in self.reports if r.index == turn), None)
+        if report is None:
+            return None
+        if len(heard.split()) >= len(report.reply.split()):
+            return report.reply
+        for i in range(len(self.history) - 1, 0, -1):
+            message, before = self.history[i], self.history[i - 1]
+            if (message["role"], message["content"], before["content"]) == (
+                "assistant",
+                report.reply,
+                report.transcript,
+            ):
+                if heard:
+                    self.history[i] = {"role": "assistant", "content": heard}
+                else:
+                    del self.history[i]
+                break
+        report.reply = heard
+        self._prefill_history()
+        return heard
 
     def _plan(self, text: str) -> TurnPlan:
         """Route the transcript (when routing is on) and build the prompt for the chosen tier."""

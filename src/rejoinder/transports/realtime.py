@@ -26,7 +26,7 @@ from rejoinder.audio import SAMPLE_RATE, StreamResampler, from_pcm16, to_pcm16
 from rejoinder.config import Config
 from rejoinder.engine import Engine
 from rejoinder.events import Event
-from rejoinder.playback import PlaybackLog
+from rejoinder.playback import KEEP_TURNS, PlaybackLog
 from rejoinder.session import Session
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,10 @@ class RealtimeConnection:
         self._pending_text: str | None = None
         self._item_ids: dict[int, str] = {}
         self._responses: dict[int, dict[str, Any]] = {}
+        self._assistant_items: dict[str, int] = {}
+        """Recent reply items -> their turn, for conversation.item.truncate."""
+        self._truncate_at: dict[int, float] = {}
+        """Truncations that arrived while their turn was still running (audio seconds)."""
         self._outbox: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
         self._pacer = asyncio.create_task(self._pace())
         self._closed = False
@@ -326,6 +330,30 @@ class RealtimeConnection:
         task = asyncio.create_task(self.session.respond(text))
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
+    async def _item_truncate(self, message: dict[str, Any]) -> None:
+        """The client stopped playing a reply at audio_end_ms: only what it played stays in the
+        history (it cannot lengthen what the server already knows was cut)."""
+        item_id, end_ms = message.get("item_id"), message.get("audio_end_ms")
+        turn = self._assistant_items.get(item_id) if isinstance(item_id, str) else None
+        if turn is None:
+            raise ProtocolError(
+                f"no recent assistant item {item_id!r} to truncate", "item_not_found", "item_id"
+            )
+        if message.get("content_index", 0) != 0:
+            raise ProtocolError("content_index must be 0 (one audio part)", "invalid_value", "content_index")
+        if not isinstance(end_ms, int) or isinstance(end_ms, bool) or end_ms < 0:
+            raise ProtocolError(
+                "audio_end_ms must be a non-negative integer", "invalid_value", "audio_end_ms"
+            )
+        if self._truncate(turn, end_ms / 1000) is None:
+            self._truncate_at[turn] = end_ms / 1000  # the turn is still running: apply when it ends
+        await self.send("conversation.item.truncated", item_id=item_id, content_index=0, audio_end_ms=end_ms)
+
+    def _truncate(self, turn: int, audio_s: float) -> str | None:
+        """The reply kept for `turn` once cut `audio_s` into its audio; None if not known yet."""
+        heard = self.playback.heard_until(turn, audio_s)
+        return None if heard is None else self.session.truncate_reply(turn, " ".join(heard))
+
     async def _response_cancel(self, message: dict[str, Any]) -> None:
         if not self.session.busy:
             raise ProtocolError("there is no response in progress", "response_cancel_not_active")
@@ -337,6 +365,7 @@ class RealtimeConnection:
         "input_audio_buffer.commit": _commit,
         "input_audio_buffer.clear": _clear,
         "conversation.item.create": _item_create,
+        "conversation.item.truncate": _item_truncate,
         "response.create": _response_create,
         "response.cancel": _response_cancel,
     }
@@ -386,6 +415,10 @@ class RealtimeConnection:
         elif event.type == "reply_done" and turn is not None and event.data.get("status") == "cancelled":
             self._drop_unsent(turn)
         elif event.type == "turn_report":
+            if turn is not None and turn in self._truncate_at:
+                kept = self._truncate(turn, self._truncate_at.pop(turn))
+                if kept is not None:
+                    event.data["reply"] = kept
             if self._on_turn:
                 self._on_turn(dict(event.data))
             await self._outbox.put(("done", turn, dict(event.data)))
@@ -404,6 +437,9 @@ class RealtimeConnection:
     async def _response(self, turn: int) -> dict[str, Any]:
         if turn not in self._responses:
             self._responses[turn] = response = {"id": _id("resp"), "item": _id("item")}
+            self._assistant_items[response["item"]] = turn
+            for old in list(self._assistant_items)[:-KEEP_TURNS]:
+                del self._assistant_items[old]
             await self.send(
                 "response.created",
                 response={
