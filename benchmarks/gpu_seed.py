@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import tempfile
 import threading
@@ -24,16 +23,18 @@ from typing import Any
 
 import torch
 
+from rejoinder.bench import summarise
+
 
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
 
 
-def _median_p95(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
-    return {"median": round(statistics.median(ordered), 1), "p95": round(p95, 1)}
+def _median_p95(values: list[float]) -> dict[str, float | int]:
+    """The same median and p95 as `rejoinder bench` reports."""
+    stats = summarise(values)
+    return {"median": stats["median"], "p95": stats["p95"]}
 
 
 def whisper(scale: str, device: str, dtype: Any, quantize: bool) -> Any:

@@ -4,7 +4,8 @@ Speaks every fourth query of the routing set with the Piper voice (60 short ques
 requests) and adds the human clips in ../shared/audio, then transcribes each with the packaged
 Whisper base through the real backend, once per penalty. A "loop" is a short-window decode the
 backend rejects (repeated phrases); those fall back to the full 30 s window, which is what makes
-them slow. Run: .venv/bin/python benchmarks/stt_window.py [--penalties 1.0 1.1]
+them slow. Piper's voice varies a little from run to run, so the counts do too.
+Run: .venv/bin/python benchmarks/stt_window.py [--penalties 1.0 1.1]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from rejoinder.audio import read_audio, resample
 from rejoinder.backends.faster_whisper import FasterWhisperSTT
+from rejoinder.bench import summarise
 from rejoinder.config import STTConfig, TTSConfig
 from rejoinder.registry import create
 
@@ -70,10 +72,10 @@ def main() -> None:
             times.append(1000 * (time.perf_counter() - start))
             e, n = word_errors(reference, text)
             errors, words = errors + e, words + n
-        p50, p95 = np.percentile(times, [50, 95])
+        stats = summarise(times)  # the same median and p95 as `rejoinder bench`
         print(
-            f"| {penalty} | {loops}/{len(corpus)} | {errors / words:.1%} | {p50:.0f} | {p95:.0f} | "
-            f"{max(times):.0f} |"
+            f"| {penalty} | {loops}/{len(corpus)} | {errors / words:.1%} | {stats['median']:.0f} | "
+            f"{stats['p95']:.0f} | {stats['max']:.0f} |"
         )
 
 

@@ -57,7 +57,10 @@ ABBREVIATIONS = frozenset(
     ]
 )
 
-_SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*(?=\s)")
+_END_MARK = r"[.!?…]+[\"')\]]*"
+"""Sentence-final punctuation, with closing quotes or brackets after it."""
+_SENTENCE_END = re.compile(_END_MARK + r"(?=\s)")
+_ENDS_SENTENCE = re.compile(_END_MARK + r"\s*$")
 _CLAUSE_END = re.compile(r"(?:[,;:](?=\s)|\s[-–—]{1,2}(?=\s))")
 _FENCE = "```"
 
@@ -98,7 +101,7 @@ def clean_for_speech(text: str) -> str:
 
 def ends_sentence(clause: str) -> bool:
     """True if the clause ends a sentence (not at a comma, nor cut off mid-phrase)."""
-    return bool(re.search(r"[.!?…][\"')\]]*\s*$", clause))
+    return bool(_ENDS_SENTENCE.search(clause))
 
 
 def _speakable(text: str) -> bool:

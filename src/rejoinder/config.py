@@ -70,7 +70,7 @@ class STTConfig(_Strict):
         ge=1.0,
         le=2.0,
         description="decoder repetition penalty in the 'auto' window, where Whisper tends to repeat the "
-        "utterance into the padding (1.1: from 29 % to 5 % of short questions, WER no worse)",
+        "utterance into the padding (1.1: 2-5 % of short questions loop instead of 26-29 %, same WER)",
     )
 
 
@@ -115,7 +115,7 @@ class TTSConfig(_Strict):
     device: str = Field("auto", description="transformers backends: auto, cpu or cuda")
     speed: float = Field(1.0, gt=0.2, le=4.0)
     threads: int = Field(
-        2, ge=1, description="Piper's threads; the LLM pauses while the first clause is synthesised"
+        2, ge=1, description="Piper's threads (idle ones do not spin: the LLM writes on the same cores)"
     )
     base_url: str | None = Field(None, description="OpenAI-compatible server for the 'openai' backend")
     api_key: str | None = Field(None, description="key for base_url (else $OPENAI_API_KEY)")

@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,18 @@ class TurnPlan:
 _END = object()
 
 
+async def _drain(queue: asyncio.Queue[object]) -> AsyncIterator[Any]:
+    """Items put by a producer task until it puts _END; an exception it put is raised here, in
+    the turn that adopted the work, as it would have been had the turn done the work itself."""
+    while True:
+        item = await queue.get()
+        if item is _END:
+            return
+        if isinstance(item, Exception):
+            raise item
+        yield item
+
+
 class Speculation:
     def __init__(
         self,
@@ -57,9 +70,7 @@ class Speculation:
         self._tokens: asyncio.Queue[object] = asyncio.Queue()
         self._chunker = ClauseChunker(chunker)
         self._first_clause: str | None = None
-        self._audio: list[np.ndarray] = []
-        self._audio_changed = asyncio.Event()
-        self._audio_done = False
+        self._audio: asyncio.Queue[object] = asyncio.Queue()
         self._tts_task: asyncio.Task[None] | None = None
         self._task = asyncio.create_task(self._run(engine, audio, plan_for))
 
@@ -97,42 +108,23 @@ class Speculation:
     async def _synthesise(self, engine: Engine, clause: str) -> None:
         try:
             async for chunk in engine.tts.stream(clause):
-                self._audio.append(chunk)
-                self._audio_changed.set()
-        finally:
-            self._audio_done = True
-            self._audio_changed.set()
+                self._audio.put_nowait(chunk)
+            self._audio.put_nowait(_END)
+        except Exception as exc:
+            self._audio.put_nowait(exc)
 
     def first_audio(self, clause: str) -> AsyncIterator[np.ndarray] | None:
         """The audio being made for `clause` if it is the first clause synthesised here, else None."""
         if self._tts_task is None or clause != self._first_clause:
             return None
-        return self._first_audio(self._tts_task)
-
-    async def _first_audio(self, task: asyncio.Task[None]) -> AsyncIterator[np.ndarray]:
-        sent = 0
-        while True:
-            while sent < len(self._audio):
-                sent += 1
-                yield self._audio[sent - 1]
-            if self._audio_done:
-                await task  # a TTS failure surfaces here, as it would have in the turn
-                return
-            self._audio_changed.clear()
-            await self._audio_changed.wait()
+        return _drain(self._audio)
 
     async def transcript(self) -> str:
         return await self._text
 
-    async def tokens(self) -> AsyncIterator[str]:
+    def tokens(self) -> AsyncIterator[str]:
         """The LLM's pieces: those already written at once, then the rest as they come."""
-        while True:
-            item = await self._tokens.get()
-            if item is _END:
-                return
-            if isinstance(item, Exception):
-                raise item
-            yield str(item)
+        return _drain(self._tokens)
 
     async def cancel(self) -> None:
         if self._tts_task is not None:
