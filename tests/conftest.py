@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import SAMPLES, SHARED_AUDIO
+from helpers import SAMPLES, HUMAN_AUDIO
 from rejoinder.audio import read_audio
 from rejoinder.config import Config
 from rejoinder.engine import Engine
@@ -22,10 +22,8 @@ def engine() -> Engine:
 
 
 @pytest.fixture(scope="session")
-def shared_audio() -> Path:
-    if not (SHARED_AUDIO / "transcripts.txt").exists():
-        pytest.fail(f"human test recordings not found at {SHARED_AUDIO}; set REJOINDER_SHARED")
-    return SHARED_AUDIO
+def human_audio() -> Path:
+    return HUMAN_AUDIO
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "src" / "rejoinder" / "data" / "samples"
-SHARED_AUDIO = Path(__import__("os").environ.get("REJOINDER_SHARED", REPO.parent / "shared")) / "audio"
+HUMAN_AUDIO = REPO / "tests" / "data" / "human"
+"""Human recordings from Debian's pocketsphinx-testdata (BSD-style); see its README.md."""
 
 _NUMBERS = [
     "zero",
@@ -50,8 +51,8 @@ def wer(reference: str, hypothesis: str) -> float:
     return errors / max(1, n)
 
 
-def shared_transcripts() -> dict[str, str]:
-    lines = (SHARED_AUDIO / "transcripts.txt").read_text().splitlines()
+def human_transcripts() -> dict[str, str]:
+    lines = (HUMAN_AUDIO / "transcripts.txt").read_text().splitlines()
     out = {}
     for line in lines:
         m = re.match(r"(.*)\((\w+)\)\s*$", line)

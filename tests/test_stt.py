@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import run
-from helpers import SAMPLES, shared_transcripts, word_errors
+from helpers import SAMPLES, human_transcripts, word_errors
 from rejoinder.audio import read_audio
 from rejoinder.engine import Engine
 
@@ -15,12 +15,12 @@ def questions() -> dict[str, str]:
     return dict(line.split("\t", 1) for line in lines if line and not line.startswith("#"))
 
 
-def test_human_recordings_transcribe_closely(engine: Engine, shared_audio: Path) -> None:
-    expected = shared_transcripts()
+def test_human_recordings_transcribe_closely(engine: Engine, human_audio: Path) -> None:
+    expected = human_transcripts()
     assert len(expected) >= 6
     total_errors = total_words = 0
     for name, reference in expected.items():
-        text = run(engine.stt.transcribe(read_audio(shared_audio / f"{name}.wav"))).text
+        text = run(engine.stt.transcribe(read_audio(human_audio / f"{name}.wav"))).text
         errors, words = word_errors(reference, text)
         assert errors / words <= 0.34, (name, reference, text)
         total_errors, total_words = total_errors + errors, total_words + words
@@ -44,7 +44,7 @@ def test_empty_audio_is_empty_text(engine: Engine) -> None:
     assert run(engine.stt.transcribe(np.zeros(0, np.float32))).text == ""
 
 
-def test_short_window_loops_fall_back_to_the_full_window(engine: Engine, shared_audio: Path) -> None:
+def test_short_window_loops_fall_back_to_the_full_window(engine: Engine, human_audio: Path) -> None:
     """A too-short encoder window makes Whisper repeat itself; the backend must notice and retry."""
     from rejoinder.backends.faster_whisper import FasterWhisperSTT, _looks_looped
 
@@ -56,7 +56,7 @@ def test_short_window_loops_fall_back_to_the_full_window(engine: Engine, shared_
     tight = stt.config.model_copy(
         update={"window_min_s": 1.0, "window_padding_s": 0.5, "window_repetition_penalty": 1.0}
     )
-    audio = read_audio(shared_audio / "004.wav")  # "five five"
+    audio = read_audio(human_audio / "004.wav")  # "five five"
     saved = stt.config
     try:
         stt.config = tight
@@ -67,14 +67,14 @@ def test_short_window_loops_fall_back_to_the_full_window(engine: Engine, shared_
     assert word_errors("five five", text)[0] == 0, text
 
 
-def test_the_short_window_holds_on_every_recording(engine: Engine, shared_audio: Path) -> None:
+def test_the_short_window_holds_on_every_recording(engine: Engine, human_audio: Path) -> None:
     """With the repetition penalty, no recording needs the slow full-window retry (without it,
     three of these sixteen loop: "seven of clubs. seven of clubs. ...")."""
     from rejoinder.backends.faster_whisper import FasterWhisperSTT
 
     stt = engine.stt
     assert isinstance(stt, FasterWhisperSTT)
-    files = sorted(SAMPLES.glob("*.wav")) + sorted(shared_audio.glob("*.wav"))
+    files = sorted(SAMPLES.glob("*.wav")) + sorted(human_audio.glob("*.wav"))
     assert len(files) >= 16
     for path in files:
         audio = read_audio(path)
