@@ -91,8 +91,7 @@ def routed_engine(engine: Engine, small: object, large: object, escalate: bool =
     config = Config(router=RouterConfig(enabled=True, strategy="features", escalate=escalate))
     routed = engine.with_stages(llm=small)
     routed.config = config
-    routed.router = Router(config.router)
-    routed.tier_llms = [small, large]
+    routed.use_tiers([small, large], Router(config.router))
     return routed
 
 
@@ -101,8 +100,8 @@ def test_turns_report_their_route_and_use_the_tier_model(engine: Engine) -> None
     session = Session(routed_engine(engine, small, large), lambda e: asyncio_noop())
     simple = run(session.respond("What is the capital of Italy?"))
     hard = run(session.respond(COMPLEX[0]))
-    assert simple.extra["route"]["tier"] == "small" and simple.reply == "Rome."
-    assert hard.extra["route"]["tier"] == "large" and hard.reply.startswith("Attention")
+    assert simple.route is not None and simple.route.tier == "small" and simple.reply == "Rome."
+    assert hard.route is not None and hard.route.tier == "large" and hard.reply.startswith("Attention")
     assert len(small.calls) == 1 and len(large.calls) == 1
     assert "four plain sentences" in large.calls[0][0]["content"]  # the large tier's own prompt
 
@@ -112,7 +111,7 @@ def test_escalation_reasks_the_large_tier(engine: Engine) -> None:
     session = Session(routed_engine(engine, small, large, escalate=True), lambda e: asyncio_noop())
     report = run(session.respond("What is the capital of Australia?"))
     assert report.reply == "It is Canberra."
-    assert report.extra["route"] == {**report.extra["route"], "tier": "large", "escalated": True}
+    assert report.route is not None and (report.route.tier, report.route.escalated) == ("large", True)
     off = Session(routed_engine(engine, ScriptedLLM("I don't know."), large), lambda e: asyncio_noop())
     assert run(off.respond("What is the capital of Australia?")).reply == "I don't know."
 
@@ -144,7 +143,7 @@ def test_reply_with_two_tiers_reports_routes(tmp_path) -> None:  # type: ignore[
 def test_two_tiers_on_the_same_model_share_one_copy() -> None:
     config = Config(router=RouterConfig(enabled=True))
     engine = Engine.load(config, ("llm",), warmup=False)
-    assert len(engine.tier_llms) == 2 and engine.tier_llms[0] is engine.tier_llms[1] is engine.llm
+    assert len(engine.tiers) == 2 and engine.tiers[0].llm is engine.tiers[1].llm is engine.llm
     different = config.model_copy(
         update={
             "router": RouterConfig(
@@ -153,4 +152,4 @@ def test_two_tiers_on_the_same_model_share_one_copy() -> None:
         }
     )
     engine2 = Engine.load(different, ("llm",), warmup=False)
-    assert engine2.tier_llms[0] is not engine2.tier_llms[1]
+    assert engine2.tiers[0].llm is not engine2.tiers[1].llm
