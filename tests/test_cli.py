@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import SAMPLES, HUMAN_AUDIO, encode
+from helpers import HUMAN_AUDIO, SAMPLES, encode
 from rejoinder.audio import WavWriter, read_audio
 
 CLI = [sys.executable, "-m", "rejoinder"]

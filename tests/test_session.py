@@ -59,7 +59,13 @@ def test_spoken_question_gets_a_correct_spoken_answer(engine: Engine) -> None:
     order = ["speech_end", "transcript", "first_token", "first_clause", "first_audio", "reply_done"]
     assert [marks[m] for m in order] == sorted(marks[m] for m in order)
     kinds = [type(e).__name__ for e in sink.events]
-    assert kinds[:5] == ["StateChanged", "UserSpeechStarted", "UserSpeechStopped", "StateChanged", "Transcribed"]
+    assert kinds[:5] == [
+        "StateChanged",
+        "UserSpeechStarted",
+        "UserSpeechStopped",
+        "StateChanged",
+        "Transcribed",
+    ]
     assert kinds[-3:] == ["ReplyDone", "TurnFinished", "StateChanged"]
     assert session.state == "listening"
 

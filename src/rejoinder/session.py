@@ -62,6 +62,7 @@ class Session:
         self._detector: TurnDetector | None = None
         self._turn_task: asyncio.Task[None] | None = None
         self._speculation: Speculation | None = None
+        self._background: set[asyncio.Future[None]] = set()
         self._turns = 0
 
     @property
@@ -127,12 +128,21 @@ class Session:
     # --- the turn -------------------------------------------------------------------------
     async def respond(self, text: str) -> TurnReport:
         """Answer a typed message as if it had been heard (no STT)."""
-        report = self._new_report(0.0, 0.0)
-        await self.interrupt()
-        await self._set_state("thinking")
-        self._start_turn(report, self._run_turn(report, None, text))
-        await self.wait_idle()
+        report, task = self.reply_to(text)
+        await task
         return report
+
+    def reply_to(self, text: str) -> tuple[TurnReport, asyncio.Task[None]]:
+        """Start answering a typed message; its turn index is taken now, before any await."""
+        report = self._new_report(0.0, 0.0)
+
+        async def answer() -> None:
+            await self.interrupt()
+            await self._set_state("thinking")
+            self._start_turn(report, self._run_turn(report, None, text))
+            await self.wait_idle()
+
+        return report, asyncio.create_task(answer())
 
     async def transcribe(self, audio: np.ndarray) -> str:
         """Transcribe a committed buffer (manual turn-taking) without answering it yet."""
@@ -141,22 +151,27 @@ class Session:
         return text
 
     def _start_turn(self, report: TurnReport, turn: Coroutine[Any, Any, None]) -> None:
-        """Run a turn; if the previous one may not be interrupted, after it."""
+        """Run a turn; if the previous one may not be interrupted, after it. A turn cancelled
+        before it could start is still reported (so every response gets its end)."""
         previous = self._turn_task
 
         async def after_previous() -> None:
-            try:
-                if previous is not None and not previous.done():
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await asyncio.shield(previous)
-            except BaseException:
-                turn.close()  # cancelled while waiting: this turn never starts, but it is reported
-                report.status = "cancelled"
-                await self._finish(report, Answer(timeline=report.timeline))
-                raise
+            if previous is not None and not previous.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(previous)
             await turn
 
+        def reported(task: asyncio.Task[None]) -> None:
+            if report in self.reports:
+                return
+            turn.close()
+            report.status = "cancelled"
+            finish = asyncio.ensure_future(self._finish(report, Answer(timeline=report.timeline)))
+            self._background.add(finish)
+            finish.add_done_callback(self._background.discard)
+
         self._turn_task = asyncio.create_task(after_previous())
+        self._turn_task.add_done_callback(reported)
 
     async def _run_turn(
         self,

@@ -46,7 +46,11 @@ def test_a_spoken_turn_is_transcribed_answered_and_remembered(fakes: Engine) -> 
     session = Session(fakes, events)
     asyncio.run(speak(session, np.concatenate([tone(0, 0.8), silence(0.6)])))
     [report] = session.reports
-    assert (report.transcript, report.reply, report.status) == (SCRIPT[0], "Rome is the capital of Italy.", "completed")
+    assert (report.transcript, report.reply, report.status) == (
+        SCRIPT[0],
+        "Rome is the capital of Italy.",
+        "completed",
+    )
     assert report.speculative and report.speculative_audio  # made during the end-of-turn silence
     assert fakes.stt.calls == 1 and len(fakes.llm.calls) == 1  # type: ignore[attr-defined]
     assert session.history == [
@@ -54,9 +58,20 @@ def test_a_spoken_turn_is_transcribed_answered_and_remembered(fakes: Engine) -> 
         {"role": "assistant", "content": "Rome is the capital of Italy."},
     ]
     names = [type(e).__name__ for e in events.events]
-    assert names[:5] == ["StateChanged", "UserSpeechStarted", "UserSpeechStopped", "StateChanged", "Transcribed"]
+    assert names[:5] == [
+        "StateChanged",
+        "UserSpeechStarted",
+        "UserSpeechStopped",
+        "StateChanged",
+        "Transcribed",
+    ]
     assert names[-3:] == ["ReplyDone", "TurnFinished", "StateChanged"]
-    assert [e.state for e in events.of(StateChanged)] == ["user_speaking", "thinking", "speaking", "listening"]
+    assert [e.state for e in events.of(StateChanged)] == [
+        "user_speaking",
+        "thinking",
+        "speaking",
+        "listening",
+    ]
     offsets = report.timeline.offsets_ms()
     assert offsets["stt_start"] < 0 < offsets["first_audio"]
 

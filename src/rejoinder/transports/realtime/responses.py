@@ -4,7 +4,6 @@ in step with the paced audio output."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,8 +60,8 @@ class Responses:
                 "nothing to respond to: append and commit audio or create a user item first", "no_input"
             )
         text, self.input.pending_text = self.input.pending_text, None
-        await self._response(self.session.next_turn)
-        task = asyncio.create_task(self.session.respond(text))
+        report, task = self.session.reply_to(text)
+        await self._response(report.index)
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     async def cancel(self, message: dict[str, Any]) -> None:
@@ -190,6 +189,7 @@ class Responses:
         output: list[dict[str, Any]] = []
         if response.speaking:
             part = {"type": "audio", "transcript": report.reply}
+            """A content part event's part; the item itself holds it as `output_audio`."""
             await self.wire.send("response.output_audio.done", **self._ids(response))
             await self.wire.send(
                 "response.output_audio_transcript.done", **self._ids(response), transcript=report.reply
@@ -200,7 +200,7 @@ class Responses:
                 "type": "message",
                 "role": "assistant",
                 "status": "completed" if status == "completed" else "incomplete",
-                "content": [part],
+                "content": [{**part, "type": "output_audio"}],
             }
             await self.wire.send(
                 "response.output_item.done", response_id=response.id, output_index=0, item=item
