@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import run
-from rejoinder.config import Config, LLMConfig, RouterConfig, TierConfig
+from rejoinder.config import STRONG_PROMPT, Config, LLMConfig, RouterConfig, TierConfig
 from rejoinder.engine import Engine
 from rejoinder.routers import Router, calibrate
 from rejoinder.routers.evaluate import evaluate
@@ -27,10 +27,10 @@ COMPLEX = [
 
 
 @pytest.mark.parametrize("strategy", ["features", "learned"])
-def test_simple_go_small_and_complex_go_large(strategy: str) -> None:
+def test_simple_go_small_and_complex_go_strong(strategy: str) -> None:
     router = Router(RouterConfig(strategy=strategy))  # type: ignore[arg-type]
     assert [router.route(q).tier for q in SIMPLE] == ["small"] * len(SIMPLE)
-    assert [router.route(q).tier for q in COMPLEX] == ["large"] * len(COMPLEX)
+    assert [router.route(q).tier for q in COMPLEX] == ["strong"] * len(COMPLEX)
     decision = router.route(COMPLEX[0])
     assert 0.0 <= decision.score <= 1.0 and decision.features["reasoning"] > 0
 
@@ -51,7 +51,7 @@ def test_context_makes_a_follow_up_complex() -> None:
     ]
     alone = router.route("And why is that?").score
     followed = router.route("And why is that?", history).score
-    assert followed > alone and router.route("And why is that?", history).tier == "large"
+    assert followed > alone and router.route("And why is that?", history).tier == "strong"
 
 
 def test_calibration_hits_the_target_share() -> None:
@@ -60,7 +60,7 @@ def test_calibration_hits_the_target_share() -> None:
     assert sum(s >= threshold for s in scores) == 30
     router = Router(RouterConfig(strategy="learned", strong_share=0.3))
     calib = load_rows("calib")
-    sent = sum(router.route(r["text"]).tier == "large" for r in calib)
+    sent = sum(router.route(r["text"]).tier == "strong" for r in calib)
     assert abs(sent / len(calib) - 0.3) < 0.1
 
 
@@ -102,9 +102,9 @@ def test_turns_report_their_route_and_use_the_tier_model(engine: Engine) -> None
     simple = run(session.respond("What is the capital of Italy?"))
     hard = run(session.respond(COMPLEX[0]))
     assert simple.extra["route"]["tier"] == "small" and simple.reply == "Rome."
-    assert hard.extra["route"]["tier"] == "large" and hard.reply.startswith("Attention")
+    assert hard.extra["route"]["tier"] == "strong" and hard.reply.startswith("Attention")
     assert len(small.calls) == 1 and len(large.calls) == 1
-    assert "four plain sentences" in large.calls[0][0]["content"]  # the large tier's own prompt
+    assert large.calls[0][0]["content"] == STRONG_PROMPT  # the strong tier's own prompt
 
 
 def test_escalation_reasks_the_large_tier(engine: Engine) -> None:
@@ -112,7 +112,7 @@ def test_escalation_reasks_the_large_tier(engine: Engine) -> None:
     session = Session(routed_engine(engine, small, large, escalate=True), lambda e: asyncio_noop())
     report = run(session.respond("What is the capital of Australia?"))
     assert report.reply == "It is Canberra."
-    assert report.extra["route"] == {**report.extra["route"], "tier": "large", "escalated": True}
+    assert report.extra["route"] == {**report.extra["route"], "tier": "strong", "escalated": True}
     off = Session(routed_engine(engine, ScriptedLLM("I don't know."), large), lambda e: asyncio_noop())
     assert run(off.respond("What is the capital of Australia?")).reply == "I don't know."
 
@@ -125,7 +125,7 @@ def test_route_cli_json_and_eval() -> None:
     result = cli("route", "Explain the theory of relativity in detail.", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) >= {"tier", "score", "ms", "strategy"} and data["tier"] == "large"
+    assert set(data) >= {"tier", "score", "ms", "strategy"} and data["tier"] == "strong"
     report = cli("route", "--eval", "--json")
     assert report.returncode == 0, report.stderr
     assert {r["strategy"] for r in json.loads(report.stdout)} == {"features", "learned"}
@@ -142,7 +142,8 @@ def test_reply_with_two_tiers_reports_routes(tmp_path) -> None:  # type: ignore[
 
 
 def test_two_tiers_on_the_same_model_share_one_copy() -> None:
-    config = Config(router=RouterConfig(enabled=True))
+    same = [TierConfig(name="a"), TierConfig(name="b", llm=LLMConfig(max_tokens=128))]
+    config = Config(router=RouterConfig(enabled=True, tiers=same))
     engine = Engine.load(config, ("llm",), warmup=False)
     assert len(engine.tier_llms) == 2 and engine.tier_llms[0] is engine.tier_llms[1] is engine.llm
     different = config.model_copy(
