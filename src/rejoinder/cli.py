@@ -376,7 +376,7 @@ def models_assemble() -> None:
     for title, size, assemble in jobs:
         with Progress(TextColumn(f"assembling {title}"), BarColumn(), DownloadColumn(), console=err) as bar:
             task = bar.add_task("join", total=size)
-            path = assemble(lambda done, total: bar.update(task, completed=done, total=total))
+            path = assemble(lambda done, total, task=task: bar.update(task, completed=done, total=total))
             bar.update(task, completed=size)
         err.print(f"{title} ready (sha256 verified): {path}")
 

@@ -22,8 +22,8 @@ from rejoinder.audio import SAMPLE_RATE, read_audio
 from rejoinder.bench import summarise
 from rejoinder.config import Config
 from rejoinder.engine import Engine
-from rejoinder.events import Event
 from rejoinder.evals.questions import CATEGORIES, Conversation, is_correct
+from rejoinder.events import Event
 from rejoinder.session import Session
 from rejoinder.timeline import TurnReport
 
@@ -198,7 +198,11 @@ async def run_eval(
 def _accuracy(results: Sequence[TurnResult]) -> dict[str, Any]:
     scored = [r for r in results if r.scored]
     right = sum(bool(r.correct) for r in scored)
-    return {"correct": right, "scored": len(scored), "accuracy": round(right / len(scored), 3) if scored else None}
+    return {
+        "correct": right,
+        "scored": len(scored),
+        "accuracy": round(right / len(scored), 3) if scored else None,
+    }
 
 
 def _latency(results: Sequence[TurnResult]) -> dict[str, Any]:
@@ -259,7 +263,10 @@ def report(engine: Engine, runs: Sequence[ConfigRun], text_only: bool, wall_s: f
             {"name": t.name, "model": t.llm.model, "max_tokens": t.llm.max_tokens, "backend": t.llm.backend}
             for t in tiers
         ],
-        "router": {"strategy": cfg.router.strategy, "thresholds": list(getattr(engine.router, "thresholds", []))},
+        "router": {
+            "strategy": cfg.router.strategy,
+            "thresholds": list(getattr(engine.router, "thresholds", [])),
+        },
         "wall_s": round(wall_s, 1),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "configs": [summarise_run(r) for r in runs],

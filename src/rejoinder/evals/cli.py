@@ -31,7 +31,9 @@ def eval_command(
     only: Annotated[
         str | None, typer.Option("--only", help="Only conversations whose id or category contains this.")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many conversations.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="At most this many conversations.")
+    ] = None,
     text: Annotated[
         bool, typer.Option("--text", help="Send the question text instead of the audio (no STT).")
     ] = False,
@@ -107,9 +109,10 @@ def eval_command(
 def _run_turns(**options: Any) -> None:
     """Turn-taking evaluation lives in rejoinder.evals.turns (its own module) when installed."""
     if importlib.util.find_spec("rejoinder.evals.turns") is None:
-        raise BadInputError("turn-taking evaluation is not available in this version (no rejoinder.evals.turns)")
-    from rejoinder.evals import turns
-
+        raise BadInputError(
+            "turn-taking evaluation is not available in this version (no rejoinder.evals.turns)"
+        )
+    turns = importlib.import_module("rejoinder.evals.turns")
     turns.run(**options)
 
 
@@ -133,7 +136,16 @@ def print_report(result: dict[str, Any]) -> None:
     table.add_row("[dim]STT word error rate[/]", *(f"{c['stt_wer']:.1%}" for c in configs))
     out.print(table)
     lat = Table(title="per tier: accuracy and latency after end of speech (ms)")
-    for col in ("config", "tier", "turns", "accuracy", "first audio p50", "p95", "LLM first token p50", "p95"):
+    for col in (
+        "config",
+        "tier",
+        "turns",
+        "accuracy",
+        "first audio p50",
+        "p95",
+        "LLM first token p50",
+        "p95",
+    ):
         lat.add_column(col, justify="left" if col in ("config", "tier") else "right")
     for c in configs:
         for tier, t in c["per_tier"].items():
