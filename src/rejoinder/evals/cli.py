@@ -91,12 +91,17 @@ def eval_command(
         TextColumn("turns"),
         TimeElapsedColumn(),
         console=err,
+        disable=not err.is_terminal,
     ) as bar:
         tasks = {n: bar.add_task(n, total=total, start=False) for n in names}
 
         def progress(name: str, done: int, _total: int) -> None:
             bar.start_task(tasks[name])
             bar.update(tasks[name], completed=done)
+            if not err.is_terminal:  # a log file gets a line per conversation instead of a bar
+                err.print(
+                    f"eval {name}: {done}/{total} turns, {time.perf_counter() - t0:.0f} s", soft_wrap=True
+                )
 
         runs = asyncio.run(run_eval(engine, conversations, names, progress, text_only=text))
     result = report(engine, runs, text, time.perf_counter() - t0)
