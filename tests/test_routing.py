@@ -108,8 +108,7 @@ def routed_engine(engine: Engine, small: object, large: object, escalate: bool =
     config = Config(router=RouterConfig(enabled=True, strategy="features", escalate=escalate))
     routed = engine.with_stages(llm=small)
     routed.config = config
-    routed.router = Router(config.router)
-    routed.tier_llms = [small, large]
+    routed.use_tiers([small, large], Router(config.router))
     return routed
 
 
@@ -118,8 +117,8 @@ def test_turns_report_their_route_and_use_the_tier_model(engine: Engine) -> None
     session = Session(routed_engine(engine, small, large), lambda e: asyncio_noop())
     simple = run(session.respond("What is the capital of Italy?"))
     hard = run(session.respond(COMPLEX[0]))
-    assert simple.extra["route"]["tier"] == "small" and simple.reply == "Rome."
-    assert hard.extra["route"]["tier"] == "strong" and hard.reply.startswith("Attention")
+    assert simple.route is not None and simple.route.tier == "small" and simple.reply == "Rome."
+    assert hard.route is not None and hard.route.tier == "strong" and hard.reply.startswith("Attention")
     assert len(small.calls) == 1 and len(large.calls) == 1
     assert large.calls[0][0]["content"] == STRONG_PROMPT  # the strong tier's own prompt
 
@@ -129,7 +128,7 @@ def test_escalation_reasks_the_large_tier(engine: Engine) -> None:
     session = Session(routed_engine(engine, small, large, escalate=True), lambda e: asyncio_noop())
     report = run(session.respond("What is the capital of Australia?"))
     assert report.reply == "It is Canberra."
-    assert report.extra["route"] == {**report.extra["route"], "tier": "strong", "escalated": True}
+    assert report.route is not None and (report.route.tier, report.route.escalated) == ("strong", True)
     off = Session(routed_engine(engine, ScriptedLLM("I don't know."), large), lambda e: asyncio_noop())
     assert run(off.respond("What is the capital of Australia?")).reply == "I don't know."
 
@@ -165,7 +164,7 @@ def test_two_tiers_on_the_same_model_share_one_copy() -> None:
     same = [TierConfig(name="a"), TierConfig(name="b", llm=LLMConfig(max_tokens=128))]
     config = Config(router=RouterConfig(enabled=True, tiers=same))
     engine = Engine.load(config, ("llm",), warmup=False)
-    assert len(engine.tier_llms) == 2 and engine.tier_llms[0] is engine.tier_llms[1] is engine.llm
+    assert len(engine.tiers) == 2 and engine.tiers[0].llm is engine.tiers[1].llm is engine.llm
     different = config.model_copy(
         update={
             "router": RouterConfig(
@@ -174,4 +173,4 @@ def test_two_tiers_on_the_same_model_share_one_copy() -> None:
         }
     )
     engine2 = Engine.load(different, ("llm",), warmup=False)
-    assert engine2.tier_llms[0] is not engine2.tier_llms[1]
+    assert engine2.tiers[0].llm is not engine2.tiers[1].llm

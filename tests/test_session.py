@@ -10,24 +10,32 @@ from conftest import run
 from helpers import SAMPLES
 from rejoinder.audio import read_audio
 from rejoinder.engine import Engine
-from rejoinder.events import Event
-from rejoinder.session import Session, TurnState
+from rejoinder.events import ClauseStarted, ReplyDone, SessionEvent, TurnFailed
+from rejoinder.output import DirectOutput
+from rejoinder.session import Session
 from rejoinder.transports.file import reply_to_file
 from scripted import RecordingLLM, RecordingTTS, ScriptedLLM
 
 
 class Collector:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
+    """Records the session's events and the audio it writes (a DirectOutput that listens)."""
 
-    async def __call__(self, event: Event) -> None:
+    def __init__(self) -> None:
+        self.events: list[SessionEvent] = []
+        self.audio: list[tuple[int, float]] = []
+        self.output = DirectOutput(lambda turn, audio, rate: self.audio.append((turn, audio.size / rate)))
+
+    async def __call__(self, event: SessionEvent) -> None:
         self.events.append(event)
 
-    def of(self, kind: str) -> list[Event]:
-        return [e for e in self.events if e.type == kind]
+    def of(self, kind: type) -> list:  # type: ignore[type-arg]
+        return [e for e in self.events if isinstance(e, kind)]
 
     def audio_s(self) -> float:
-        return sum(e.audio.size / e.data["sample_rate"] for e in self.of("audio") if e.audio is not None)
+        return sum(seconds for _, seconds in self.audio)
+
+    def session(self, engine: Engine, config=None) -> Session:  # type: ignore[no-untyped-def]
+        return Session(engine, self, config, output=self.output)
 
 
 async def speak_file(session: Session, name: str) -> None:
@@ -40,7 +48,7 @@ async def speak_file(session: Session, name: str) -> None:
 
 def test_spoken_question_gets_a_correct_spoken_answer(engine: Engine) -> None:
     sink = Collector()
-    session = Session(engine, sink)
+    session = sink.session(engine)
     run(speak_file(session, "capital_of_italy"))
     [report] = session.reports
     assert "capital of italy" in report.transcript.lower()
@@ -50,10 +58,16 @@ def test_spoken_question_gets_a_correct_spoken_answer(engine: Engine) -> None:
     marks = report.timeline.offsets_ms()
     order = ["speech_end", "transcript", "first_token", "first_clause", "first_audio", "reply_done"]
     assert [marks[m] for m in order] == sorted(marks[m] for m in order)
-    kinds = [e.type for e in sink.events if e.type != "audio"]
-    assert kinds[:5] == ["state", "speech_started", "speech_stopped", "state", "transcript"]
-    assert kinds[-3:] == ["reply_done", "turn_report", "state"]
-    assert session.state is TurnState.LISTENING
+    kinds = [type(e).__name__ for e in sink.events]
+    assert kinds[:5] == [
+        "StateChanged",
+        "UserSpeechStarted",
+        "UserSpeechStopped",
+        "StateChanged",
+        "Transcribed",
+    ]
+    assert kinds[-3:] == ["ReplyDone", "TurnFinished", "StateChanged"]
+    assert session.state == "listening"
 
 
 def test_first_audio_is_ready_while_the_llm_is_still_writing(engine: Engine) -> None:
@@ -88,11 +102,11 @@ def test_history_is_kept_across_turns(engine: Engine) -> None:
 def test_barge_in_keeps_only_what_was_spoken(engine: Engine) -> None:
     llm = ScriptedLLM("First clause is here, second clause is there, third clause is everywhere. " * 4, 0.05)
     sink = Collector()
-    session = Session(engine.with_stages(llm=llm), sink)
+    session = sink.session(engine.with_stages(llm=llm))
 
     async def scenario() -> None:
         task = asyncio.create_task(session.respond("Talk to me"))
-        while not sink.of("audio"):
+        while not sink.audio:
             await asyncio.sleep(0.01)
         await session.interrupt()
         await task
@@ -101,7 +115,7 @@ def test_barge_in_keeps_only_what_was_spoken(engine: Engine) -> None:
     [report] = session.reports
     assert report.status == "cancelled"
     assert llm.finished == 0  # generation was stopped, not run to the end
-    started = [e.data["text"] for e in sink.of("reply_clause")]
+    started = [e.text for e in sink.of(ClauseStarted)]
     # Only whole clauses whose audio went out count as spoken: a prefix of what was started.
     assert report.reply in {" ".join(started[:k]) for k in range(len(started) + 1)}
     assert len(report.reply) < len(llm.reply.strip())
@@ -112,16 +126,16 @@ def test_barge_in_keeps_only_what_was_spoken(engine: Engine) -> None:
         ]
     else:
         assert session.history == [{"role": "user", "content": "Talk to me"}]
-    assert sink.of("reply_done")[-1].data["status"] == "cancelled"
+    assert sink.of(ReplyDone)[-1].status == "cancelled"
 
 
 def test_a_failing_llm_fails_the_turn_not_the_session(engine: Engine) -> None:
     sink = Collector()
-    session = Session(engine.with_stages(llm=ScriptedLLM("", fail=True)), sink)
+    session = sink.session(engine.with_stages(llm=ScriptedLLM("", fail=True)))
     report = run(session.respond("Hello"))
     assert report.status == "failed" and "model crashed" in (report.error or "")
-    assert sink.of("error")
-    session.engine = engine
+    assert sink.of(TurnFailed)
+    session.responder.engine = engine
     assert run(session.respond("What is the capital of Italy?")).status == "completed"
 
 
@@ -157,16 +171,16 @@ async def speak_in_real_time(session: Session, audio: np.ndarray, frame: int = 5
 
 def test_speculative_work_in_the_end_silence_is_adopted(engine: Engine) -> None:
     llm, tts, events = RecordingLLM(engine.llm), RecordingTTS(engine.tts), Collector()
-    session = Session(engine.with_stages(llm=llm, tts=tts), events)
+    session = events.session(engine.with_stages(llm=llm, tts=tts))
     run(speak_in_real_time(session, read_audio(SAMPLES / "capital_of_italy.wav")))
     [report] = session.reports
-    assert report.extra["speculative"] is True
+    assert report.speculative is True
     offsets = report.timeline.offsets_ms()
     assert offsets["stt_start"] < -100  # STT began in the end-of-turn silence, not after it
     assert len(llm.calls) == 1 and "rome" in report.reply.lower()  # the speculative answer was used
     # The first clause was synthesised in the silence, once, and that audio is what was sent.
-    spoken = [e.data["text"] for e in events.of("reply_clause")]
-    assert report.extra.get("speculative_audio") is True and tts.calls == spoken, (tts.calls, spoken)
+    spoken = [e.text for e in events.of(ClauseStarted)]
+    assert report.speculative_audio is True and tts.calls == spoken, (tts.calls, spoken)
     assert events.audio_s() > 0.5
 
 
@@ -190,7 +204,7 @@ def test_a_reply_cut_by_the_token_limit_does_not_end_mid_phrase(engine: Engine) 
     session = Session(engine.with_stages(llm=llm), Collector(), config)
     report = run(session.respond("Why is the sky blue?"))
     assert report.reply == "The sky is blue."
-    assert report.extra["unspoken_tail"] == "It scatters light, mostly"
+    assert report.unspoken_tail == "It scatters light, mostly"
     assert session.history[-1] == {"role": "assistant", "content": "The sky is blue."}
     # A reply that ends within the limit is spoken whole, and so is a lone fragment.
     config.llm.max_tokens = 64

@@ -16,6 +16,11 @@ import soxr
 from rejoinder.errors import BadInputError
 
 SAMPLE_RATE = 16_000
+"""Input audio inside the pipeline (VAD, STT, turn models)."""
+PCM_RATE = 24_000
+"""PCM16 on the OpenAI wire: Realtime audio deltas and /v1/audio/speech `pcm`."""
+TRACK_RATE = 48_000
+"""WebRTC Opus tracks."""
 
 FloatArray = np.ndarray
 

@@ -20,7 +20,9 @@ import numpy as np
 
 from rejoinder.audio import SAMPLE_RATE, read_audio
 from rejoinder.engine import Engine
-from rejoinder.events import Event
+from rejoinder.events import SessionEvent, TurnFinished
+from rejoinder.output import DirectOutput
+from rejoinder.responder import params_for
 from rejoinder.session import Session
 from rejoinder.turns import SpeechEnded, TurnDetector
 
@@ -63,22 +65,23 @@ class Client:
     _current_turn: int | None = None
     _done: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def on_event(self, event: Event) -> None:
+    def on_audio(self, turn: int, audio: np.ndarray, sample_rate: int) -> None:
+        """'Plays' reply audio as it arrives, counting the gaps a listener would hear."""
         now = time.perf_counter()
-        if event.type == "audio" and event.audio is not None:
-            duration = event.audio.size / float(event.data["sample_rate"])
-            if event.turn != self._current_turn:
-                self._current_turn = event.turn
-                self.playback_end = now  # playback of a new reply starts now
-            elif now > self.playback_end:
-                self.underruns += 1
-                self.underrun_ms += (now - self.playback_end) * 1000
-                self.playback_end = now
-            self.playback_end += duration
-        elif event.type == "turn_report":
-            assert self.session is not None
-            report = dict(event.data)
-            decided = self.session.reports[-1].timeline.marks["speech_end"]
+        duration = audio.size / sample_rate
+        if turn != self._current_turn:
+            self._current_turn = turn
+            self.playback_end = now  # playback of a new reply starts now
+        elif now > self.playback_end:
+            self.underruns += 1
+            self.underrun_ms += (now - self.playback_end) * 1000
+            self.playback_end = now
+        self.playback_end += duration
+
+    async def on_event(self, event: SessionEvent) -> None:
+        if isinstance(event, TurnFinished):
+            report = event.report.to_dict()
+            decided = event.report.timeline.marks["speech_end"]
             # the user stopped speaking at stream position end_s; the VAD decided at `decided`
             report["endpointing_wall_ms"] = round((decided - (self.started + report["end_s"])) * 1000, 1)
             self.turns.append(report)
@@ -108,7 +111,7 @@ class Client:
 async def _client(engine: Engine, questions: list[np.ndarray], delay_s: float) -> Client:
     await asyncio.sleep(delay_s)
     client = Client()
-    client.session = Session(engine, client.on_event)
+    client.session = Session(engine, client.on_event, output=DirectOutput(client.on_audio))
     client.started = time.perf_counter()
     frame = int(FRAME_S * SAMPLE_RATE)
     for audio in questions:
@@ -137,9 +140,7 @@ async def _sequential(engine: Engine, questions: list[np.ndarray]) -> list[dict[
         "stt", engine.config.stt.backend, engine.config.stt.model_copy(update={"encoder_window": "full"})
     )
     cfg = engine.config.llm
-    from rejoinder.stages.llm import GenerationParams
-
-    params = GenerationParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens)
+    params = params_for(cfg)
     results = []
     for audio in questions:
         detector = TurnDetector(engine.vad.stream(), engine.config.vad)

@@ -19,11 +19,12 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 STRONG_PROMPT = (
-    "You are a careful voice assistant whose words are spoken aloud. Answer in one to three short, "
-    "plain sentences, giving the answer first. Never use lists, markdown, code, equations or symbols: "
-    "say numbers and operations in words, like 'twelve times four is forty-eight'. Work out arithmetic, "
-    "dates, times and counts carefully before you answer. Remember what the user told you earlier in "
-    "the conversation, such as their name, and use it."
+    "You are a helpful voice assistant; everything you write is spoken aloud. Use short, plain "
+    "sentences, without lists, markdown, code, equations or symbols. For a simple question, give the "
+    "answer first, in one or two sentences. When a question needs working out, such as arithmetic, "
+    "days of the week, clock times, what is left over, or which of two things is bigger or heavier, "
+    "go step by step out loud: count days or hours one at a time, compare the actual amounts given, "
+    "then say the result. Use what the user told you earlier in the conversation, such as their name."
 )
 """The strong tier's prompt: answer first, spoken style, careful with numbers, uses the history."""
 
@@ -138,7 +139,7 @@ class TierConfig(_Strict):
 
 def strong_llm() -> LLMConfig:
     """The default strong tier: the packaged Qwen2.5-Coder-1.5B with its own prompt and budget."""
-    return LLMConfig(model="qwen1.5b", system_prompt=STRONG_PROMPT, max_tokens=96)
+    return LLMConfig(model="qwen1.5b", system_prompt=STRONG_PROMPT, max_tokens=128)
 
 
 class RouterConfig(_Strict):

@@ -5,18 +5,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from rejoinder import registry
-from rejoinder.config import Config
+from rejoinder.config import Config, LLMConfig
 from rejoinder.registry import Stage
 from rejoinder.stages import LLM, STT, TTS, VAD
+from rejoinder.stages.capabilities import can_prefill, can_transcribe_blocking, can_warm_up
 
 log = logging.getLogger(__name__)
 
 ALL_STAGES: tuple[Stage, ...] = ("vad", "stt", "llm", "tts")
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One LLM a turn can be routed to: its loaded model and its settings (prompt, budget)."""
+
+    name: str
+    llm: LLM
+    config: LLMConfig
 
 
 class Engine:
@@ -26,20 +37,35 @@ class Engine:
         self.load_ms: dict[str, float] = {}
         self.router: Any = None
         """A rejoinder.routers.Router when routing is enabled."""
-        self.tier_llms: list[Any] = []
+        self.tiers: list[Tier] = []
+        """Weakest first; one tier (the `llm` stage) when routing is off."""
 
     @classmethod
     def from_stages(cls, config: Config, **stages: Any) -> Engine:
         """An engine over already-built stage objects (tests, embedding in other programs)."""
         engine = cls(config)
         engine._stages.update(stages)
+        if "llm" in stages:
+            engine.tiers = [Tier("default", stages["llm"], config.llm)]
         return engine
 
     def with_stages(self, **stages: Any) -> Engine:
-        """A copy sharing this engine's loaded stages, some replaced."""
+        """A copy sharing this engine's loaded stages, some replaced (a replaced llm replaces
+        every tier that used the old one)."""
         engine = Engine.from_stages(self.config, **{**self._stages, **stages})
-        engine.router, engine.tier_llms = self.router, list(self.tier_llms)
+        old, new = self._stages.get("llm"), stages.get("llm")
+        engine.router = self.router
+        engine.tiers = [
+            Tier(t.name, new if new is not None and t.llm is old else t.llm, t.config) for t in self.tiers
+        ] or engine.tiers
         return engine
+
+    def use_tiers(self, llms: list[Any], router: Any) -> None:
+        """Route turns over these loaded models, one per configured tier, weakest first
+        (tests, embedding)."""
+        tiers = self.config.tier_configs()
+        self.tiers = [Tier(t.name, llm, t.llm) for t, llm in zip(tiers, llms, strict=True)]
+        self.router = router
 
     @classmethod
     def load(
@@ -67,7 +93,7 @@ class Engine:
                 "stage loaded",
                 extra={"stage": stage, "backend": stage_config.backend, "ms": engine.load_ms[stage]},
             )
-        if config.router.enabled and "llm" in engine._stages:
+        if "llm" in engine._stages:
             engine._load_tiers(status)
         if warmup:
             if status:
@@ -77,36 +103,35 @@ class Engine:
 
     def _load_tiers(self, status: Callable[[str], None] | None) -> None:
         """One LLM per tier; tiers on the same model file share one loaded copy."""
+        self.tiers = [Tier("default", self._stages["llm"], self.config.llm)]
+        if not self.config.router.enabled:
+            return
         from rejoinder.routers import build_router
 
         self.router = build_router(self.config.router)
         loaded: dict[tuple[str, str, int, int], Any] = {_model_key(self.config.llm): self._stages["llm"]}
-        self.tier_llms = []
+        self.tiers = []
         for tier in self.config.tier_configs():
             key = _model_key(tier.llm)
             if key not in loaded:
                 if status:
                     status(f"loading llm tier {tier.name} ({tier.llm.backend}, {tier.llm.model})")
                 loaded[key] = registry.create("llm", tier.llm.backend, tier.llm)
-            self.tier_llms.append(loaded[key])
+            self.tiers.append(Tier(tier.name, loaded[key], tier.llm))
 
     def warmup(self) -> None:
         """One tiny inference per stage so the first user turn does not pay for lazy init."""
-        stt: Any = self._stages.get("stt")
-        llm: Any = self._stages.get("llm")
-        tts: Any = self._stages.get("tts")
-        if hasattr(stt, "transcribe_blocking"):
+        stt = self._stages.get("stt")
+        tts = self._stages.get("tts")
+        if can_transcribe_blocking(stt):
             stt.transcribe_blocking(np.zeros(8000, np.float32))
-        prompts = [(llm, self.config.llm.system_prompt)]
-        if self.router is not None:
-            tiers = zip(self.tier_llms, self.config.tier_configs(), strict=True)
-            prompts += [(tier_llm, tier.llm.system_prompt) for tier_llm, tier in tiers]
         seen: set[tuple[int, str]] = set()
-        for model, prompt in prompts:  # tiers sharing a model and prompt are prefilled once
-            if hasattr(model, "prefill") and (id(model), prompt) not in seen:
-                seen.add((id(model), prompt))
-                model.prefill([{"role": "system", "content": prompt}])
-        if hasattr(tts, "warmup"):
+        for tier in self.tiers:  # tiers sharing a model and prompt are prefilled once
+            prompt = tier.config.system_prompt
+            if can_prefill(tier.llm) and (id(tier.llm), prompt) not in seen:
+                seen.add((id(tier.llm), prompt))
+                tier.llm.prefill([{"role": "system", "content": prompt}])
+        if can_warm_up(tts):
             tts.warmup()
 
     def _get(self, stage: str) -> Any:

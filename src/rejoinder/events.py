@@ -1,35 +1,106 @@
-"""The one event type a session emits; transports translate it to their wire format."""
+"""What a session tells its transport: one small frozen dataclass per kind of event.
+
+Reply audio is not an event: it goes through the session's `AudioOutput` (output.py), which
+knows what the listener has heard. Transports translate these events into their wire format.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
+if TYPE_CHECKING:
+    from rejoinder.timeline import TurnReport
 
-EventType = Literal[
-    "state",  # data: state
-    "speech_started",  # data: at_s
-    "speech_stopped",  # data: at_s
-    "transcript",  # data: text
-    "reply_clause",  # data: text (about to be spoken)
-    "audio",  # audio: float32 chunk, data: sample_rate, clause (index)
-    "clause_done",  # data: clause (index), text: all of this clause's audio has been emitted
-    "reply_done",  # data: status, text (what was spoken)
-    "turn_report",  # data: TurnReport.to_dict()
-    "error",  # data: message
-]
+State = Literal["listening", "user_speaking", "thinking", "speaking"]
+TurnStatus = Literal["completed", "cancelled", "empty", "failed"]
 
 
-@dataclass
-class Event:
-    type: EventType
-    turn: int | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    audio: np.ndarray | None = None
-    at: float = field(default_factory=time.perf_counter)
+def _now() -> float:
+    return time.perf_counter()
 
 
-EventSink = Callable[[Event], Awaitable[None]]
+@dataclass(frozen=True)
+class StateChanged:
+    state: State
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class UserSpeechStarted:
+    turn: int
+    """The turn this speech will become."""
+    at_s: float
+    """Stream position of the onset, in seconds."""
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class UserSpeechStopped:
+    turn: int
+    at_s: float
+    """Stream position where the speech ended (before the end-of-turn silence)."""
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class Transcribed:
+    turn: int
+    text: str
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class ClauseStarted:
+    """A clause of the reply is about to be spoken."""
+
+    turn: int
+    clause: int
+    text: str
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class ReplyDone:
+    """The reply ended; `text` is what the listener heard of it."""
+
+    turn: int
+    status: TurnStatus
+    text: str
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class TurnFinished:
+    """The turn's report, after its reply has played out (or was cut short)."""
+
+    turn: int
+    report: TurnReport
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class TurnFailed:
+    turn: int
+    message: str
+    at: float = field(default_factory=_now)
+
+
+SessionEvent = (
+    StateChanged
+    | UserSpeechStarted
+    | UserSpeechStopped
+    | Transcribed
+    | ClauseStarted
+    | ReplyDone
+    | TurnFinished
+    | TurnFailed
+)
+
+EventSink = Callable[[SessionEvent], Awaitable[None]]
+
+
+async def ignore(event: SessionEvent) -> None:
+    """A sink for sessions nobody listens to (file mode, benchmarks)."""

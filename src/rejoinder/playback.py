@@ -2,14 +2,13 @@
 history only the words that were played (the server-side twin of the OpenAI Realtime
 `conversation.item.truncate`, which does the same from a client's `audio_end_ms`).
 
-The transport that paces reply audio reports each clause's text, the audio produced for it and
+The paced output (output.py) reports each clause's text, the audio produced for it and
 when each piece it delivers will play; the session asks, when a turn is cut short, what was heard
 by then: whole clauses, then the words of the clause in progress in proportion to its audio.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -47,7 +46,6 @@ class PlaybackLog:
 
     def __init__(self) -> None:
         self._turns: dict[int, dict[int, _Clause]] = {}
-        self._changed = asyncio.Event()
 
     def clause(self, turn: int, index: int, text: str) -> None:
         """A clause is about to be synthesised."""
@@ -72,7 +70,6 @@ class PlaybackLog:
         clause = self._turns.get(turn, {}).get(index)
         if clause is not None:
             clause.delivered = True
-            self._changed.set()
 
     def heard(self, turn: int, now: float | None = None) -> list[str]:
         """The reply as heard until `now`: whole clauses, then the words heard of the next one."""
@@ -103,14 +100,6 @@ class PlaybackLog:
             break
         return heard
 
-    async def until_heard(self, turn: int, clauses: int) -> None:
-        """Wait until the first `clauses` clauses of `turn` have been delivered and played out."""
-        while True:
-            known = self._turns.get(turn, {})
-            if all(known.get(i) is not None and known[i].delivered for i in range(clauses)):
-                break
-            self._changed.clear()
-            await self._changed.wait()
-        ends = max((known[i].ends_at for i in range(clauses)), default=0.0)
-        if (wait := ends - time.perf_counter()) > 0:
-            await asyncio.sleep(wait)
+    def ends_at(self, turn: int) -> float:
+        """When the last audio delivered for `turn` stops playing (perf_counter clock)."""
+        return max((c.ends_at for c in self._turns.get(turn, {}).values()), default=0.0)

@@ -93,6 +93,10 @@ _BUILTIN: tuple[tuple[Stage, str, str, tuple[str, ...], str | None, str], ...] =
      "eSpeak NG fallback voice (espeakng-loader): tiny, instant, robotic"),
     ("tts", "openai", "openai_compat:OpenAITTS", ("openai",), None,
      "any OpenAI-compatible /v1/audio/speech, PCM streamed"),
+    ("vad", "fake", "fake:FakeVAD", (), None, "tests: any sound louder than a level is speech"),
+    ("stt", "fake", "fake:FakeSTT", (), None, "tests: scripted transcripts keyed by tone"),
+    ("llm", "fake", "fake:FakeLLM", (), None, "tests: a scripted reply, word by word"),
+    ("tts", "fake", "fake:FakeTTS", (), None, "tests: a short tone per word"),
 )
 # fmt: on
 

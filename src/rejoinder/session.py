@@ -1,7 +1,8 @@
-"""One conversation: turn state, the streamed turn (STT -> LLM -> clauses -> TTS), barge-in and
-the chat history of what was actually spoken.
+"""One conversation's turns: listen -> (speculate) -> commit -> speak -> listen, and barge-in.
 
-Transports push audio in and receive Events; they never decide anything about turns.
+Who answers is the responder's business (responder.py); where the audio goes and what the
+listener heard is the output's (output.py). Transports push audio in and receive typed events;
+they never decide anything about turns.
 """
 
 from __future__ import annotations
@@ -10,55 +11,62 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Coroutine
-from enum import Enum
 from typing import Any
 
 import numpy as np
 
-from rejoinder.chunking import ClauseChunker, ends_sentence
-from rejoinder.config import Config, LLMConfig
+from rejoinder.config import Config
 from rejoinder.engine import Engine
-from rejoinder.events import Event, EventSink, EventType
-from rejoinder.playback import PlaybackLog
-from rejoinder.routers.router import is_refusal
-from rejoinder.speculation import Speculation, TurnPlan
-from rejoinder.stages.llm import LLM, GenerationParams, Message
-from rejoinder.stages.router import RouteDecision
+from rejoinder.events import (
+    ClauseStarted,
+    EventSink,
+    ReplyDone,
+    SessionEvent,
+    State,
+    StateChanged,
+    Transcribed,
+    TurnFailed,
+    TurnFinished,
+    UserSpeechStarted,
+    UserSpeechStopped,
+    ignore,
+)
+from rejoinder.output import AudioOutput, DirectOutput
+from rejoinder.responder import Answer, Responder
+from rejoinder.speculation import Speculation
+from rejoinder.stages.llm import Message
+from rejoinder.streams import run_ahead
 from rejoinder.timeline import Timeline, TurnReport
 from rejoinder.turns import SpeechPaused, SpeechResumed, SpeechStarted, TurnDetector, TurnEvent
 
 log = logging.getLogger(__name__)
 
 
-class TurnState(str, Enum):
-    LISTENING = "listening"
-    USER_SPEAKING = "user_speaking"
-    THINKING = "thinking"
-    SPEAKING = "speaking"
-
-
 class Session:
     def __init__(
         self,
         engine: Engine,
-        sink: EventSink,
+        sink: EventSink = ignore,
         config: Config | None = None,
-        playback: PlaybackLog | None = None,
+        output: AudioOutput | None = None,
     ) -> None:
-        """`playback`: kept by a transport that paces audio to a listener; a turn then lasts until
-        its audio has played, and on barge-in only the words heard enter the history."""
+        """`output`: a live transport's paced output; a turn then lasts until its audio has
+        played, and on barge-in only the words heard enter the history."""
         self.engine = engine
-        self.playback = playback
         self.config = config or engine.config
+        self.output: AudioOutput = output or DirectOutput()
+        self.responder = Responder(engine, self.config)
         self._sink = sink
-        self.state = TurnState.LISTENING
-        self.history: list[Message] = []
+        self.state: State = "listening"
         self.reports: list[TurnReport] = []
         self._detector: TurnDetector | None = None
         self._turn_task: asyncio.Task[None] | None = None
         self._speculation: Speculation | None = None
-        self._background: set[asyncio.Task[None]] = set()
         self._turns = 0
+
+    @property
+    def history(self) -> list[Message]:
+        return self.responder.history
 
     # --- audio in -------------------------------------------------------------------------
     @property
@@ -89,7 +97,7 @@ class Session:
     async def _on_turn_event(self, event: TurnEvent) -> None:
         if isinstance(event, SpeechPaused):
             await self._drop_speculation()
-            self._speculation = Speculation(self.engine, event.audio, self._plan, self.config.chunker)
+            self._speculation = Speculation(self.engine, self.responder, event.audio)
             return
         if isinstance(event, SpeechResumed):
             await self._drop_speculation()
@@ -98,45 +106,41 @@ class Session:
             await self._drop_speculation()
             if self.config.vad.interrupt_response and self.busy:
                 await self.interrupt()
-            await self._set_state(TurnState.USER_SPEAKING)
-            await self._emit("speech_started", at_s=event.at_s)
+            await self._set_state("user_speaking")
+            await self._emit(UserSpeechStarted(self._turns, event.at_s))
             return
+        report = self._new_report(event.start_s, event.end_s)
+        report.endpointing_ms = 0.0 if event.forced else float(self.config.vad.min_silence_ms)
+        await self._emit(UserSpeechStopped(report.index, event.end_s))
+        speculation, self._speculation = self._speculation, None
+        report.speculative = speculation is not None
+        await self._set_state("thinking")
+        self._start_turn(report, self._run_turn(report, event.audio, speculation=speculation))
+
+    def _new_report(self, start_s: float, end_s: float) -> TurnReport:
         timeline = Timeline()
         timeline.mark("speech_end")
-        await self._emit("speech_stopped", at_s=event.end_s)
-        report = TurnReport(
-            index=self._turns,
-            start_s=event.start_s,
-            end_s=event.end_s,
-            endpointing_ms=0.0 if event.forced else float(self.config.vad.min_silence_ms),
-            timeline=timeline,
-        )
+        report = TurnReport(index=self._turns, start_s=start_s, end_s=end_s, timeline=timeline)
         self._turns += 1
-        speculation, self._speculation = self._speculation, None
-        report.extra["speculative"] = speculation is not None
-        await self._set_state(TurnState.THINKING)
-        self._start_turn(self._run_turn(report, event.audio, speculation=speculation))
+        return report
 
     # --- the turn -------------------------------------------------------------------------
     async def respond(self, text: str) -> TurnReport:
         """Answer a typed message as if it had been heard (no STT)."""
-        timeline = Timeline()
-        timeline.mark("speech_end")
-        report = TurnReport(index=self._turns, start_s=0.0, end_s=0.0, timeline=timeline)
-        self._turns += 1
+        report = self._new_report(0.0, 0.0)
         await self.interrupt()
-        await self._set_state(TurnState.THINKING)
-        self._start_turn(self._run_turn(report, None, text))
+        await self._set_state("thinking")
+        self._start_turn(report, self._run_turn(report, None, text))
         await self.wait_idle()
         return report
 
     async def transcribe(self, audio: np.ndarray) -> str:
         """Transcribe a committed buffer (manual turn-taking) without answering it yet."""
         text = (await self.engine.stt.transcribe(audio)).text
-        await self._emit("transcript", self._turns, text=text)
+        await self._emit(Transcribed(self._turns, text))
         return text
 
-    def _start_turn(self, turn: Coroutine[Any, Any, None]) -> None:
+    def _start_turn(self, report: TurnReport, turn: Coroutine[Any, Any, None]) -> None:
         """Run a turn; if the previous one may not be interrupted, after it."""
         previous = self._turn_task
 
@@ -146,7 +150,9 @@ class Session:
                     with contextlib.suppress(asyncio.CancelledError):
                         await asyncio.shield(previous)
             except BaseException:
-                turn.close()  # cancelled while waiting: this turn never starts
+                turn.close()  # cancelled while waiting: this turn never starts, but it is reported
+                report.status = "cancelled"
+                await self._finish(report, Answer(timeline=report.timeline))
                 raise
             await turn
 
@@ -160,24 +166,27 @@ class Session:
         speculation: Speculation | None = None,
     ) -> None:
         tl = report.timeline
-        spoken: list[str] = []
-        """Clauses whose audio was fully emitted (all of them unless the turn is cut short)."""
+        answer = speculation.answer if speculation is not None else Answer(timeline=tl)
         try:
             if speculation is not None:
-                tl.mark("stt_start", speculation.stt_start)
                 text = await speculation.transcript()
-                tl.mark("transcript", speculation.transcript_at)
+                tl.adopt(answer.timeline)
             elif text is None:
                 assert audio is not None
                 tl.mark("stt_start")
                 text = (await self.engine.stt.transcribe(audio)).text
             tl.mark("transcript")
             report.transcript = text
-            await self._emit("transcript", report.index, text=text)
+            await self._emit(Transcribed(report.index, text))
             if not text.strip():
                 report.status = "empty"
                 return
-            await self._speak_reply(report, text, spoken, speculation)
+            clauses = (
+                speculation.clauses()
+                if speculation is not None
+                else run_ahead(self.responder.answer(text, answer))
+            )
+            await self._speak(report, clauses, speculation)
             report.status = "completed"
         except asyncio.CancelledError:
             report.status = "cancelled"
@@ -187,27 +196,48 @@ class Session:
         except Exception as exc:  # one failed turn must not kill the session
             report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
             log.exception("turn failed", extra={"turn": report.index})
-            await self._emit("error", report.index, message=report.error)
+            await self._emit(TurnFailed(report.index, report.error))
         finally:
-            tl.mark("reply_done")
-            if self.playback is not None and report.status == "cancelled":
-                spoken[:] = self.playback.heard(report.index)
-            report.reply = " ".join(spoken)
-            if report.transcript.strip() and report.status in ("completed", "cancelled") and spoken:
-                self._remember(
-                    {"role": "user", "content": report.transcript},
-                    {"role": "assistant", "content": report.reply},
-                )
-            elif report.transcript.strip() and report.status == "cancelled":
-                self._remember({"role": "user", "content": report.transcript})
-            self.reports.append(report)
-            log.info("turn", extra={"turn": report.to_dict()})
-            self._prefill_history()
-            with contextlib.suppress(Exception):
-                await self._emit("reply_done", report.index, status=report.status, text=report.reply)
-                await self._emit("turn_report", report.index, **report.to_dict())
-                if self._turn_task is asyncio.current_task():
-                    await self._set_state(TurnState.LISTENING)
+            await self._finish(report, answer)
+
+    async def _speak(
+        self, report: TurnReport, clauses: AsyncIterator[str], speculation: Speculation | None
+    ) -> None:
+        """Each clause is synthesised as soon as it is written, while the LLM writes on."""
+        tl, tts, turn = report.timeline, self.engine.tts, report.index
+        index = 0
+        async for clause in clauses:
+            await self._emit(ClauseStarted(turn, index, clause))
+            self.output.begin_clause(turn, index, clause)
+            made = speculation.first_audio(clause) if speculation is not None and index == 0 else None
+            report.speculative_audio = report.speculative_audio or made is not None
+            async for chunk in made or tts.stream(clause):
+                if "first_audio" not in tl.marks:
+                    tl.mark("first_audio")
+                    await self._set_state("speaking")
+                await self.output.write(turn, index, chunk, tts.sample_rate)
+            self.output.end_clause(turn, index)
+            index += 1
+        await self.output.wait_played(turn)  # speaking lasts until heard: a barge-in until then cuts it
+
+    async def _finish(self, report: TurnReport, answer: Answer) -> None:
+        """Record what was heard, report the turn, and go back to listening."""
+        report.timeline.adopt(answer.timeline)
+        report.timeline.mark("reply_done")
+        report.route, report.unspoken_tail = answer.route, answer.unspoken_tail
+        if report.status == "cancelled":
+            self.output.clear(report.index)
+        report.reply = " ".join(self.output.heard(report.index))
+        heard_any = report.reply or report.status == "cancelled"  # a cut-off question still counts
+        if report.transcript.strip() and report.status in ("completed", "cancelled") and heard_any:
+            self.responder.remember(report.transcript, report.reply or None)
+        self.reports.append(report)
+        log.info("turn", extra={"turn": report.to_dict()})
+        with contextlib.suppress(Exception):
+            await self._emit(ReplyDone(report.index, report.status, report.reply))
+            await self._emit(TurnFinished(report.index, report))
+            if self._turn_task is asyncio.current_task():
+                await self._set_state("listening")
 
     def truncate_reply(self, turn: int, heard: str) -> str | None:
         """The listener heard only `heard` of `turn`'s reply (the client says so): shorten the
@@ -218,175 +248,9 @@ class Session:
             return None
         if len(heard.split()) >= len(report.reply.split()):
             return report.reply
-        for i in range(len(self.history) - 1, 0, -1):
-            message, before = self.history[i], self.history[i - 1]
-            if (message["role"], message["content"], before["content"]) == (
-                "assistant",
-                report.reply,
-                report.transcript,
-            ):
-                if heard:
-                    self.history[i] = {"role": "assistant", "content": heard}
-                else:
-                    del self.history[i]
-                break
+        self.responder.truncate(report.transcript, report.reply, heard)
         report.reply = heard
-        self._prefill_history()
         return heard
-
-    def _plan(self, text: str) -> TurnPlan:
-        """Route the transcript (when routing is on) and build the prompt for the chosen tier."""
-        llm, cfg, route = self.engine.llm, self.config.llm, None
-        router = self.engine.router
-        if router is not None:
-            route = router.route(text, self.history)
-            llm, cfg = (
-                self.engine.tier_llms[route.tier_index],
-                self.config.tier_configs()[route.tier_index].llm,
-            )
-        return self._plan_with(text, llm, cfg, route)
-
-    def _plan_with(self, text: str, llm: LLM, cfg: LLMConfig, route: RouteDecision | None) -> TurnPlan:
-        params = GenerationParams(
-            temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed
-        )
-        messages: list[Message] = [{"role": "system", "content": cfg.system_prompt}, *self.history]
-        if text:
-            messages.append({"role": "user", "content": text})
-        return TurnPlan(llm, messages, params, route)
-
-    def _remember(self, *messages: Message) -> None:
-        """Append to the history; past the limit, drop the older half at once.
-
-        Dropping one exchange per turn would shift the prompt every turn and throw away the LLM's
-        cached prefix; halving keeps the prefix stable between (rare) cuts.
-        """
-        self.history += messages
-        keep = self.config.llm.history_turns * 2
-        if len(self.history) > keep:
-            self.history = self.history[-max(2, keep // 2) :] if keep else []
-
-    def _prefill_history(self) -> None:
-        """Let each LLM cache the new history while the user listens, so the next turn starts fast."""
-        if not self.history:
-            return
-        if self.engine.router is not None:
-            tiers = zip(self.engine.tier_llms, self.config.tier_configs(), strict=True)
-            plans = [self._plan_with("", llm, tier.llm, None) for llm, tier in tiers]
-        else:
-            plans = [self._plan_with("", self.engine.llm, self.config.llm, None)]
-        for plan in plans:
-            prefill = getattr(plan.llm, "prefill_async", None)
-            if prefill is not None:
-                task = asyncio.create_task(prefill(plan.messages))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
-
-    async def _speak_reply(
-        self, report: TurnReport, text: str, spoken: list[str], speculation: Speculation | None = None
-    ) -> None:
-        """LLM and TTS run concurrently: each clause is synthesised while the LLM keeps writing."""
-        tl = report.timeline
-        clauses: asyncio.Queue[str | None] = asyncio.Queue()
-        if speculation is not None and speculation.plan is not None:
-            plan = speculation.plan
-            tokens: AsyncIterator[str] = speculation.tokens()
-            tl.mark("llm_start", speculation.llm_start)
-            if speculation.first_token_at is not None:
-                tl.mark("first_token", speculation.first_token_at)
-            if speculation.first_clause_at is not None:
-                tl.mark("first_clause", speculation.first_clause_at)
-        else:
-            plan = self._plan(text)
-            tl.mark("llm_start")
-            tokens = plan.llm.stream(plan.messages, plan.params)
-        if plan.route is not None:
-            report.extra["route"] = plan.route.to_dict()
-        router = self.engine.router
-        check_refusal = (
-            router is not None
-            and self.config.router.escalate
-            and plan.route is not None
-            and plan.route.tier_index < len(router.tiers) - 1
-        )
-
-        def release(new: list[str]) -> bool:
-            """Queue clauses for the TTS; False if the first one is a refusal to escalate."""
-            nonlocal check_refusal
-            for clause in new:
-                if check_refusal:
-                    check_refusal = False
-                    if is_refusal(clause):
-                        return False
-                tl.mark("first_clause")
-                clauses.put_nowait(clause)
-            return True
-
-        async def think() -> None:
-            nonlocal tokens
-            done_at = speculation.llm_done_at if speculation else None
-            max_tokens = plan.params.max_tokens
-            try:
-                while True:
-                    chunker = ClauseChunker(self.config.chunker)
-                    accepted, pieces = True, 0
-                    async for piece in tokens:
-                        tl.mark("first_token")
-                        pieces += 1
-                        if not (accepted := release(chunker.push(piece))):
-                            break
-                    else:
-                        tl.mark("llm_done", done_at)
-                        rest = chunker.flush()
-                        cut_off = pieces >= max_tokens and rest and not ends_sentence(rest[-1])
-                        if cut_off and len(rest) < chunker.emitted:
-                            # Stopped by the token limit mid-sentence, after something was said:
-                            # the unfinished phrase is not spoken (the report keeps it).
-                            report.extra["unspoken_tail"] = rest.pop()
-                        accepted = release(rest)
-                    if accepted:
-                        return
-                    # The lower tier says it cannot answer and nothing was spoken: ask the top tier.
-                    assert router is not None and plan.route is not None
-                    await tokens.aclose()  # type: ignore[attr-defined]
-                    route = router.escalate(plan.route)
-                    top = self.config.tier_configs()[route.tier_index].llm
-                    upgraded = self._plan_with(text, self.engine.tier_llms[route.tier_index], top, route)
-                    report.extra["route"] = route.to_dict()
-                    tokens, done_at = upgraded.llm.stream(upgraded.messages, upgraded.params), None
-                    max_tokens = upgraded.params.max_tokens
-            finally:
-                clauses.put_nowait(None)
-
-        async def speak() -> None:
-            tts = self.engine.tts
-            index = 0
-            while (clause := await clauses.get()) is not None:
-                await self._emit("reply_clause", report.index, text=clause, clause=index)
-                made = speculation.first_audio(clause) if speculation is not None and index == 0 else None
-                if made is not None:  # synthesised during the end-of-turn silence
-                    report.extra["speculative_audio"] = True
-                async for chunk in made or tts.stream(clause):
-                    if "first_audio" not in tl.marks:
-                        tl.mark("first_audio")
-                        await self._set_state(TurnState.SPEAKING)
-                    await self._emit(
-                        "audio", report.index, audio=chunk, sample_rate=tts.sample_rate, clause=index
-                    )
-                spoken.append(clause)
-                await self._emit("clause_done", report.index, text=clause, clause=index)
-                index += 1
-
-        thinker = asyncio.create_task(think())
-        try:
-            await speak()
-            await thinker
-            if self.playback is not None:  # speaking lasts until it is heard: barge-in until then cuts it
-                await self.playback.until_heard(report.index, len(spoken))
-        finally:
-            thinker.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await thinker
 
     @property
     def busy(self) -> bool:
@@ -395,7 +259,7 @@ class Session:
 
     # --- control --------------------------------------------------------------------------
     async def interrupt(self) -> None:
-        """Barge-in: stop thinking and speaking now; history keeps only what was spoken."""
+        """Barge-in: stop thinking and speaking now; history keeps only what was heard."""
         task = self._turn_task
         if task is not None and not task.done():
             task.cancel()
@@ -411,20 +275,17 @@ class Session:
     async def close(self) -> None:
         await self._drop_speculation()
         await self.interrupt()
-        for task in list(self._background):
-            task.cancel()
+        self.responder.close()
 
     async def _drop_speculation(self) -> None:
         if self._speculation is not None:
             speculation, self._speculation = self._speculation, None
             await speculation.cancel()
 
-    async def _set_state(self, state: TurnState) -> None:
+    async def _set_state(self, state: State) -> None:
         if state != self.state:
             self.state = state
-            await self._emit("state", state=state.value)
+            await self._emit(StateChanged(state))
 
-    async def _emit(
-        self, type_: EventType, turn: int | None = None, audio: np.ndarray | None = None, **data: object
-    ) -> None:
-        await self._sink(Event(type_, turn, dict(data), audio))
+    async def _emit(self, event: SessionEvent) -> None:
+        await self._sink(event)

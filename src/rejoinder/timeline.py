@@ -1,10 +1,14 @@
-"""Per-turn timestamps. Every turn records them; reports give milliseconds after speech end."""
+"""Per-turn timestamps and the turn report. Every turn records them; reports give milliseconds
+after the end of speech."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from rejoinder.events import TurnStatus
+from rejoinder.stages.router import RouteDecision
 
 MARKS = (
     "speech_start",
@@ -28,13 +32,18 @@ class Timeline:
         """Record the first time `name` happens; later calls keep the first."""
         self.marks.setdefault(name, time.perf_counter() if at is None else at)
 
+    def adopt(self, other: Timeline) -> None:
+        """Take the marks of work done ahead of this turn (speculation), keeping ours."""
+        for name, at in other.marks.items():
+            self.mark(name, at)
+
     def span_ms(self, start: str, end: str) -> float | None:
         if start in self.marks and end in self.marks:
             return round((self.marks[end] - self.marks[start]) * 1000, 1)
         return None
 
     def offsets_ms(self, origin: str = "speech_end") -> dict[str, float]:
-        """Each mark relative to `origin` (the VAD's end-of-speech decision)."""
+        """Each mark relative to `origin` (the end-of-turn decision)."""
         if origin not in self.marks:
             return {}
         t0 = self.marks[origin]
@@ -57,12 +66,19 @@ class TurnReport:
     end_s: float
     transcript: str = ""
     reply: str = ""
-    status: str = "completed"
+    status: TurnStatus = "completed"
     """completed, cancelled (barge-in), empty (nothing understood) or failed."""
     error: str | None = None
     endpointing_ms: float = 0.0
+    """Silence waited before the end of the turn was decided (not part of first_audio)."""
     timeline: Timeline = field(default_factory=Timeline)
-    extra: dict[str, Any] = field(default_factory=dict)
+    route: RouteDecision | None = None
+    speculative: bool = False
+    """STT and the LLM started during the end-of-turn silence and were adopted."""
+    speculative_audio: bool = False
+    """The first clause's speech was made during that silence too."""
+    unspoken_tail: str | None = None
+    """An unfinished phrase cut by the token limit, not spoken."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -75,8 +91,14 @@ class TurnReport:
             "timings_ms": self.timeline.timings_ms(),
             "timeline_ms": self.timeline.offsets_ms(),
             "endpointing_ms": self.endpointing_ms,
+            "speculative": self.speculative,
         }
         if self.error:
             out["error"] = self.error
-        out.update(self.extra)
+        if self.route is not None:
+            out["route"] = self.route.to_dict()
+        if self.speculative_audio:
+            out["speculative_audio"] = True
+        if self.unspoken_tail:
+            out["unspoken_tail"] = self.unspoken_tail
         return out

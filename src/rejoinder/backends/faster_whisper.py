@@ -6,6 +6,7 @@ import logging
 import re
 import zlib
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from rejoinder.backends.worker import ModelWorker
 from rejoinder.config import STTConfig
 from rejoinder.errors import BackendUnavailable
 from rejoinder.models import whisper_base_dir
+from rejoinder.stages.capabilities import Capability
 from rejoinder.stages.stt import Transcript
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ def resolve_model(name: str) -> str:
 
 
 class FasterWhisperSTT:
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"transcribe_blocking"})
     name = "faster-whisper"
 
     def __init__(self, config: STTConfig) -> None:

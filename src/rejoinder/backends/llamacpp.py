@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rejoinder.backends.worker import Emit, ModelWorker
 from rejoinder.config import LLMConfig
 from rejoinder.errors import BackendUnavailable, BadInputError
 from rejoinder.models import SPLIT_GGUFS, smollm2_path, split_gguf_path
+from rejoinder.stages.capabilities import Capability
 from rejoinder.stages.llm import GenerationParams, Message
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def resolve_model(name: str) -> Path:
 
 
 class LlamaCppLLM:
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"prefill"})
     name = "llamacpp"
 
     def __init__(self, config: LLMConfig) -> None:

@@ -11,13 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from rejoinder.audio import from_pcm16, to_pcm16
+from rejoinder.audio import PCM_RATE, from_pcm16, to_pcm16
 from rejoinder.config import LLMConfig, STTConfig, TTSConfig
 from rejoinder.errors import BadInputError
 from rejoinder.stages.llm import GenerationParams, Message
 from rejoinder.stages.stt import Transcript
-
-OPENAI_PCM_RATE = 24_000
 
 
 def _client(base_url: str | None, api_key: str | None) -> Any:
@@ -90,7 +88,7 @@ class OpenAISTT:
 
 class OpenAITTS:
     name = "openai"
-    sample_rate = OPENAI_PCM_RATE
+    sample_rate = PCM_RATE
 
     def __init__(self, config: TTSConfig) -> None:
         self.config = config

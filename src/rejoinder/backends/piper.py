@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -12,6 +13,7 @@ from rejoinder.backends.worker import Emit, ModelWorker
 from rejoinder.config import TTSConfig
 from rejoinder.errors import BadInputError
 from rejoinder.models import piper_joe_path
+from rejoinder.stages.capabilities import Capability
 
 
 def resolve_voice(name: str) -> Path:
@@ -24,6 +26,7 @@ def resolve_voice(name: str) -> Path:
 
 
 class PiperTTS:
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"warmup"})
     name = "piper"
 
     def __init__(self, config: TTSConfig) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from rejoinder.backends.hf import device_for, dtype_for, load, quantization
 from rejoinder.backends.worker import ModelWorker
 from rejoinder.config import STTConfig
+from rejoinder.stages.capabilities import Capability
 from rejoinder.stages.stt import Transcript
 
 
 class TransformersWhisperSTT:
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"transcribe_blocking"})
     name = "transformers-whisper"
 
     def __init__(self, config: STTConfig) -> None:

@@ -23,7 +23,7 @@ from rejoinder.bench import summarise
 from rejoinder.config import Config
 from rejoinder.engine import Engine
 from rejoinder.evals.questions import CATEGORIES, Conversation, is_correct
-from rejoinder.events import Event
+from rejoinder.output import DirectOutput
 from rejoinder.session import Session
 from rejoinder.timeline import TurnReport
 
@@ -68,34 +68,19 @@ def engine_for(engine: Engine, name: str) -> tuple[Engine, Config]:
     (which must have been loaded with routing on)."""
     if name == "routed":
         return engine, engine.config
-    if engine.router is None or not engine.tier_llms:
+    if engine.router is None or len(engine.tiers) < 2:
         raise RuntimeError("the eval needs an engine loaded with routing on")
-    tiers = engine.config.tier_configs()
-    index = 0 if name == "small-only" else len(tiers) - 1
+    tier = engine.tiers[0] if name == "small-only" else engine.tiers[-1]
     config = engine.config.model_copy(
-        update={
-            "llm": tiers[index].llm,
-            "router": engine.config.router.model_copy(update={"enabled": False}),
-        }
+        update={"llm": tier.config, "router": engine.config.router.model_copy(update={"enabled": False})}
     )
-    single = Engine.from_stages(
-        config, vad=engine.vad, stt=engine.stt, llm=engine.tier_llms[index], tts=engine.tts
-    )
-    return single, config
-
-
-def _tier_name(config_name: str, engine: Engine, report: TurnReport) -> str:
-    route = report.extra.get("route")
-    if route:
-        return str(route["tier"])
-    tiers = engine.config.tier_configs()
-    return tiers[0].name if config_name == "small-only" else tiers[-1].name
+    return Engine.from_stages(config, vad=engine.vad, stt=engine.stt, llm=tier.llm, tts=engine.tts), config
 
 
 async def _listen(session: Session, seconds: float) -> None:
-    """The user hears the reply before speaking again: the session's background work (caching
-    the history in each tier) gets up to the reply's length to finish, as it would live."""
-    pending = [t for t in getattr(session, "_background", ()) if not t.done()]
+    """The user hears the reply before speaking again: the responder's background work (caching
+    the new history in each tier) gets up to the reply's length to finish, as it would live."""
+    pending = [t for t in getattr(session.responder, "_background", ()) if not t.done()]
     if pending and seconds > 0:
         await asyncio.wait(pending, timeout=seconds)
 
@@ -111,16 +96,16 @@ async def _say(session: Session, audio: np.ndarray, frame: int, silence_s: float
 
 
 async def run_conversation(
-    engine: Engine, config: Config, conv: Conversation, name: str, text_only: bool = False
+    engine: Engine, config: Config, conv: Conversation, name: str, tier: str, text_only: bool = False
 ) -> list[TurnResult]:
+    """`tier`: the tier that answers every turn when routing is off."""
     reply_samples: dict[int, int] = {}
     rate = engine.tts.sample_rate
 
-    async def sink(event: Event) -> None:
-        if event.type == "audio" and event.audio is not None and event.turn is not None:
-            reply_samples[event.turn] = reply_samples.get(event.turn, 0) + event.audio.size
+    def heard(turn: int, audio: np.ndarray, _rate: int) -> None:
+        reply_samples[turn] = reply_samples.get(turn, 0) + audio.size
 
-    session = Session(engine, sink, config)
+    session = Session(engine, config=config, output=DirectOutput(heard))
     silence_s = (config.vad.min_silence_ms + 300) / 1000
     out: list[TurnResult] = []
     try:
@@ -132,7 +117,7 @@ async def run_conversation(
                 await _say(session, read_audio(turn.audio, max_s=30), engine.vad.frame_samples, silence_s)
             new = session.reports[before:]
             report = new[-1] if new else None
-            out.append(_result(name, engine, conv, i, report))
+            out.append(_result(name, tier, conv, i, report))
             if report is not None:
                 await _listen(session, reply_samples.get(report.index, 0) / rate)
     finally:
@@ -140,15 +125,18 @@ async def run_conversation(
     return out
 
 
-def _result(name: str, engine: Engine, conv: Conversation, i: int, report: TurnReport | None) -> TurnResult:
+def _result(name: str, tier: str, conv: Conversation, i: int, report: TurnReport | None) -> TurnResult:
     turn = conv.turns[i]
     if report is None:  # the VAD heard no turn at all
-        reply, transcript, status, timings, tier, escalated, error = "", "", "missed", {}, "-", False, None
+        reply, transcript, status, timings, escalated, error = "", "", "missed", {}, False, None
+        tier = "-"
     else:
         reply, transcript, status = report.reply, report.transcript, report.status
         timings = report.timeline.timings_ms()
-        tier = _tier_name(name, engine, report)
-        escalated = bool((report.extra.get("route") or {}).get("escalated"))
+        if report.route is not None:
+            tier, escalated = report.route.tier, report.route.escalated
+        else:
+            escalated = False
         error = report.error
     return TurnResult(
         config=name,
@@ -182,12 +170,13 @@ async def run_eval(
     runs = []
     for name in configs:
         single, config = engine_for(engine, name)
+        tier = engine.tiers[0].name if name == "small-only" else engine.tiers[-1].name
         run = ConfigRun(name)
         t0 = time.perf_counter()
         if progress:
             progress(name, 0, total)
         for conv in conversations:
-            run.results += await run_conversation(single, config, conv, name, text_only)
+            run.results += await run_conversation(single, config, conv, name, tier, text_only)
             if progress:
                 progress(name, len(run.results), total)
         run.wall_s = round(time.perf_counter() - t0, 1)

@@ -1,38 +1,29 @@
-"""The aiohttp app: /health, /metrics, the page, /v1/realtime (WebSocket), /v1/realtime/calls (WebRTC)."""
+"""The aiohttp app: every route is added here, in one place. Transports never import the app.
+
+/ (the page), /health, /metrics, /v1/realtime (WebSocket), /v1/realtime/calls (WebRTC) and the
+OpenAI-compatible HTTP model endpoints."""
 
 from __future__ import annotations
 
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from importlib import resources
-from typing import Any
 
 from aiohttp import web
 
 from rejoinder.engine import Engine
+from rejoinder.server import openai_api, realtime_routes
 from rejoinder.server.errors import error_response
 from rejoinder.server.metrics import Metrics
-from rejoinder.transports.realtime import RealtimeConnection
-from rejoinder.transports.websocket import MAX_FRAME, serve_socket
+from rejoinder.server.sessions import SessionHost
+from rejoinder.server.state import ENGINE, HOST, METRICS, SETTINGS, ServerSettings
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-@dataclass
-class ServerSettings:
-    api_key: str | None = None
-    max_sessions: int = 4
-    model_name: str = "rejoinder"
-
-
-ENGINE = web.AppKey("engine", Engine)
-SETTINGS = web.AppKey("settings", ServerSettings)
-METRICS = web.AppKey("metrics", Metrics)
-SESSIONS: web.AppKey[set[Any]] = web.AppKey("sessions", set)
+__all__ = ["ServerSettings", "create_app"]
 
 
 def _key_from(request: web.Request) -> str | None:
@@ -43,7 +34,7 @@ def _key_from(request: web.Request) -> str | None:
         proto = proto.strip()
         if proto.startswith("openai-insecure-api-key."):
             return proto.removeprefix("openai-insecure-api-key.")
-    return request.query.get("api_key")
+    return None
 
 
 @web.middleware
@@ -57,64 +48,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-class SessionSlots:
-    """Admission control: at most max_sessions conversations at once."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-
-    def refusal(self) -> web.Response | None:
-        """The answer for one client too many, or None if there is room."""
-        limit = self.app[SETTINGS].max_sessions
-        if len(self.app[SESSIONS]) < limit:
-            return None
-        self.app[METRICS].sessions_rejected.inc()
-        return error_response(f"session limit reached ({limit}); try again later", 503, "session_limit")
-
-
-def new_connection(app: web.Application, send: Any, transport: str, **options: Any) -> RealtimeConnection:
-    metrics = app[METRICS]
-    metrics.sessions_total.labels(transport).inc()
-    return RealtimeConnection(
-        app[ENGINE],
-        send,
-        model=app[SETTINGS].model_name,
-        on_turn=metrics.observe_turn,
-        on_error=metrics.protocol_errors.inc,
-        **options,
-    )
-
-
-async def realtime_ws(request: web.Request) -> web.StreamResponse:
-    app = request.app
-    refusal = SessionSlots(app).refusal()
-    if refusal is not None:
-        return refusal
-    protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
-    ws = web.WebSocketResponse(
-        max_msg_size=MAX_FRAME, protocols=[p for p in protocols if p == "realtime"], heartbeat=30
-    )
-    await ws.prepare(request)
-    app[SESSIONS].add(ws)
-    app[METRICS].sessions_active.inc()
-    try:
-        await serve_socket(ws, lambda send: new_connection(app, send, "websocket"))
-    except Exception:
-        log.exception("realtime session crashed")
-    finally:
-        app[SESSIONS].discard(ws)
-        app[METRICS].sessions_active.dec()
-        if not ws.closed:
-            await ws.close()
-    return ws
-
-
 async def health(request: web.Request) -> web.Response:
     app = request.app
     return web.json_response(
         {
             "status": "ok",
-            "sessions": len(app[SESSIONS]),
+            "sessions": app[HOST].active,
             "max_sessions": app[SETTINGS].max_sessions,
             "preset": app[ENGINE].config.preset,
         }
@@ -133,26 +72,18 @@ async def index(request: web.Request) -> web.Response:
 def create_app(engine: Engine, settings: ServerSettings | None = None) -> web.Application:
     app = web.Application(middlewares=[auth_middleware], client_max_size=32 << 20)
     app[ENGINE] = engine
-    app[SETTINGS] = settings or ServerSettings()
+    app[SETTINGS] = settings = settings or ServerSettings()
     app[METRICS] = Metrics()
-    app[SESSIONS] = set()
+    app[HOST] = SessionHost(app[METRICS], settings.max_sessions, settings.idle_timeout_s)
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/v1/realtime", realtime_ws)
-    static = resources.files("rejoinder").joinpath("server", "static")
-    app.router.add_static("/static/", str(static))
-    from rejoinder.transports.webrtc import add_routes as add_webrtc
-
-    add_webrtc(app, new_connection, SessionSlots)
-    from rejoinder.server.openai_api import add_routes as add_openai_api
-
-    add_openai_api(app, ENGINE)
+    app.router.add_static("/static/", str(resources.files("rejoinder").joinpath("server", "static")))
+    realtime_routes.add_routes(app)
+    openai_api.add_routes(app, ENGINE)
     app.on_shutdown.append(_close_sessions)
     return app
 
 
 async def _close_sessions(app: web.Application) -> None:
-    sessions: set[Any] = app[SESSIONS]
-    for session in list(sessions):
-        await session.close()
+    await app[HOST].close_all()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from rejoinder.timeline import TurnReport
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
@@ -20,6 +20,9 @@ class Metrics:
         )
         self.sessions_rejected = Counter(
             "rejoinder_sessions_rejected", "Sessions refused at the limit", registry=self.registry
+        )
+        self.sessions_timed_out = Counter(
+            "rejoinder_sessions_timed_out", "Sessions closed for being idle", registry=self.registry
         )
         self.turns = Counter("rejoinder_turns", "Turns answered", ["status"], registry=self.registry)
         self.first_audio = Histogram(
@@ -39,14 +42,14 @@ class Metrics:
             "rejoinder_protocol_errors", "Error events sent to clients", registry=self.registry
         )
 
-    def observe_turn(self, report: dict[str, Any]) -> None:
-        self.turns.labels(report.get("status", "unknown")).inc()
-        timings = report.get("timings_ms") or {}
-        if timings.get("first_audio") is not None:
-            self.first_audio.observe(timings["first_audio"] / 1000)
+    def observe_turn(self, report: TurnReport) -> None:
+        self.turns.labels(report.status).inc()
+        timings = report.timeline.timings_ms()
+        if (first := timings["first_audio"]) is not None:
+            self.first_audio.observe(first / 1000)
         for stage in ("stt", "llm_first_token", "tts_first_audio"):
-            if timings.get(stage) is not None:
-                self.stage.labels(stage).observe(timings[stage] / 1000)
+            if (ms := timings[stage]) is not None:
+                self.stage.labels(stage).observe(ms / 1000)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

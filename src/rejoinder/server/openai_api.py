@@ -13,13 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
-from rejoinder.audio import StreamResampler, to_pcm16
+from rejoinder.audio import PCM_RATE, StreamResampler, to_pcm16
 from rejoinder.chunking import clean_for_speech
 from rejoinder.errors import BadInputError
 from rejoinder.server.errors import error_response
 from rejoinder.stages.llm import GenerationParams, Message
 
-PCM_RATE = 24_000
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from rejoinder.audio import SAMPLE_RATE, WavWriter, stream_audio
 from rejoinder.engine import Engine
-from rejoinder.events import Event
+from rejoinder.events import SessionEvent, TurnFinished
+from rejoinder.output import DirectOutput
 from rejoinder.session import Session
 from rejoinder.timeline import TurnReport
 
@@ -36,19 +37,20 @@ async def reply_to_file(
     last_turn: int | None = None
     frame = engine.vad.frame_samples
 
-    async def sink(event: Event) -> None:
+    def write(turn: int, audio: np.ndarray, sample_rate: int) -> None:
         nonlocal writer, last_turn
-        if event.type == "audio" and event.audio is not None:
-            if writer is None:
-                writer = WavWriter(output, int(event.data["sample_rate"]))
-            elif event.turn != last_turn:
-                writer.silence(GAP_S)
-            last_turn = event.turn
-            writer.write(event.audio)
-        elif event.type == "turn_report" and on_turn is not None:
-            on_turn(session.reports[-1])
+        if writer is None:
+            writer = WavWriter(output, sample_rate)
+        elif turn != last_turn:
+            writer.silence(GAP_S)
+        last_turn = turn
+        writer.write(audio)
 
-    session = Session(engine, sink)
+    async def sink(event: SessionEvent) -> None:
+        if isinstance(event, TurnFinished) and on_turn is not None:
+            on_turn(event.report)
+
+    session = Session(engine, sink, output=DirectOutput(write))
     consumed = 0
     try:
         for block in stream_audio(source, SAMPLE_RATE):

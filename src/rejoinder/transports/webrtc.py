@@ -1,7 +1,7 @@
 """WebRTC transport (aiortc): Opus audio both ways, Realtime events on a data channel.
 
-POST /v1/realtime/calls with an SDP offer (application/sdp, as OpenAI's WebRTC endpoint takes)
-returns the SDP answer. The browser's microphone track feeds the session at 16 kHz; reply audio
+The server's POST /v1/realtime/calls (server/realtime_routes.py) answers an SDP offer with one
+of these calls. The browser's microphone track feeds the session at 16 kHz; reply audio
 goes out on our own track, paced by its frame clock; events travel on the client's data
 channel (any label; OpenAI clients call it "oai-events").
 """
@@ -15,17 +15,18 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
-from aiohttp import web
 
-from rejoinder.audio import SAMPLE_RATE, StreamResampler
+from rejoinder.audio import PCM_RATE, SAMPLE_RATE, TRACK_RATE, StreamResampler
+from rejoinder.transports.realtime import RealtimeConnection
 
 log = logging.getLogger(__name__)
 
-TRACK_RATE = 48_000
-FRAME = 960  # 20 ms at 48 kHz
+FRAME = TRACK_RATE // 50
+"""20 ms."""
 
 
 class ReplyTrack:
@@ -50,10 +51,11 @@ class ReplyTrack:
         self._buffered = 0
         self._pts = 0
         self._start: float | None = None
-        self._resample = StreamResampler(24_000, TRACK_RATE)
+        self._resample = StreamResampler(PCM_RATE, TRACK_RATE)
 
-    def write(self, samples_24k: np.ndarray) -> None:
-        data = self._resample(samples_24k)
+    def write(self, samples: np.ndarray) -> None:
+        """Reply audio at the Realtime PCM rate."""
+        data = self._resample(samples)
         if data.size:
             self._buffer.append(data)
             self._buffered += data.size
@@ -105,7 +107,15 @@ def frame_to_16k(frame: Any, resampler: StreamResampler) -> np.ndarray:
 
 
 class WebRTCCall:
-    def __init__(self, app: web.Application, connection_factory: Any) -> None:
+    """One peer connection = one Realtime connection; ends (once) however the peer goes away:
+    connection failed or closed, data channel closed, microphone track ended."""
+
+    def __init__(
+        self,
+        connection_factory: Callable[..., RealtimeConnection],
+        on_activity: Callable[[], None] | None = None,
+        on_closed: Callable[[], None] | None = None,
+    ) -> None:
         from aiortc import RTCPeerConnection
 
         self.pc = RTCPeerConnection()
@@ -114,6 +124,8 @@ class WebRTCCall:
         self.channel: Any = None
         self._pending: list[str] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._on_activity = on_activity or (lambda: None)
+        self._on_closed = on_closed
         self.closed = asyncio.Event()
         self.connection = connection_factory(
             self._send, audio_out=self.reply.write, audio_clear=self.reply.clear
@@ -137,7 +149,12 @@ class WebRTCCall:
 
         @channel.on("message")
         def on_message(message: Any) -> None:
+            self._on_activity()
             self._spawn(self.connection.handle(message))
+
+        @channel.on("close")
+        def on_close() -> None:
+            self._spawn(self.close())
 
     def _on_track(self, track: Any) -> None:
         if track.kind == "audio":
@@ -150,17 +167,21 @@ class WebRTCCall:
         try:
             while True:
                 frame = await track.recv()
+                self._on_activity()
                 if resampler is None:
                     resampler = StreamResampler(frame.sample_rate, SAMPLE_RATE)
                 await self.connection.feed_audio(frame_to_16k(frame, resampler))
-        except MediaStreamError:
-            pass
+        except MediaStreamError:  # the peer's microphone track ended: so did the call
+            self._spawn(self.close())
 
     def _on_state(self) -> None:
         if self.pc.connectionState in ("failed", "closed", "disconnected"):
             self._spawn(self.close())
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        if self.closed.is_set():
+            coro.close()
+            return
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -173,50 +194,17 @@ class WebRTCCall:
         await self.connection.start()
         return str(self.pc.localDescription.sdp)
 
-    async def close(self) -> None:
+    async def close(self, reason: str | None = None) -> None:
         if self.closed.is_set():
             return
         self.closed.set()
+        if self._on_closed is not None:  # released before anything below can fail or be cancelled
+            self._on_closed()
+        if reason:
+            await self.connection.error(reason, "session_closed")
         for task in list(self._tasks):
             if task is not asyncio.current_task():
                 task.cancel()
         await self.connection.close()
         with contextlib.suppress(Exception):
             await self.pc.close()
-
-
-def add_routes(app: web.Application, new_connection: Any, slots: Any) -> None:
-    from rejoinder.server.app import METRICS, SESSIONS
-    from rejoinder.server.errors import error_response
-
-    async def calls(request: web.Request) -> web.Response:
-        refusal = slots(app).refusal()
-        if refusal is not None:
-            return refusal
-        body = await request.text()
-        if request.content_type == "application/json":
-            try:
-                body = json.loads(body).get("sdp", "")
-            except (json.JSONDecodeError, AttributeError):
-                body = ""
-        if "v=0" not in body:
-            return error_response("the body must be an SDP offer", 400, "invalid_sdp")
-        call = WebRTCCall(app, lambda send, **kw: new_connection(app, send, "webrtc", **kw))
-        try:
-            answer = await call.answer(body)
-        except Exception as exc:
-            await call.close()
-            return error_response(f"cannot answer this offer: {exc}", 400, "invalid_sdp")
-        app[SESSIONS].add(call)
-        app[METRICS].sessions_active.inc()
-
-        async def release() -> None:
-            await call.closed.wait()
-            app[SESSIONS].discard(call)
-            app[METRICS].sessions_active.dec()
-
-        task = asyncio.create_task(release())
-        call._tasks.add(task)
-        return web.Response(text=answer, status=201, content_type="application/sdp")
-
-    app.router.add_post("/v1/realtime/calls", calls)

@@ -1,0 +1,184 @@
+"""Who answers: the conversation history, the LLM tiers and the router that picks one, escalation
+when a lower tier gives up, and prefilling the models' caches between turns.
+
+The session asks `answer(text)` for speakable clauses and tells `remember(...)` what the listener
+actually heard; a new tier, a remote model or tool use changes this module only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+
+from rejoinder.chunking import ClauseChunker, ends_sentence
+from rejoinder.config import Config, LLMConfig
+from rejoinder.engine import Engine, Tier
+from rejoinder.routers.router import is_refusal
+from rejoinder.stages.capabilities import can_prefill
+from rejoinder.stages.llm import GenerationParams, Message
+from rejoinder.stages.router import RouteDecision
+from rejoinder.timeline import Timeline
+
+
+@dataclass
+class Answer:
+    """One reply being written: when its steps happened, who wrote it, how its text ended."""
+
+    timeline: Timeline = field(default_factory=Timeline)
+    route: RouteDecision | None = None
+    unspoken_tail: str | None = None
+    """An unfinished phrase cut off by the token limit: not spoken."""
+
+
+def params_for(config: LLMConfig, max_tokens: int | None = None) -> GenerationParams:
+    """The sampling settings of one tier (the only place they are built from config)."""
+    return GenerationParams(
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_tokens=max_tokens or config.max_tokens,
+        seed=config.seed,
+    )
+
+
+class Responder:
+    def __init__(self, engine: Engine, config: Config | None = None) -> None:
+        """`config`: this conversation's settings (prompts, budgets, history); the engine's by default."""
+        self.engine = engine
+        self.config = config or engine.config
+        self.history: list[Message] = []
+        self.instructions: str | None = None
+        """Replaces every tier's system prompt (a Realtime client's `instructions`)."""
+        self.max_tokens: int | None = None
+        """Caps every tier's answer length (a Realtime client's `max_output_tokens`)."""
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- prompts --------------------------------------------------------------------------
+    def _messages(self, tier: Tier, text: str) -> list[Message]:
+        system = self.instructions or tier.config.system_prompt
+        messages: list[Message] = [{"role": "system", "content": system}, *self.history]
+        if text:
+            messages.append({"role": "user", "content": text})
+        return messages
+
+    def _params(self, tier: Tier) -> GenerationParams:
+        budget = tier.config.max_tokens
+        return params_for(tier.config, min(budget, self.max_tokens) if self.max_tokens else budget)
+
+    def tiers(self) -> list[Tier]:
+        """The engine's loaded tier models with this conversation's settings, weakest first."""
+        engine = self.engine
+        if engine.router is None or len(engine.tiers) < 2:
+            return [Tier("default", engine.tiers[0].llm if engine.tiers else engine.llm, self.config.llm)]
+        settings = self.config.tier_configs()
+        return [Tier(t.name, t.llm, s.llm) for t, s in zip(engine.tiers, settings, strict=True)]
+
+    def route(self, text: str) -> tuple[Tier, RouteDecision | None]:
+        tiers = self.tiers()
+        if len(tiers) < 2:
+            return tiers[0], None
+        decision: RouteDecision = self.engine.router.route(text, self.history)
+        return tiers[decision.tier_index], decision
+
+    # --- answering ------------------------------------------------------------------------
+    async def answer(self, text: str, answer: Answer) -> AsyncGenerator[str, None]:
+        """Speakable clauses of the reply to `text`, the first as soon as it is complete.
+
+        If a lower tier's first clause is a refusal, nothing of it is said and the top tier
+        answers instead (only the first clause is checked, so other turns pay nothing)."""
+        tier, answer.route = self.route(text)
+        clauses = self._clauses(tier, text, answer)
+        try:
+            if self._may_escalate(answer.route):
+                first = await anext(clauses, None)
+                if first is not None and is_refusal(first):
+                    await clauses.aclose()
+                    assert answer.route is not None
+                    answer.route = self.engine.router.escalate(answer.route)
+                    clauses = self._clauses(self.tiers()[answer.route.tier_index], text, answer)
+                elif first is not None:
+                    answer.timeline.mark("first_clause")
+                    yield first
+            async for clause in clauses:
+                answer.timeline.mark("first_clause")
+                yield clause
+        finally:
+            await clauses.aclose()
+
+    async def _clauses(self, tier: Tier, text: str, answer: Answer) -> AsyncGenerator[str, None]:
+        """One tier's reply cut into clauses as its tokens arrive."""
+        tl, params = answer.timeline, self._params(tier)
+        tl.mark("llm_start")
+        tokens = tier.llm.stream(self._messages(tier, text), params)
+        chunker = ClauseChunker(self.config.chunker)
+        pieces = 0
+        try:
+            async for piece in tokens:
+                tl.mark("first_token")
+                pieces += 1
+                for clause in chunker.push(piece):
+                    yield clause
+        finally:
+            await tokens.aclose()  # type: ignore[attr-defined]
+        tl.mark("llm_done")
+        rest = chunker.flush()
+        if (
+            pieces >= params.max_tokens
+            and rest
+            and not ends_sentence(rest[-1])
+            and len(rest) < chunker.emitted
+        ):
+            # Stopped by the token limit mid-sentence after something was said: the unfinished
+            # phrase is not spoken (the report keeps it).
+            answer.unspoken_tail = rest.pop()
+        for clause in rest:
+            yield clause
+
+    def _may_escalate(self, route: RouteDecision | None) -> bool:
+        return (
+            route is not None
+            and self.config.router.escalate
+            and route.tier_index < len(self.engine.tiers) - 1
+        )
+
+    # --- history --------------------------------------------------------------------------
+    def remember(self, user: str, assistant: str | None) -> None:
+        """Record an exchange as the listener heard it (`assistant` None: nothing was heard).
+
+        Past the limit the older half goes at once: dropping one exchange per turn would shift
+        the prompt every turn and throw away the LLM's cached prefix."""
+        self.history.append({"role": "user", "content": user})
+        if assistant:
+            self.history.append({"role": "assistant", "content": assistant})
+        keep = self.config.llm.history_turns * 2
+        if len(self.history) > keep:
+            self.history = self.history[-max(2, keep // 2) :] if keep else []
+        self.prefill()
+
+    def truncate(self, user: str, reply: str, heard: str) -> None:
+        """The listener heard only `heard` of the reply `reply` to `user`: keep only that."""
+        for i in range(len(self.history) - 1, 0, -1):
+            message, before = self.history[i], self.history[i - 1]
+            if (message["role"], message["content"], before["content"]) == ("assistant", reply, user):
+                if heard:
+                    self.history[i] = {"role": "assistant", "content": heard}
+                else:
+                    del self.history[i]
+                break
+        self.prefill()
+
+    def prefill(self) -> None:
+        """Let each tier cache the new history while the user listens, so the next turn starts fast."""
+        if not self.history:
+            return
+        seen: set[int] = set()
+        for tier in self.tiers():
+            if can_prefill(tier.llm) and id(tier.llm) not in seen:
+                seen.add(id(tier.llm))
+                task = asyncio.create_task(tier.llm.prefill_async(self._messages(tier, "")))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+    def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()

@@ -1,0 +1,109 @@
+"""The two ways into a live conversation: /v1/realtime (WebSocket) and /v1/realtime/calls
+(WebRTC, an SDP offer in, the answer out). Both go through the same admission and release."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from rejoinder.server.errors import error_response
+from rejoinder.server.state import ENGINE, HOST, METRICS, SETTINGS
+from rejoinder.transports.realtime import RealtimeConnection
+from rejoinder.transports.websocket import MAX_FRAME, serve_socket, socket_sender
+
+log = logging.getLogger(__name__)
+
+MAX_SDP_BYTES = 64 << 10
+
+
+def new_connection(app: web.Application, send: Any, **options: Any) -> RealtimeConnection:
+    metrics = app[METRICS]
+    return RealtimeConnection(
+        app[ENGINE],
+        send,
+        model=app[SETTINGS].model_name,
+        on_turn=metrics.observe_turn,
+        on_error=metrics.protocol_errors.inc,
+        **options,
+    )
+
+
+def _refused(app: web.Application) -> web.Response | None:
+    reason = app[HOST].refusal()
+    if reason is None:
+        return None
+    response = error_response(reason, 503, "session_limit")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+async def realtime_ws(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    if (refusal := _refused(app)) is not None:
+        return refusal
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    ws = web.WebSocketResponse(
+        max_msg_size=MAX_FRAME, protocols=[p for p in offered if p == "realtime"], heartbeat=30
+    )
+    await ws.prepare(request)
+    connection = new_connection(app, socket_sender(ws))
+
+    async def close(reason: str) -> None:
+        await connection.error(reason, "session_closed")
+        await ws.close()
+
+    lease = app[HOST].admit("websocket", close)
+    try:
+        await serve_socket(ws, connection, lease.touch)
+    except Exception:
+        log.exception("realtime session crashed")
+    finally:
+        app[HOST].release(lease)
+        if not ws.closed:
+            await ws.close()
+    return ws
+
+
+async def realtime_call(request: web.Request) -> web.Response:
+    from rejoinder.transports.webrtc import WebRTCCall
+
+    app = request.app
+    if (refusal := _refused(app)) is not None:
+        return refusal
+    if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
+        return error_response(f"the offer exceeds {MAX_SDP_BYTES} bytes", 413, "invalid_sdp")
+    body = await request.text()
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(body).get("sdp", "")
+        except (json.JSONDecodeError, AttributeError):
+            body = ""
+    if not isinstance(body, str) or "v=0" not in body:
+        return error_response("the body must be an SDP offer", 400, "invalid_sdp")
+    host = app[HOST]
+    holder: dict[str, Any] = {}
+
+    async def close(reason: str) -> None:
+        await holder["call"].close(reason)
+
+    lease = host.admit("webrtc", close)
+    call = WebRTCCall(
+        lambda send, **kw: new_connection(app, send, **kw),
+        on_activity=lease.touch,
+        on_closed=lambda: host.release(lease),
+    )
+    holder["call"] = call
+    try:
+        answer = await call.answer(body)
+    except Exception as exc:
+        await call.close()
+        return error_response(f"cannot answer this offer: {type(exc).__name__}", 400, "invalid_sdp")
+    return web.Response(text=answer, status=201, content_type="application/sdp")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/realtime", realtime_ws)
+    app.router.add_post("/v1/realtime/calls", realtime_call)

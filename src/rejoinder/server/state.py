@@ -1,0 +1,26 @@
+"""What the app holds, by typed key: one place, so route modules never import each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from rejoinder.engine import Engine
+from rejoinder.server.metrics import Metrics
+from rejoinder.server.sessions import SessionHost
+
+
+@dataclass
+class ServerSettings:
+    api_key: str | None = None
+    max_sessions: int = 4
+    model_name: str = "rejoinder"
+    idle_timeout_s: float = 300.0
+    """A live session with no audio or events for this long is closed."""
+
+
+ENGINE = web.AppKey("engine", Engine)
+SETTINGS = web.AppKey("settings", ServerSettings)
+METRICS = web.AppKey("metrics", Metrics)
+HOST = web.AppKey("host", SessionHost)

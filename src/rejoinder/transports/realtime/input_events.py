@@ -1,0 +1,145 @@
+"""The input family: `input_audio_buffer.*` and `conversation.item.*` from the client, and the
+speech and transcript events the server reports about what the user said."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import numpy as np
+
+from rejoinder.audio import PCM_RATE, SAMPLE_RATE, StreamResampler, from_pcm16
+from rejoinder.events import Transcribed, UserSpeechStarted, UserSpeechStopped
+from rejoinder.playback import KEEP_TURNS
+from rejoinder.session import Session
+from rejoinder.transports.realtime.session_events import SessionSettings
+from rejoinder.transports.realtime.wire import ProtocolError, Wire, expect, new_id
+
+MAX_BUFFER_S = 120.0
+"""Manual (no VAD) input buffer limit."""
+MAX_TEXT_CHARS = 4000
+"""A typed user message; longer ones would not fit the smallest tier's context."""
+
+
+class Input:
+    def __init__(self, wire: Wire, session: Session, settings: SessionSettings) -> None:
+        self.wire, self.session, self.settings = wire, session, settings
+        self._resample = StreamResampler(PCM_RATE, SAMPLE_RATE)
+        self._manual: list[np.ndarray] = []
+        self._manual_samples = 0
+        self.pending_text: str | None = None
+        """A committed user message waiting for `response.create`."""
+        self._item_ids: dict[int, str] = {}
+        self.last_item: str | None = None
+        self._spoken_s: dict[int, float] = {}
+        """Seconds of speech per turn (start time while it is still open), for usage."""
+
+    # ---- client events ------------------------------------------------------------------------
+    async def append(self, message: dict[str, Any]) -> None:
+        data = expect(message.get("audio"), str, "audio", "base64 PCM16 audio")
+        try:
+            pcm = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise ProtocolError("audio is not valid base64", "invalid_value", "audio") from None
+        if len(pcm) % 2:
+            raise ProtocolError(
+                "audio must be whole PCM16 samples (an even byte count)", "invalid_value", "audio"
+            )
+        await self.feed(self._resample(from_pcm16(pcm)))
+
+    async def feed(self, samples: np.ndarray) -> None:
+        """16 kHz float audio from the user (WebSocket appends, or a WebRTC track)."""
+        if self.settings.vad_enabled:
+            await self.session.push_audio(samples)
+            return
+        if self._manual_samples + samples.size > MAX_BUFFER_S * SAMPLE_RATE:
+            raise ProtocolError(
+                f"input audio buffer is full ({MAX_BUFFER_S:g} s); commit or clear it", "buffer_full", "audio"
+            )
+        self._manual.append(samples)
+        self._manual_samples += samples.size
+
+    async def commit(self, message: dict[str, Any]) -> None:
+        if self.settings.vad_enabled:
+            await self.session.end_audio()
+            return
+        if not self._manual_samples:
+            raise ProtocolError("the input audio buffer is empty", "input_audio_buffer_commit_empty")
+        audio = np.concatenate(self._manual)
+        self._manual, self._manual_samples = [], 0
+        self._item_ids[self.session.next_turn] = item = new_id("item")
+        self._spoken_s[self.session.next_turn] = audio.size / SAMPLE_RATE
+        await self.wire.send("input_audio_buffer.committed", item_id=item, previous_item_id=self.last_item)
+        self.last_item = item
+        self.pending_text = await self.session.transcribe(audio)
+
+    async def clear(self, message: dict[str, Any]) -> None:
+        self._manual, self._manual_samples = [], 0
+        self.session.reset_detector()
+        await self.wire.send("input_audio_buffer.cleared")
+
+    async def item_create(self, message: dict[str, Any]) -> None:
+        item = expect(message.get("item"), dict, "item", "an object")
+        if item.get("type", "message") != "message" or item.get("role") != "user":
+            raise ProtocolError("only user message items are supported", "invalid_value", "item")
+        content = expect(item.get("content", []), list, "item.content", "a list")
+        texts = []
+        for i, part in enumerate(content):
+            part = expect(part, dict, f"item.content[{i}]", "an object")
+            if part.get("type") in ("input_text", "text"):
+                texts.append(expect(part.get("text", ""), str, f"item.content[{i}].text", "a string").strip())
+        text = " ".join(t for t in texts if t)
+        if not text:
+            raise ProtocolError("the item has no input_text content", "invalid_value", "item.content")
+        if len(text) > MAX_TEXT_CHARS:
+            raise ProtocolError(
+                f"the message is {len(text)} characters; at most {MAX_TEXT_CHARS}",
+                "invalid_value",
+                "item.content",
+            )
+        item_id = item.get("id") or new_id("item")
+        expect(item_id, str, "item.id", "a string")
+        self.pending_text = text
+        await self.wire.send(
+            "conversation.item.added",
+            previous_item_id=self.last_item,
+            item={
+                "id": item_id,
+                "type": "message",
+                "role": "user",
+                "status": "completed",
+                "content": [{"type": "input_text", "text": text}],
+            },
+        )
+        self.last_item = item_id
+
+    # ---- session events -> server events ------------------------------------------------------
+    async def speech_started(self, event: UserSpeechStarted) -> None:
+        self._item_ids[event.turn] = item = new_id("item")
+        self._spoken_s[event.turn] = event.at_s
+        for old in sorted(self._item_ids)[:-KEEP_TURNS]:
+            del self._item_ids[old]
+            self._spoken_s.pop(old, None)
+        await self.wire.send(
+            "input_audio_buffer.speech_started", item_id=item, audio_start_ms=int(event.at_s * 1000)
+        )
+
+    async def speech_stopped(self, event: UserSpeechStopped) -> None:
+        item = self._item_ids.setdefault(event.turn, new_id("item"))
+        self._spoken_s[event.turn] = max(0.0, event.at_s - self._spoken_s.get(event.turn, event.at_s))
+        await self.wire.send(
+            "input_audio_buffer.speech_stopped", item_id=item, audio_end_ms=int(event.at_s * 1000)
+        )
+        await self.wire.send("input_audio_buffer.committed", item_id=item, previous_item_id=self.last_item)
+        self.last_item = item
+
+    async def transcribed(self, event: Transcribed) -> None:
+        if event.turn in self._item_ids:
+            await self.wire.send(
+                "conversation.item.input_audio_transcription.completed",
+                item_id=self._item_ids[event.turn],
+                content_index=0,
+                transcript=event.text,
+                usage={"type": "duration", "seconds": round(self._spoken_s.get(event.turn, 0.0), 3)},
+            )

@@ -1,0 +1,226 @@
+"""The response family: `response.create` / `response.cancel` / `conversation.item.truncate` from
+the client, and each reply's lifecycle events (created, transcript and audio deltas, done), sent
+in step with the paced audio output."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rejoinder.audio import PCM_RATE, StreamResampler, to_pcm16
+from rejoinder.events import ClauseStarted, TurnFailed, TurnFinished
+from rejoinder.output import PacedOutput
+from rejoinder.playback import KEEP_TURNS
+from rejoinder.session import Session
+from rejoinder.timeline import TurnReport
+from rejoinder.transports.realtime.input_events import Input
+from rejoinder.transports.realtime.wire import ProtocolError, Wire, new_id
+
+STATUS = {"completed": "completed", "cancelled": "cancelled", "empty": "completed", "failed": "failed"}
+
+
+@dataclass
+class _Response:
+    id: str = field(default_factory=lambda: new_id("resp"))
+    item: str = field(default_factory=lambda: new_id("item"))
+    speaking: bool = False
+    """Its output item and content part were announced."""
+    resampler: StreamResampler | None = None
+
+
+class Responses:
+    """Implements the paced output's PlaybackTarget: audio goes out as deltas, or to a media track."""
+
+    def __init__(
+        self,
+        wire: Wire,
+        session: Session,
+        input: Input,
+        audio_out: Callable[[np.ndarray], None] | None = None,
+        audio_clear: Callable[[], None] | None = None,
+        on_turn: Callable[[TurnReport], None] | None = None,
+    ) -> None:
+        self.wire, self.session, self.input = wire, session, input
+        self._audio_out, self._audio_clear, self._on_turn = audio_out, audio_clear, on_turn
+        self.output = PacedOutput(self)
+        self._responses: dict[int, _Response] = {}
+        self._assistant_items: dict[str, int] = {}
+        """Recent reply items -> their turn, for conversation.item.truncate."""
+        self._truncate_at: dict[int, float] = {}
+        """Truncations that arrived while their turn was still running (audio seconds)."""
+
+    # ---- client events ------------------------------------------------------------------------
+    async def create(self, message: dict[str, Any]) -> None:
+        if self.input.pending_text is None:
+            raise ProtocolError(
+                "nothing to respond to: append and commit audio or create a user item first", "no_input"
+            )
+        text, self.input.pending_text = self.input.pending_text, None
+        await self._response(self.session.next_turn)
+        task = asyncio.create_task(self.session.respond(text))
+        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def cancel(self, message: dict[str, Any]) -> None:
+        if not self.session.busy:
+            raise ProtocolError("there is no response in progress", "response_cancel_not_active")
+        await self.session.interrupt()
+
+    async def truncate(self, message: dict[str, Any]) -> None:
+        """The client stopped playing a reply at audio_end_ms: only what it played stays in the
+        history (it cannot lengthen what the server already knows was cut)."""
+        item_id, end_ms = message.get("item_id"), message.get("audio_end_ms")
+        turn = self._assistant_items.get(item_id) if isinstance(item_id, str) else None
+        if turn is None:
+            raise ProtocolError(
+                f"no recent assistant item {item_id!r} to truncate", "item_not_found", "item_id"
+            )
+        if message.get("content_index", 0) != 0:
+            raise ProtocolError("content_index must be 0 (one audio part)", "invalid_value", "content_index")
+        if not isinstance(end_ms, int) or isinstance(end_ms, bool) or end_ms < 0:
+            raise ProtocolError(
+                "audio_end_ms must be a non-negative integer", "invalid_value", "audio_end_ms"
+            )
+        if self._truncated(turn, end_ms / 1000) is None:
+            self._truncate_at[turn] = end_ms / 1000  # the turn is still running: apply when it ends
+        await self.wire.send(
+            "conversation.item.truncated", item_id=item_id, content_index=0, audio_end_ms=end_ms
+        )
+
+    def _truncated(self, turn: int, audio_s: float) -> str | None:
+        """The reply kept for `turn` once cut `audio_s` into its audio; None if not known yet."""
+        heard = self.output.log.heard_until(turn, audio_s)
+        return None if heard is None else self.session.truncate_reply(turn, " ".join(heard))
+
+    # ---- session events -----------------------------------------------------------------------
+    async def clause_started(self, event: ClauseStarted) -> None:
+        await self._speaking(await self._response(event.turn))
+
+    async def turn_finished(self, event: TurnFinished) -> None:
+        report = event.report
+        if report.index in self._truncate_at:
+            kept = self._truncated(report.index, self._truncate_at.pop(report.index))
+            if kept is not None:
+                report.reply = kept
+        if self._on_turn:
+            self._on_turn(report)
+        await self._finish(report)
+
+    async def turn_failed(self, event: TurnFailed) -> None:
+        await self.wire.error(event.message, "turn_failed", kind="server_error")
+
+    # ---- PlaybackTarget -----------------------------------------------------------------------
+    async def text(self, turn: int, text: str) -> None:
+        response = self._responses.get(turn)
+        if response is not None:
+            await self.wire.send(
+                "response.output_audio_transcript.delta", **self._ids(response), delta=text + " "
+            )
+
+    async def audio(self, turn: int, samples: np.ndarray, sample_rate: int) -> None:
+        response = self._responses.get(turn)
+        if response is None:
+            return
+        if response.resampler is None:
+            response.resampler = StreamResampler(sample_rate, PCM_RATE)
+        piece = response.resampler(samples)
+        if self._audio_out is not None:
+            self._audio_out(piece)
+        elif piece.size:
+            delta = base64.b64encode(to_pcm16(piece)).decode()
+            await self.wire.send("response.output_audio.delta", **self._ids(response), delta=delta)
+
+    def clear(self) -> None:
+        if self._audio_clear is not None:
+            self._audio_clear()
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    @staticmethod
+    def _ids(response: _Response) -> dict[str, Any]:
+        return {"response_id": response.id, "item_id": response.item, "output_index": 0, "content_index": 0}
+
+    async def _response(self, turn: int) -> _Response:
+        if turn not in self._responses:
+            self._responses[turn] = response = _Response()
+            self._assistant_items[response.item] = turn
+            for old in list(self._assistant_items)[:-KEEP_TURNS]:
+                del self._assistant_items[old]
+            await self.wire.send(
+                "response.created",
+                response={
+                    "id": response.id,
+                    "object": "realtime.response",
+                    "status": "in_progress",
+                    "output": [],
+                },
+            )
+        return self._responses[turn]
+
+    async def _speaking(self, response: _Response) -> None:
+        if response.speaking:
+            return
+        response.speaking = True
+        await self.wire.send(
+            "response.output_item.added",
+            response_id=response.id,
+            output_index=0,
+            item={
+                "id": response.item,
+                "type": "message",
+                "role": "assistant",
+                "status": "in_progress",
+                "content": [],
+            },
+        )
+        await self.wire.send(
+            "response.content_part.added",
+            **{k: v for k, v in self._ids(response).items()},
+            part={"type": "audio", "transcript": ""},
+        )
+
+    async def _finish(self, report: TurnReport) -> None:
+        response = self._responses.pop(report.index, None)
+        if response is None:
+            return  # nothing was said and no response was asked for
+        status = STATUS[report.status]
+        output: list[dict[str, Any]] = []
+        if response.speaking:
+            part = {"type": "audio", "transcript": report.reply}
+            await self.wire.send("response.output_audio.done", **self._ids(response))
+            await self.wire.send(
+                "response.output_audio_transcript.done", **self._ids(response), transcript=report.reply
+            )
+            await self.wire.send("response.content_part.done", **self._ids(response), part=part)
+            item = {
+                "id": response.item,
+                "type": "message",
+                "role": "assistant",
+                "status": "completed" if status == "completed" else "incomplete",
+                "content": [part],
+            }
+            await self.wire.send(
+                "response.output_item.done", response_id=response.id, output_index=0, item=item
+            )
+            output.append(item)
+        metadata = {f"{k}_ms": str(v) for k, v in report.timeline.timings_ms().items() if v is not None}
+        if report.route is not None:
+            metadata["route_tier"] = report.route.tier
+            metadata["route_score"] = f"{report.route.score:.3f}"
+        await self.wire.send(
+            "response.done",
+            response={
+                "id": response.id,
+                "object": "realtime.response",
+                "status": status,
+                "status_details": {
+                    "type": status,
+                    "reason": "turn_detected" if status == "cancelled" else None,
+                },
+                "output": output,
+                "metadata": metadata,
+            },
+        )

@@ -1,0 +1,136 @@
+"""The `session.update` family: instructions, voice, audio format, turn detection, limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from rejoinder.audio import PCM_RATE
+from rejoinder.config import Config
+from rejoinder.session import Session
+from rejoinder.transports.realtime.wire import ProtocolError, Wire, expect, new_id
+
+MAX_INSTRUCTIONS_CHARS = 4000
+"""Longer instructions would not leave room for the conversation in the smallest tier's context."""
+MAX_OUTPUT_TOKENS = 1024
+
+
+def first_error(exc: ValidationError) -> str:
+    """A validation error as one plain sentence (no pydantic URL)."""
+    error = exc.errors()[0]
+    return str(error["msg"])
+
+
+class SessionSettings:
+    """What the client configured for this connection."""
+
+    def __init__(self, wire: Wire, config: Config, session: Session, model: str) -> None:
+        self.wire, self.config, self.session, self.model = wire, config, session, model
+        self.id = new_id("sess")
+        self.voice = config.tts.voice
+        self.vad_enabled = True
+        self.create_response = True
+
+    def describe(self) -> dict[str, Any]:
+        vad = self.config.vad
+        turn_detection = (
+            {
+                "type": "server_vad",
+                "threshold": vad.threshold,
+                "prefix_padding_ms": vad.prefix_padding_ms,
+                "silence_duration_ms": vad.min_silence_ms,
+                "create_response": self.create_response,
+                "interrupt_response": vad.interrupt_response,
+            }
+            if self.vad_enabled
+            else None
+        )
+        responder = self.session.responder
+        return {
+            "type": "realtime",
+            "object": "realtime.session",
+            "id": self.id,
+            "model": self.model,
+            "output_modalities": ["audio"],
+            "instructions": responder.instructions or self.config.llm.system_prompt,
+            "max_output_tokens": responder.max_tokens or self.config.llm.max_tokens,
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcm", "rate": PCM_RATE},
+                    "turn_detection": turn_detection,
+                    "transcription": {"model": f"{self.config.stt.backend}:{self.config.stt.model}"},
+                },
+                "output": {"format": {"type": "audio/pcm", "rate": PCM_RATE}, "voice": self.voice},
+            },
+        }
+
+    async def update(self, message: dict[str, Any]) -> None:
+        session = expect(message.get("session"), dict, "session", "an object")
+        responder = self.session.responder
+        if "instructions" in session:
+            text = expect(session["instructions"], str, "session.instructions", "a string")
+            if len(text) > MAX_INSTRUCTIONS_CHARS:
+                raise ProtocolError(
+                    f"session.instructions is {len(text)} characters; at most {MAX_INSTRUCTIONS_CHARS} fit "
+                    "beside the conversation",
+                    "invalid_value",
+                    "session.instructions",
+                )
+            responder.instructions = text or None
+        audio = expect(session.get("audio", {}), dict, "session.audio", "an object")
+        output = expect(audio.get("output", {}), dict, "session.audio.output", "an object")
+        input_cfg = expect(audio.get("input", {}), dict, "session.audio.input", "an object")
+        voice = session.get("voice", output.get("voice"))
+        if voice is not None:  # one packaged voice: any name is accepted and reported back
+            self.voice = expect(voice, str, "session.audio.output.voice", "a string")[:64]
+        fmt = expect(input_cfg.get("format", {}), dict, "session.audio.input.format", "an object")
+        if fmt and (fmt.get("type", "audio/pcm") != "audio/pcm" or fmt.get("rate", PCM_RATE) != PCM_RATE):
+            raise ProtocolError(
+                f"only audio/pcm at {PCM_RATE} Hz is supported", "invalid_value", "session.audio.input.format"
+            )
+        if "turn_detection" in input_cfg or "turn_detection" in session:
+            self._turn_detection(input_cfg.get("turn_detection", session.get("turn_detection")))
+        if "max_output_tokens" in session:
+            limit = session["max_output_tokens"]
+            if limit in (None, "inf"):
+                responder.max_tokens = None
+            else:
+                limit = expect(limit, int, "session.max_output_tokens", "an integer or 'inf'")
+                if not 1 <= limit <= MAX_OUTPUT_TOKENS:
+                    raise ProtocolError(
+                        f"session.max_output_tokens must be 1 to {MAX_OUTPUT_TOKENS} or 'inf'",
+                        "invalid_value",
+                        "session.max_output_tokens",
+                    )
+                responder.max_tokens = limit
+        await self.wire.send("session.updated", session=self.describe())
+
+    def _turn_detection(self, td: Any) -> None:
+        param = "session.audio.input.turn_detection"
+        if td is None:
+            self.vad_enabled = False
+            return
+        td = expect(td, dict, param, "null or an object")
+        if td.get("type", "server_vad") != "server_vad":
+            raise ProtocolError(
+                f"{param}.type must be 'server_vad' (or the whole setting null)", "invalid_value", param
+            )
+        vad = self.config.vad.model_copy()
+        try:
+            for key, field in (
+                ("threshold", "threshold"),
+                ("silence_duration_ms", "min_silence_ms"),
+                ("prefix_padding_ms", "prefix_padding_ms"),
+                ("interrupt_response", "interrupt_response"),
+            ):
+                if key in td and td[key] is not None:
+                    setattr(vad, field, td[key])
+        except ValidationError as exc:
+            raise ProtocolError(
+                f"{param}.{key}: {first_error(exc)}", "invalid_value", f"{param}.{key}"
+            ) from None
+        self.config.vad = vad
+        self.create_response = bool(td.get("create_response", True))
+        self.vad_enabled = True
+        self.session.reset_detector()

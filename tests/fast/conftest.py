@@ -1,0 +1,30 @@
+"""Fixtures for the fast set: every stage is a scripted fake (rejoinder.backends.fake), so these
+tests need no model package and run in seconds: `pytest tests/fast`."""
+
+from __future__ import annotations
+
+import pytest
+
+from rejoinder.backends.fake import FakeLLM, FakeSTT, FakeTTS, FakeVAD
+from rejoinder.config import Config
+from rejoinder.engine import Engine
+
+SCRIPT = ["What is the capital of Italy?", "Tell me more.", "Wait, stop."]
+
+
+def fake_engine(reply: str = "Rome is the capital of Italy.", **stages: object) -> Engine:
+    config = Config()
+    config.vad.min_silence_ms = 300
+    parts: dict[str, object] = {
+        "vad": FakeVAD(),
+        "stt": FakeSTT(script=SCRIPT),
+        "llm": FakeLLM(reply=reply),
+        "tts": FakeTTS(),
+        **stages,
+    }
+    return Engine.from_stages(config, **parts)
+
+
+@pytest.fixture
+def fakes() -> Engine:
+    return fake_engine()

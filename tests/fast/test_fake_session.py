@@ -1,0 +1,220 @@
+"""Session behaviour on fake stages: turns, speculation, barge-in with word-level history,
+escalation, failures. Runs in seconds."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fast.conftest import SCRIPT, fake_engine
+from rejoinder.backends.fake import FakeLLM, FakeSTT, silence, tone
+from rejoinder.config import Config, RouterConfig
+from rejoinder.engine import Engine
+from rejoinder.events import ClauseStarted, ReplyDone, SessionEvent, StateChanged, TurnFailed, TurnFinished
+from rejoinder.output import PacedOutput
+from rejoinder.session import Session
+from rejoinder.stages.router import RouteDecision
+
+
+class Events:
+    def __init__(self) -> None:
+        self.events: list[SessionEvent] = []
+
+    async def __call__(self, event: SessionEvent) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+async def speak(session: Session, audio: np.ndarray, realtime_silence: bool = True) -> None:
+    """Speech goes in at once; silence at 1x, so speculation can overlap the end-of-turn wait."""
+    for i in range(0, audio.size, 512):
+        block = audio[i : i + 512]
+        await session.push_audio(block)
+        if realtime_silence and float(np.abs(block).max()) < 0.01:
+            await asyncio.sleep(512 / 16_000)
+    await session.end_audio()
+    await session.wait_idle()
+
+
+def test_a_spoken_turn_is_transcribed_answered_and_remembered(fakes: Engine) -> None:
+    events = Events()
+    session = Session(fakes, events)
+    asyncio.run(speak(session, np.concatenate([tone(0, 0.8), silence(0.6)])))
+    [report] = session.reports
+    assert (report.transcript, report.reply, report.status) == (
+        SCRIPT[0],
+        "Rome is the capital of Italy.",
+        "completed",
+    )
+    assert report.speculative and report.speculative_audio  # made during the end-of-turn silence
+    assert fakes.stt.calls == 1 and len(fakes.llm.calls) == 1  # type: ignore[attr-defined]
+    assert session.history == [
+        {"role": "user", "content": SCRIPT[0]},
+        {"role": "assistant", "content": "Rome is the capital of Italy."},
+    ]
+    names = [type(e).__name__ for e in events.events]
+    assert names[:5] == [
+        "StateChanged",
+        "UserSpeechStarted",
+        "UserSpeechStopped",
+        "StateChanged",
+        "Transcribed",
+    ]
+    assert names[-3:] == ["ReplyDone", "TurnFinished", "StateChanged"]
+    assert [e.state for e in events.of(StateChanged)] == [
+        "user_speaking",
+        "thinking",
+        "speaking",
+        "listening",
+    ]
+    offsets = report.timeline.offsets_ms()
+    assert offsets["stt_start"] < 0 < offsets["first_audio"]
+
+
+def test_speculation_is_dropped_when_the_user_speaks_on(fakes: Engine) -> None:
+    session = Session(fakes)
+    audio = np.concatenate([tone(1, 0.5), silence(0.2), tone(1, 0.5), silence(0.5)])
+    asyncio.run(speak(session, audio))
+    [report] = session.reports
+    assert report.transcript == SCRIPT[1] and fakes.stt.calls == 2  # type: ignore[attr-defined]
+    assert len(fakes.llm.calls) <= 2 and fakes.llm.finished == 1  # type: ignore[attr-defined]
+
+
+class Listener:
+    """A PacedOutput target that 'plays' what it gets."""
+
+    def __init__(self) -> None:
+        self.audio_s = 0.0
+        self.texts: list[str] = []
+        self.cleared = 0
+
+    async def text(self, turn: int, text: str) -> None:
+        self.texts.append(text)
+
+    async def audio(self, turn: int, samples: np.ndarray, sample_rate: int) -> None:
+        self.audio_s += samples.size / sample_rate
+
+    def clear(self) -> None:
+        self.cleared += 1
+
+
+def test_barge_in_keeps_the_words_the_listener_heard() -> None:
+    reply = "One two three four five six seven eight, nine ten eleven twelve thirteen fourteen."
+    engine = fake_engine(reply)
+
+    async def go() -> Session:
+        listener = Listener()
+        session = Session(engine, output=PacedOutput(listener))
+        task = asyncio.create_task(session.respond("Count"))
+        while listener.audio_s < 0.6:  # about four words played
+            await asyncio.sleep(0.01)
+        await session.interrupt()
+        await task
+        assert listener.cleared == 1
+        return session
+
+    session = asyncio.run(go())
+    [report] = session.reports
+    assert report.status == "cancelled"
+    words = report.reply.split()
+    assert 1 <= len(words) < 8 and reply.startswith(report.reply), report.reply
+    assert session.history[-1] == {"role": "assistant", "content": report.reply}
+
+
+def test_a_finished_live_turn_lasts_until_its_audio_has_played() -> None:
+    async def go() -> float:
+        session = Session(fake_engine("Short reply here."), output=PacedOutput(Listener()))
+        start = asyncio.get_running_loop().time()
+        await session.respond("Hi")
+        return asyncio.get_running_loop().time() - start
+
+    assert asyncio.run(go()) >= 3 * 0.15 - 0.25  # three words of audio, sent at most LEAD_S ahead
+
+
+def test_a_failing_llm_fails_the_turn_and_the_next_turn_works() -> None:
+    llm = FakeLLM(reply="Fine.")
+    llm.fail = True
+    events = Events()
+    session = Session(fake_engine(llm=llm), events)
+    assert asyncio.run(session.respond("Hello")).status == "failed"
+    assert "model crashed" in events.of(TurnFailed)[0].message
+    llm.fail = False
+    assert asyncio.run(session.respond("Hello")).reply == "Fine."
+
+
+def test_the_token_limit_never_ends_a_reply_mid_phrase() -> None:
+    engine = fake_engine("The sky is blue. It scatters light, mostly the short waves.")
+    engine.config.llm.max_tokens = 8
+    session = Session(engine)
+    report = asyncio.run(session.respond("Why?"))
+    assert (report.reply, report.unspoken_tail) == ("The sky is blue.", "It scatters light, mostly")
+
+
+class FixedRouter:
+    """Sends everything to one tier."""
+
+    def __init__(self, tier: int) -> None:
+        self.tier, self.tiers = tier, ["small", "large"]
+
+    def route(self, text: str, history: object) -> RouteDecision:
+        return RouteDecision(self.tiers[self.tier], self.tier, 0.1, "fixed", 0.0)
+
+    def escalate(self, decision: RouteDecision) -> RouteDecision:
+        return RouteDecision("large", 1, decision.score, "fixed", 0.0, escalated=True)
+
+
+@pytest.mark.parametrize("escalate", [True, False])
+def test_a_refusing_small_tier_hands_over_to_the_large_one(escalate: bool) -> None:
+    small, large = FakeLLM(reply="I don't know, sorry."), FakeLLM(reply="It is Canberra.")
+    engine = fake_engine(llm=small)
+    engine.config.router = RouterConfig(enabled=True, escalate=escalate)
+    engine.use_tiers([small, large], FixedRouter(0))
+    report = asyncio.run(Session(engine).respond("Capital of Australia?"))
+    assert report.route is not None
+    if escalate:
+        assert (report.reply, report.route.tier, report.route.escalated) == ("It is Canberra.", "large", True)
+    else:
+        assert (report.reply, report.route.tier) == ("I don't know, sorry.", "small")
+    assert len(large.calls) == int(escalate)
+
+
+def test_every_tier_sees_the_whole_history() -> None:
+    small, large = FakeLLM(reply="Nice to meet you, Ada."), FakeLLM(reply="Your name is Ada.")
+    engine = fake_engine(llm=small)
+    engine.config.router = RouterConfig(enabled=True)
+    engine.use_tiers([small, large], FixedRouter(0))
+    session = Session(engine)
+    asyncio.run(session.respond("My name is Ada."))
+    engine.router = FixedRouter(1)
+    asyncio.run(session.respond("What is my name?"))
+    assert [m["content"] for m in large.calls[0][1:]] == [
+        "My name is Ada.",
+        "Nice to meet you, Ada.",
+        "What is my name?",
+    ]
+
+
+def test_a_turn_cancelled_before_it_starts_is_still_reported() -> None:
+    events = Events()
+    session = Session(fake_engine(FakeLLM(reply="x " * 40).reply), events)
+
+    async def go() -> None:
+        first = asyncio.create_task(session.respond("one"))
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(session.respond("two"))
+        await asyncio.gather(first, second)
+
+    asyncio.run(go())
+    finished = [e.turn for e in events.of(TurnFinished)]
+    assert sorted(finished) == [0, 1]
+    assert [e.status for e in events.of(ReplyDone)] == ["cancelled", "completed"]
+    assert events.of(ClauseStarted)
+
+
+def test_config_defaults_are_untouched_by_fakes() -> None:
+    assert Config().llm.backend == "llamacpp" and FakeSTT().script == ["hello"]
