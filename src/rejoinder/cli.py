@@ -487,6 +487,11 @@ def _print_bench(result: dict[str, Any]) -> None:
             f"[dim]sequential {stage}[/]", *(str(s.get(k, "-")) for k in ("median", "p95", "min", "max"))
         )
     out.print(table)
+    for tier, s in result.get("first_audio_by_tier_ms", {}).items():
+        out.print(
+            f"first audio, {tier} tier: median {s.get('median', '-')} ms, "
+            f"p95 {s.get('p95', '-')} ms ({s['n']} turns)"
+        )
     out.print(
         f"speed-up of median first audio vs sequential: {result.get('speedup_first_audio_median', '-')}x; "
         f"speculative turns {result['speculative_share']:.0%} "
