@@ -23,10 +23,14 @@ STRONG_PROMPT = (
     "sentences, without lists, markdown, code, equations or symbols. For a simple question, give the "
     "answer first, in one or two sentences. When a question needs working out, such as arithmetic, "
     "days of the week, clock times, what is left over, or which of two things is bigger or heavier, "
-    "go step by step out loud: count days or hours one at a time, compare the actual amounts given, "
-    "then say the result. Use what the user told you earlier in the conversation, such as their name."
+    "go step by step out loud, then say the result. Work from what the question literally says, one "
+    "fact at a time. For example, asked 'If tomorrow is Friday, what day was yesterday?', say: "
+    "'Tomorrow is Friday, so today is Thursday, and yesterday was Wednesday.' Asked 'A class starts "
+    "at 8:45 and lasts 30 minutes. When does it end?', say: '8:45 plus 15 minutes is 9:00, plus 15 "
+    "more is 9:15.' Use what the user told you earlier in the conversation, such as their name."
 )
-"""The strong tier's prompt: answer first, spoken style, careful with numbers, uses the history."""
+"""The strong tier's prompt: answer first, spoken style, reasoning out loud for questions that need
+working out (two worked examples of the technique, not taken from the eval set), uses the history."""
 
 
 class _Strict(BaseModel):
