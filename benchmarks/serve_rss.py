@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import base64
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -78,6 +79,11 @@ def main() -> None:
         for line in server.stderr:
             if "listening on" in line:
                 break
+        while True:  # the line comes just before the socket is bound
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", args.port)) == 0:
+                    break
+            time.sleep(0.1)
         loaded = memory_kb(server.pid)
         print(f"loaded in {time.perf_counter() - t0:.1f} s: {loaded}", flush=True)
         names = ["hello", "capital_of_italy", "sky_blue", "spider_legs", "water_boil", "largest_planet"]
