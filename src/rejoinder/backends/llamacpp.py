@@ -1,4 +1,4 @@
-"""llama.cpp in-process through xllamacpp's prebuilt wheel; any GGUF, packaged SmolLM2 by default."""
+"""llama.cpp in-process through xllamacpp's prebuilt wheel: any GGUF, or a packaged model by name."""
 
 from __future__ import annotations
 
@@ -10,19 +10,27 @@ from typing import Any, ClassVar
 from rejoinder.backends.worker import Emit, ModelWorker
 from rejoinder.config import LLMConfig
 from rejoinder.errors import BackendUnavailable, BadInputError
-from rejoinder.models import smollm2_path
+from rejoinder.models import SPLIT_GGUFS, smollm2_path, split_gguf_path
 from rejoinder.stages.capabilities import Capability
 from rejoinder.stages.llm import GenerationParams, Message
 
 log = logging.getLogger(__name__)
 
 
+PACKAGED = ("smollm2", *SPLIT_GGUFS)
+"""Model names served from installed packages: SmolLM2-135M, Qwen2.5-Coder 1.5B and 0.5B."""
+
+
 def resolve_model(name: str) -> Path:
     if name == "smollm2":
         return smollm2_path()
+    if name in SPLIT_GGUFS:
+        return split_gguf_path(SPLIT_GGUFS[name])
     path = Path(name)
     if not path.is_file():
-        raise BadInputError(f"{name}: no such GGUF file (give a path, or 'smollm2' for the packaged model)")
+        raise BadInputError(
+            f"{name}: no such GGUF file (give a path, or a packaged model: {', '.join(PACKAGED)})"
+        )
     return path
 
 
