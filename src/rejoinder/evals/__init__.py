@@ -1,0 +1,1 @@
+"""Evaluations that measure accuracy and turn-taking on bundled data."""
