@@ -38,17 +38,18 @@ def test_a_cue_interrupts_at_the_first_read() -> None:
     assert len(words.calls) == 1 and words.calls[0].size > 0.46 * 16_000
 
 
-def test_a_backchannel_that_stops_is_ignored() -> None:
+def test_a_backchannel_that_stops_is_ignored_when_the_utterance_ends() -> None:
     gate = BargeInGate(ScriptedTranscriber("Uh-huh."), CONFIG)
     audio = np.concatenate([tone(0.2), silence(1.0)])
-    assert listen(gate, audio, silent_from_s=0.2) is Decision.IGNORE
-    assert gate.decided_after_ms == pytest.approx(200 + CONFIG.end_silence_ms, abs=32)
+    assert listen(gate, audio, silent_from_s=0.2) is Decision.WAIT  # the agent just goes on
+    assert gate.speech_ended() is Decision.IGNORE  # and the utterance is no turn
 
 
 def test_repeated_backchannels_that_go_on_are_not_an_interruption() -> None:
     gate = BargeInGate(ScriptedTranscriber("Yeah, yeah, okay."), CONFIG)
-    assert listen(gate, np.concatenate([tone(0.9), silence(1.0)]), silent_from_s=0.9) is Decision.IGNORE
-    assert len(gate.check_ms) >= 3  # read again while the user went on
+    assert listen(gate, np.concatenate([tone(0.9), silence(1.0)]), silent_from_s=0.9) is Decision.WAIT
+    assert len(gate.check_ms) == 4  # at 96, 352, 608 and 864 ms of speech; none in the silence
+    assert gate.speech_ended() is Decision.IGNORE
 
 
 def test_other_words_interrupt_once_the_user_goes_on() -> None:
@@ -57,10 +58,35 @@ def test_other_words_interrupt_once_the_user_goes_on() -> None:
     assert gate.decided_after_ms == pytest.approx(CONFIG.min_speech_ms, abs=32)
 
 
-def test_one_unknown_word_that_stops_is_ignored() -> None:
+def test_one_unknown_word_that_stops_does_not_interrupt() -> None:
     gate = BargeInGate(ScriptedTranscriber("Cheers"), CONFIG)
     audio = np.concatenate([tone(0.25), silence(1.0)])
-    assert listen(gate, audio, silent_from_s=0.25) is Decision.IGNORE
+    assert listen(gate, audio, silent_from_s=0.25) is Decision.WAIT
+    assert gate.speech_ended() is Decision.IGNORE
+
+
+def test_words_after_a_pause_still_interrupt() -> None:
+    """ "Way" (a misheard "wait,"), a pause, then "what did you say?" """
+    texts = iter(["Way", "Way", "Way, what did you say?"])
+    gate = BargeInGate(lambda audio: _say(next(texts)), CONFIG)
+
+    async def go() -> Decision:
+        gate.start(tone(0.46))
+        for block, quiet in [(tone(0.064), 0.0)] * 2 + [(silence(0.032), 32.0 * k) for k in range(1, 20)]:
+            assert await gate.feed(block, quiet) is Decision.WAIT  # silence decides nothing
+        decision = Decision.WAIT
+        for _ in range(20):
+            decision = await gate.feed(tone(0.032), 0.0)
+            if decision is not Decision.WAIT:
+                break
+        return decision
+
+    assert asyncio.run(go()) is Decision.INTERRUPT
+    assert gate.decided_after_ms is not None and gate.decided_after_ms > 700
+
+
+async def _say(text: str) -> str:
+    return text
 
 
 def test_a_wordless_sound_that_goes_on_is_ignored() -> None:
@@ -100,3 +126,10 @@ def test_speech_ended_and_cancel() -> None:
 )
 def test_classify(text: str, words: Words) -> None:
     assert classify(text) is words
+
+
+def test_endless_backchannels_keep_a_bounded_buffer() -> None:
+    words = ScriptedTranscriber("yeah yeah")
+    gate = BargeInGate(words, GateConfig(max_audio_s=2.0))
+    assert listen(gate, tone(6.0)) is Decision.WAIT
+    assert max(a.size for a in words.calls) <= 2.1 * 16_000

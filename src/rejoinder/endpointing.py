@@ -105,7 +105,6 @@ class TurnTaker:
         """None: not judged yet; '': reads as possibly complete; else why it reads unfinished."""
         self._question = False
         self._check_ms = 0.0
-        self._model_failed = False
 
     @property
     def mode(self) -> str:
@@ -147,7 +146,7 @@ class TurnTaker:
         t0 = time.perf_counter()
         if self._unfinished is None and self.transcribe is not None:
             if self.pause_transcript is None:  # no SpeechPaused before this check
-                self.pause_transcript = asyncio.ensure_future(self.transcribe(self.detector.utterance()))
+                self._start_transcript(self.detector.utterance())
             probability, text = await asyncio.gather(self._probability_now(), self._transcript())
             self._unfinished = unfinished_reason(text) or ""
             self._question = text.strip().endswith("?")
@@ -155,9 +154,10 @@ class TurnTaker:
             probability = await self._probability_now()
         self._check_ms = (time.perf_counter() - t0) * 1000
         self.check_ms.append(self._check_ms)
-        if probability is None:
-            if self._model_failed and silence_ms >= self.config.min_silence_ms:
+        if probability is None:  # the model failed: the fixed silence decides this pause
+            if silence_ms >= self.config.min_silence_ms:
                 return self._end("silence", "end-of-turn model failed: fixed silence")
+            self._next_check_ms = min(self._next_check_ms, self.config.min_silence_ms)
             return None
         self._probability = probability
         threshold = self.policy.question_threshold if self._question else self.policy.threshold
@@ -173,7 +173,6 @@ class TurnTaker:
             raise
         except Exception:
             log.exception("end-of-turn model failed; falling back to fixed silence")
-            self._model_failed = True
             return None
 
     async def _transcript(self) -> str:
@@ -199,7 +198,7 @@ class TurnTaker:
         if isinstance(event, SpeechPaused):
             self._drop_transcript()
             if self.transcribe is not None:
-                self.pause_transcript = asyncio.ensure_future(self.transcribe(event.audio))
+                self._start_transcript(event.audio)
             return event
         if isinstance(event, SpeechStarted | SpeechResumed):
             self._drop_transcript()
@@ -223,16 +222,18 @@ class TurnTaker:
         self._unfinished = None
         self._question = False
         self._check_ms = 0.0
-        self._model_failed = False
+
+    def _start_transcript(self, audio: np.ndarray) -> None:
+        assert self.transcribe is not None
+        task = asyncio.ensure_future(self.transcribe(audio))
+        # A failure is logged where it is awaited; nobody may await a turn's leftover task.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self.pause_transcript = task
 
     def _drop_transcript(self) -> None:
         task, self.pause_transcript = self.pause_transcript, None
-        if task is None:
-            return
-        if not task.done():
+        if task is not None and not task.done():
             task.cancel()
-        elif not task.cancelled():
-            task.exception()  # retrieved, so a failure is not reported as "never retrieved"
 
 
 def load_end_of_turn(config: VADConfig) -> EndOfTurn | None:

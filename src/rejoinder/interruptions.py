@@ -7,8 +7,11 @@ onset was confirmed, and again every `recheck_ms` while the user goes on:
 - other words that are not backchannels interrupt once the user has gone on speaking for
   `min_speech_ms` after the onset (a misheard one-word backchannel is over by then);
 - only backchannels (or the start of one, "I" of "I see"), or no words (a cough, a knock),
-  keep the agent speaking; when the user stops (`end_silence_ms` of silence) the sound is
-  ignored, and a wordless sound that goes on for `max_wordless_ms` is ignored too.
+  keep the agent speaking; when the utterance ends (the VAD's SpeechEnded: `speech_ended()`)
+  undecided, it was not an interruption and is not a turn either; a wordless sound that goes on
+  for `max_wordless_ms` is ignored at once.
+A pause inside the user's speech decides nothing ("wait, | what did you say?"): the words are
+read again when speech resumes.
 Whisper base mishears isolated backchannels often enough ("cool" as "go") that words alone
 cannot decide at once; a short sound with one unknown word is far more often a backchannel than
 a barge-in, which is rarely a single word that is not a cue.
@@ -72,11 +75,10 @@ class GateConfig:
     min_speech_ms: float = 352.0
     """Words that are neither cues nor backchannels interrupt once the user has spoken this long
     after the onset."""
-    end_silence_ms: float = 416.0
-    """Silence after which the user has stopped: an undecided sound is ignored (longer than the
-    pause at a comma, "wait, what did you say?")."""
     max_wordless_ms: float = 1200.0
     """A sound this long with no words in it is ignored (music, typing, a long cough)."""
+    max_audio_s: float = 8.0
+    """Only the last this many seconds are read (memory and STT time stay bounded)."""
     backchannels: frozenset[str] = field(default=BACKCHANNELS)
     cues: frozenset[str] = field(default=CUES)
 
@@ -128,6 +130,8 @@ class BargeInGate:
         """Wall time of each read of the words (the STT)."""
         self._audio: list[np.ndarray] = []
         self._fed = 0
+        self._speech = 0
+        """Samples fed while the VAD heard speech (pauses inside the utterance left out)."""
         self._next_check = 0
         self._words = Words.NONE
         self._active = False
@@ -141,7 +145,7 @@ class BargeInGate:
         """The VAD confirmed user speech while the agent speaks; `onset_audio` is the speech so far
         (with its prefix padding), what SpeechStarted's detector holds."""
         self._audio = [np.asarray(onset_audio, np.float32)]
-        self._fed = 0
+        self._fed = self._speech = 0
         self._next_check = self._samples(self.config.confirm_ms)
         self._words = Words.NONE
         self.decision, self.text, self.decided_after_ms = Decision.WAIT, "", None
@@ -154,14 +158,15 @@ class BargeInGate:
             return self.decision
         self._audio.append(np.asarray(samples, np.float32))
         self._fed += samples.size
-        if silence_ms >= self.config.end_silence_ms:
-            self._decide(Decision.IGNORE)  # the user stopped without a barge-in
-            return self.decision
-        speech_ms = self._fed / self.sample_rate * 1000 - silence_ms
-        if self._fed >= self._next_check:
+        held, limit = sum(a.size for a in self._audio), self._samples(self.config.max_audio_s * 1000)
+        while len(self._audio) > 1 and held > limit:
+            held -= self._audio.pop(0).size
+        self._speech += max(0, samples.size - self._samples(silence_ms))
+        if self._speech >= self._next_check:
             await self._read_words()
         if not self._active:
             return self.decision
+        speech_ms = self._speech / self.sample_rate * 1000
         if self._words is Words.CUE or (
             self._words is Words.OTHER and speech_ms >= self.config.min_speech_ms
         ):
@@ -190,7 +195,7 @@ class BargeInGate:
             return
         finally:
             self.check_ms.append((time.perf_counter() - t0) * 1000)
-        self._next_check = self._fed + self._samples(self.config.recheck_ms)
+        self._next_check = self._speech + self._samples(self.config.recheck_ms)
         self._words = classify(self.text, self.config.backchannels, self.config.cues)
 
     def _decide(self, decision: Decision) -> None:
