@@ -379,6 +379,9 @@ def models_assemble() -> None:
             path = assemble(lambda done, total, task=task: bar.update(task, completed=done, total=total))
             bar.update(task, completed=size)
         err.print(f"{title} ready (sha256 verified): {path}")
+    from rejoinder.models import smart_turn_path
+
+    err.print(f"Smart Turn v3.2 ready (sha256 verified): {smart_turn_path()}")
 
 
 def _check_input(path: Path) -> None:

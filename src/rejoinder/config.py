@@ -50,6 +50,18 @@ class VADConfig(_Strict):
     speculate_after_ms: int = Field(
         160, ge=0, description="silence after which STT and LLM start speculatively (0 = never)"
     )
+    end_of_turn: Literal["smart", "silence"] = Field(
+        "smart",
+        description="'smart': an end-of-turn model (Smart Turn v3.2) ends a complete turn after a short "
+        "silence and waits longer (up to a cap) after an unfinished one; 'silence': a fixed "
+        "min_silence_ms of silence ends every turn",
+    )
+    eagerness: Literal["low", "medium", "high", "auto"] = Field(
+        "auto",
+        description="'smart' only: how soon a turn is ended (high: soonest, shortest cap; low: "
+        "waits longest for the speaker to go on; auto = medium)",
+    )
+    turn_backend: str = Field("smart-turn", description="end-of-turn model for 'smart'")
 
 
 class STTConfig(_Strict):

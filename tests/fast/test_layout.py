@@ -35,7 +35,9 @@ def imports(path: Path, known: set[str]) -> set[str]:
 
 
 def test_no_module_is_too_long() -> None:
-    long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    long = {
+        name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > MAX_LINES
+    }
     assert not long, long
 
 
@@ -50,7 +52,7 @@ def test_there_is_no_import_cycle() -> None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                cycle = stack[stack.index(nxt) :] + [nxt]
+                cycle = [*stack[stack.index(nxt) :], nxt]
                 raise AssertionError(" -> ".join(cycle))
             if nxt not in state:
                 visit(nxt)
