@@ -62,6 +62,12 @@ class VADConfig(_Strict):
         "waits longest for the speaker to go on; auto = medium)",
     )
     turn_backend: str = Field("smart-turn", description="end-of-turn model for 'smart'")
+    barge_in: Literal["words", "onset"] = Field(
+        "words",
+        description="'words': while the agent speaks, user speech interrupts once its words say so "
+        "(a cue such as 'wait', or real words going on), and backchannels ('uh-huh', 'okay') or "
+        "noises do not; 'onset': any speech interrupts as soon as the VAD confirms it",
+    )
 
 
 class STTConfig(_Strict):

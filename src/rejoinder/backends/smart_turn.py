@@ -8,6 +8,7 @@ own worker thread so a call (about 45-130 ms on one core) never blocks the event
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 import numpy as np
 
@@ -15,9 +16,11 @@ from rejoinder.backends.log_mel import SAMPLE_RATE, fit_window, log_mel
 from rejoinder.backends.worker import ModelWorker
 from rejoinder.config import VADConfig
 from rejoinder.models import smart_turn_path
+from rejoinder.stages.capabilities import Capability
 
 
 class SmartTurn:
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"warmup"})
     name = "smart-turn"
     sample_rate = SAMPLE_RATE
     window_s = 8.0

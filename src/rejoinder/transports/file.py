@@ -6,7 +6,7 @@ like a polite user, the file waits for each reply before it "speaks" on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -74,14 +74,19 @@ async def reply_to_file(
 async def transcribe_file(
     engine: Engine, source: str | Path, progress: Progress | None = None
 ) -> list[dict[str, object]]:
-    """VAD-split a file into utterances and transcribe each as it completes (bounded memory)."""
-    from rejoinder.turns import SpeechEnded, TurnDetector
+    """Split a file into utterances as a live session would (the same end-of-turn decision) and
+    transcribe each as it completes (bounded memory)."""
+    from rejoinder.endpointing import TurnTaker
+    from rejoinder.turns import SpeechEnded
 
-    detector = TurnDetector(engine.vad.stream(), engine.config.vad)
+    async def text_of(audio: np.ndarray) -> str:
+        return (await engine.stt.transcribe(audio)).text
+
+    detector = TurnTaker(engine.vad.stream(), engine.config.vad, engine.end_of_turn, text_of)
     segments: list[dict[str, object]] = []
     consumed = 0
 
-    async def handle(events: list[object]) -> None:
+    async def handle(events: Sequence[object]) -> None:
         for ev in events:
             if isinstance(ev, SpeechEnded) and ev.audio.size:
                 transcript = await engine.stt.transcribe(np.asarray(ev.audio))
@@ -95,9 +100,10 @@ async def transcribe_file(
                     )
 
     for block in stream_audio(source, SAMPLE_RATE):
-        await handle(list(detector.feed(block)))
+        await handle(await detector.feed(block))
         consumed += block.size
         if progress:
             progress(consumed / SAMPLE_RATE)
-    await handle(list(detector.finish()))
+    await handle(await detector.finish())
+    detector.close()
     return segments
