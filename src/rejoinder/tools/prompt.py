@@ -1,0 +1,23 @@
+"""The system prompt for a turn that offers tools. The chat template lists the tools themselves;
+this says when to use one, which is what small models get wrong (they call a tool for every
+question, or answer "I can't tell the time").
+
+The base has no example reply: measured on Qwen2.5-Coder-0.5B, the default prompt's example
+sentence ("The capital of Spain is Madrid, ...") was repeated verbatim as the answer to a third of
+the requests once the tool list made the prompt long."""
+
+from __future__ import annotations
+
+TOOL_BASE_PROMPT = (
+    "You are a friendly voice assistant whose words are spoken aloud. "
+    "Reply in one or two short, plain sentences."
+)
+TOOL_GUIDANCE = (
+    "Call a tool only when the request needs live data or an exact result that a tool gives: the "
+    "current time or date, arithmetic, ending the call, or one of the lookups. For general knowledge, "
+    "advice and small talk, answer directly without any tool."
+)
+
+
+def tool_system_prompt(base: str = TOOL_BASE_PROMPT, guidance: str = TOOL_GUIDANCE) -> str:
+    return f"{base.rstrip()}\n\n{guidance}" if guidance else base
