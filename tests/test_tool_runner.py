@@ -252,3 +252,18 @@ def test_barge_in_cancels_the_answer_not_the_tool_and_the_result_stays_marked() 
     ]  # in place, before the next turn
     assert history[2]["content"] == "order A arrives Thursday"
     assert runner.records[0].interrupted and runner.records[0].result.ok  # type: ignore[union-attr]
+
+
+def test_calls_in_stray_wrappers_are_recovered_once() -> None:
+    tools_tag = feed_all(
+        ['<tools>\n{"name": "current_datetime", "arguments": {"timezone": "UTC"}}\n</tools>']
+    )
+    assert [(c.name, c.arguments) for c in tools_tag if isinstance(c, ToolCall)] == [
+        ("current_datetime", '{"timezone": "UTC"}')
+    ]
+    assert len(tools_tag) == 1
+    doubled = feed_all(["{{", '"name": "calculate", "arguments": {"expression": "17 * 23"}}', "}"])
+    assert len(doubled) == 1 and isinstance(doubled[0], ToolCall) and doubled[0].name == "calculate"
+    nested = feed_all(['{"type": "function", "function": {"name": "f", "arguments": {}}', "}"])
+    assert [c.name for c in nested if isinstance(c, ToolCall)] == ["f"]
+    assert feed_all(["<b>Hello</b>"]) == ["<b>Hello</b>"]

@@ -18,7 +18,7 @@ from rejoinder.stages.llm import ToolCall
 from rejoinder.tools.builtins import calculate, current_datetime
 from rejoinder.tools.calculator import CalculationError, evaluate
 from rejoinder.tools.client import parse_tool_choice, parse_tools
-from rejoinder.tools.loader import load_tools
+from rejoinder.tools.loader import load_tools, session_tools
 from rejoinder.tools.schema import ToolDefinitionError, function_schema
 from rejoinder.tools.tool import Tool, ToolError
 from rejoinder.tools.toolset import ToolSet
@@ -104,7 +104,7 @@ def test_arguments_are_validated_and_converted_before_the_function_runs() -> Non
     assert ran == []
     good = asyncio.run(tool.run(call("spy", {"day": "tue", "size": "large"})))
     assert good.ok and good.output == "ok" and ran == [("tue", Size.LARGE)]
-    copied = asyncio.run(tool.run(call("spy", {"day": "mon", "required": ["day"]})))  # a schema keyword copied
+    copied = asyncio.run(tool.run(call("spy", {"day": "mon", "required": ["day"]})))  # a copied keyword
     assert copied.ok and ran[-1] == ("mon", Size.SMALL)
 
 
@@ -286,3 +286,17 @@ def test_client_tool_definitions_are_checked_field_by_field() -> None:
         parse_tool_choice({"type": "function", "name": "other"}, ["lookup"])
     with pytest.raises(BadInputError, match="tool_choice: must be"):
         parse_tool_choice("sometimes", ["lookup"])
+
+
+def test_session_tools_are_builtins_plus_each_spec(tmp_path: Path) -> None:
+    (tmp_path / "shop.py").write_text(
+        "def lookup_order(order_id: str) -> str:\n    '''Find.'''\n    return 'x'\n"
+    )
+    (tmp_path / "clash.py").write_text(
+        "def calculate(expression: str) -> str:\n    '''Mine.'''\n    return 'x'\n"
+    )
+    tools = session_tools([str(tmp_path / "shop.py")])
+    assert tools.names == ["current_datetime", "calculate", "end_conversation", "lookup_order"]
+    assert session_tools([], builtins=False).names == []
+    with pytest.raises(BadInputError, match="two tools are named 'calculate'"):
+        session_tools([str(tmp_path / "clash.py")])

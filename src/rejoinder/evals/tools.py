@@ -32,7 +32,7 @@ Split = Literal["tune", "holdout", "all"]
 
 
 def lookup_order(order_id: str) -> str:
-    """Look up the status of a customer's order.
+    """Look up the status of a customer's order by its order number.
 
     Args:
         order_id: The order number, e.g. A1234.

@@ -37,10 +37,10 @@ def resolve_zone(name: str) -> zoneinfo.ZoneInfo | None:
 
 
 def current_datetime(timezone: str = "") -> str:
-    """Get the current date and time. Use it for any question about the time, the date or the day of the week.
+    """Get the current date and time. Only for questions about the present time, date or day of the week.
 
     Args:
-        timezone: IANA time zone (Area/City) of the place asked about; omit it for the user's own local time.
+        timezone: The place the user named (a city, or an IANA zone such as Asia/Tokyo); empty if they named none.
     """
     zone = resolve_zone(timezone)
     now = dt.datetime.now(zone) if zone else dt.datetime.now().astimezone()
@@ -50,10 +50,10 @@ def current_datetime(timezone: str = "") -> str:
 
 
 def calculate(expression: str) -> str:
-    """Calculate the exact value of an arithmetic expression. Use it for any arithmetic.
+    """Calculate arithmetic on numbers the user gives. Not for facts, counting or unit conversions.
 
     Args:
-        expression: Arithmetic with numbers, + - * / // % ** and parentheses, e.g. (17 * 23) + 4.
+        expression: The arithmetic with numbers, + - * / // % ** and parentheses, e.g. (17 * 23) + 4.
     """
     try:
         return format_number(evaluate(expression))
@@ -62,7 +62,7 @@ def calculate(expression: str) -> str:
 
 
 def end_conversation(reason: str = "") -> EndConversation:
-    """End the call. Use it only when the user says goodbye or asks to hang up.
+    """End the call. Call it when the user says goodbye or asks to hang up.
 
     Args:
         reason: A few words on why the call ends.

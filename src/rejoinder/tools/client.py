@@ -17,6 +17,14 @@ MAX_TOOLS = 128
 MAX_DESCRIPTION_CHARS = 1024
 
 
+class FieldError(BadInputError):
+    """A bad field in a client's tool definitions; `param` is its path (for protocol error events)."""
+
+    def __init__(self, param: str, problem: str) -> None:
+        super().__init__(f"{param}: {problem}")
+        self.param = param
+
+
 @dataclass(frozen=True)
 class ClientTool:
     """A function the client runs itself: the model may call it; its result comes back from the client."""
@@ -34,16 +42,16 @@ class ClientTool:
 
 def _check_parameters(parameters: Any, where: str) -> dict[str, Any]:
     if not isinstance(parameters, dict):
-        raise BadInputError(f"{where}: must be a JSON schema object")
+        raise FieldError(where, "must be a JSON schema object")
     try:
         jsonschema.Draft202012Validator.check_schema(parameters)
     except jsonschema.SchemaError as exc:
         path = "/".join(str(p) for p in exc.absolute_path)
-        raise BadInputError(
-            f"{where}{'/' + path if path else ''}: not a valid JSON schema: {exc.message}"
+        raise FieldError(
+            where + ("/" + path if path else ""), f"not a valid JSON schema: {exc.message}"
         ) from None
     if parameters.get("type", "object") != "object":
-        raise BadInputError(f"{where}.type: must be 'object' (a function takes named arguments)")
+        raise FieldError(f"{where}.type", "must be 'object' (a function takes named arguments)")
     return parameters
 
 
@@ -51,19 +59,19 @@ def parse_tool(raw: Any, where: str) -> ClientTool:
     """One definition, in the Realtime shape {type, name, description, parameters} or the chat shape
     {type, function: {name, description, parameters}}."""
     if not isinstance(raw, dict):
-        raise BadInputError(f"{where}: must be an object")
+        raise FieldError(where, "must be an object")
     if raw.get("type") != "function":
-        raise BadInputError(f"{where}.type: must be 'function'")
+        raise FieldError(f"{where}.type", "must be 'function'")
     body, prefix = (
         (raw["function"], f"{where}.function") if isinstance(raw.get("function"), dict) else (raw, where)
     )
     name = body.get("name")
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise BadInputError(f"{prefix}.name: must be 1-64 letters, digits, '_' or '-'")
+        raise FieldError(f"{prefix}.name", "must be 1-64 letters, digits, '_' or '-'")
     description = body.get("description", "")
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_CHARS:
-        raise BadInputError(
-            f"{prefix}.description: must be a string of at most {MAX_DESCRIPTION_CHARS} characters"
+        raise FieldError(
+            f"{prefix}.description", f"must be a string of at most {MAX_DESCRIPTION_CHARS} characters"
         )
     parameters = body.get("parameters", {"type": "object", "properties": {}})
     return ClientTool(name, description, _check_parameters(parameters, f"{prefix}.parameters"))
@@ -71,14 +79,14 @@ def parse_tool(raw: Any, where: str) -> ClientTool:
 
 def parse_tools(raw: Any, where: str = "tools") -> list[ClientTool]:
     if not isinstance(raw, list):
-        raise BadInputError(f"{where}: must be an array")
+        raise FieldError(where, "must be an array")
     if len(raw) > MAX_TOOLS:
-        raise BadInputError(f"{where}: at most {MAX_TOOLS} tools")
+        raise FieldError(where, f"at most {MAX_TOOLS} tools")
     tools = [parse_tool(item, f"{where}[{i}]") for i, item in enumerate(raw)]
     seen: set[str] = set()
     for i, tool in enumerate(tools):
         if tool.name in seen:
-            raise BadInputError(f"{where}[{i}].name: {tool.name!r} is defined twice")
+            raise FieldError(f"{where}[{i}].name", f"{tool.name!r} is defined twice")
         seen.add(tool.name)
     return tools
 
@@ -91,13 +99,13 @@ def parse_tool_choice(raw: Any, names: list[str], where: str = "tool_choice") ->
     if isinstance(raw, str):
         if raw in ("auto", "none", "required"):
             return raw
-        raise BadInputError(f"{where}: must be 'auto', 'none', 'required' or a function")
+        raise FieldError(where, "must be 'auto', 'none', 'required' or a function")
     if isinstance(raw, dict) and raw.get("type") == "function":
         inner = raw.get("function")
         name = inner.get("name") if isinstance(inner, dict) else raw.get("name")
         if not isinstance(name, str) or name not in names:
-            raise BadInputError(
-                f"{where}.name: {name!r} is not one of the tools ({', '.join(names) or 'none'})"
+            raise FieldError(
+                f"{where}.name", f"{name!r} is not one of the tools ({', '.join(names) or 'none'})"
             )
         return name
-    raise BadInputError(f"{where}: must be 'auto', 'none', 'required' or {{'type': 'function', 'name': ...}}")
+    raise FieldError(where, "must be 'auto', 'none', 'required' or {'type': 'function', 'name': ...}")

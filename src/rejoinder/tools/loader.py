@@ -98,3 +98,12 @@ def load_tools(spec: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> ToolSet:
     if isinstance(functions, list) and not functions:
         raise BadInputError(f"{where}: defines no public functions to use as tools")
     return _as_toolset(functions, where, timeout_s)
+
+
+def session_tools(specs: list[str], builtins: bool = True, timeout_s: float = DEFAULT_TIMEOUT_S) -> ToolSet:
+    """What `--tools SPEC` (repeatable) gives a session: the built-ins plus each SPEC's tools; a name
+    defined twice is an error, never a silent override."""
+    tools = ToolSet.builtins(timeout_s) if builtins else ToolSet()
+    for spec in specs:
+        tools = tools.merged(load_tools(spec, timeout_s))
+    return tools

@@ -13,9 +13,9 @@ TOOL_BASE_PROMPT = (
     "Reply in one or two short, plain sentences."
 )
 TOOL_GUIDANCE = (
-    "Call a tool only when the request needs live data or an exact result that a tool gives: the "
-    "current time or date, arithmetic, ending the call, or one of the lookups. For general knowledge, "
-    "advice and small talk, answer directly without any tool."
+    "Use a tool only when the user asks for the current time or date, a calculation with numbers they "
+    "give, something only a tool can look up, or says goodbye. Answer everything else yourself, "
+    "directly, without a tool."
 )
 
 

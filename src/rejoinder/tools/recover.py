@@ -7,12 +7,14 @@ or plainly not one (released as text). Plain replies pass through with no delay.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
 from rejoinder.stages.llm import ToolCall
 
-OPENERS = ("{", "[", "```", "<tool_call>", "<function")
+OPENERS = ("{", "[", "```", "<")
+"""A spoken reply never starts with these; models wrap calls in fences, <tool_call>, even <tools>."""
 MAX_HELD_CHARS = 4000
 """Past this much held text nothing is a tool call: release it rather than hold memory."""
 
@@ -23,9 +25,9 @@ def new_call_id() -> str:
 
 def _strip_wrappers(text: str) -> str:
     """Remove fences, tags and list brackets around JSON objects, keeping the objects in place."""
-    for token in ("```json", "```", "<tool_call>", "</tool_call>"):
+    for token in ("```json", "```"):
         text = text.replace(token, " " * len(token))  # same length: offsets stay valid
-    return text
+    return re.sub(r"</?[A-Za-z_]+>", lambda m: " " * len(m.group()), text)
 
 
 def _as_call(value: Any) -> ToolCall | None:
@@ -78,31 +80,32 @@ class TextToolCalls:
         return list(self._extract())
 
     def _extract(self) -> list[str | ToolCall]:
-        """Complete JSON objects after the scan point that are calls; held text stays held."""
+        """Complete JSON objects after the scan point that are calls; held text stays held. Every '{'
+        is tried, so a call inside a stray wrapper ('{{"name": ...}}') is found too; the scan point
+        moves past each call found, so no object is reported twice."""
         out: list[str | ToolCall] = []
         text = _strip_wrappers(self._held)
         decoder = json.JSONDecoder()
-        i = self._scan
-        while True:
-            start = text.find("{", i)
-            if start < 0:
-                break
+        start = text.find("{", self._scan)
+        while start >= 0:
             try:
                 value, end = decoder.raw_decode(text, start)
             except json.JSONDecodeError:
-                break  # incomplete so far (or not JSON): wait for more
-            call = _as_call(value)
+                end = -1  # incomplete so far, or not JSON from here
+            call = _as_call(value) if end > 0 else None
             if call is not None:
                 out.append(call)
                 self.found += 1
-            i = end
-        self._scan = i
+                self._scan = end
+                start = text.find("{", end)
+            else:
+                start = text.find("{", start + 1)
         return out
 
     def finish(self) -> list[str]:
         """At the end of the reply: held text that held no call is text after all."""
         held, self._held = self._held, ""
         if self._mode == "calls" and self.found:
-            rest = _strip_wrappers(held)[self._scan :].strip(" \n`[],")
+            rest = _strip_wrappers(held)[self._scan :].strip(" \n`[],}")
             return [rest] if rest else []
         return [held] if held.strip() else []

@@ -19,6 +19,8 @@ from rejoinder.tools.toolset import ToolSet
 log = logging.getLogger(__name__)
 
 FILLER_AFTER_S = 0.7
+FILLER_TEXT = "One moment."
+"""What the responder says when `on_filler` fires (a slow tool); said once per request."""
 MAX_CALLS_PER_REQUEST = 8
 
 
