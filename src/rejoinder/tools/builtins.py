@@ -40,7 +40,7 @@ def current_datetime(timezone: str = "") -> str:
     """Get the current date and time. Only for questions about the present time, date or day of the week.
 
     Args:
-        timezone: The place the user named (a city, or an IANA zone such as Asia/Tokyo); empty if they named none.
+        timezone: The city or IANA time zone the user named; empty if they named none.
     """
     zone = resolve_zone(timezone)
     now = dt.datetime.now(zone) if zone else dt.datetime.now().astimezone()
@@ -53,7 +53,7 @@ def calculate(expression: str) -> str:
     """Calculate arithmetic on numbers the user gives. Not for facts, counting or unit conversions.
 
     Args:
-        expression: The arithmetic with numbers, + - * / // % ** and parentheses, e.g. (17 * 23) + 4.
+        expression: The arithmetic, written with numbers, + - * / // % ** and parentheses.
     """
     try:
         return format_number(evaluate(expression))
