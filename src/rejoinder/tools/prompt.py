@@ -15,9 +15,10 @@ TOOL_BASE_PROMPT = (
     "Reply in one or two short, plain sentences."
 )
 TOOL_GUIDANCE = (
-    "Use a tool only when the user asks for the current time or date, a calculation with numbers they "
-    "give, something only a tool can look up, or says goodbye; never guess the time or calculate in "
-    "your head. Answer everything else yourself, directly, without a tool."
+    "You do not know the current time or date. Use a tool only when the user asks for the current "
+    "time or date, a calculation with numbers they give, something only a tool can look up, or says "
+    "goodbye; never guess the time or calculate in your head. Answer everything else yourself, "
+    "directly, without a tool."
 )
 
 

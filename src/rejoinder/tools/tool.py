@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 
@@ -27,6 +27,9 @@ MAX_OUTPUT_CHARS = 4000
 
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rejoinder-tool")
 """Sync tools run here, not on the default executor: a tool that hangs cannot starve the event loop's."""
+
+
+ToolStatus = Literal["ok", "invalid_arguments", "unknown_tool", "failed", "timed_out", "refused", "duplicate"]
 
 
 class ToolError(Exception):
@@ -48,8 +51,8 @@ class ToolResult:
     output: str
     """What the model reads: the result as text, or the error as JSON {"error": ...}."""
     error: str | None = None
-    status: str = "ok"
-    """ok | invalid_arguments | unknown_tool | failed | timed_out | refused | duplicate"""
+    status: ToolStatus = "ok"
+    """"duplicate": the result of an identical earlier call of the request, not a second run."""
     elapsed_s: float = 0.0
     ends_conversation: bool = False
 
@@ -57,7 +60,7 @@ class ToolResult:
         return {"role": "tool", "tool_call_id": self.call_id, "content": self.output}
 
     @classmethod
-    def failure(cls, call: ToolCall, status: str, error: str, elapsed_s: float = 0.0) -> ToolResult:
+    def failure(cls, call: ToolCall, status: ToolStatus, error: str, elapsed_s: float = 0.0) -> ToolResult:
         return cls(call.call_id, call.name, False, json.dumps({"error": error}), error, status, elapsed_s)
 
 
