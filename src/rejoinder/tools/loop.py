@@ -5,11 +5,11 @@ log / Realtime items; never raises for a tool's failure (a failed round ends in 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from rejoinder.stages.llm import GenerationParams, Message, ToolCall, ToolCallingLLM, ToolChoice
+from rejoinder.stages.llm import GenerationParams, Message, OpenAITool, ToolCall, ToolCallingLLM, ToolChoice
 from rejoinder.tools.runner import ToolRound, ToolRunner
 
 MAX_ROUNDS = 3
@@ -17,7 +17,11 @@ MAX_ROUNDS = 3
 
 @dataclass(frozen=True)
 class ToolEvent:
-    kind: Literal["calls", "results"]
+    """ "calls": the model's calls of a response; "results": the round run (in-process results);
+    "client_calls": calls for the client to run; the reply ends there, to go on once its outputs
+    are in the prompt (Realtime: function_call items, then function_call_output + response.create)."""
+
+    kind: Literal["calls", "results", "client_calls"]
     round: ToolRound | None = None
     calls: tuple[ToolCall, ...] = ()
 
@@ -39,15 +43,18 @@ async def reply_with_tools(
     runner: ToolRunner,
     tool_choice: ToolChoice = "auto",
     max_rounds: int = MAX_ROUNDS,
+    client_tools: Sequence[OpenAITool] = (),
 ) -> AsyncIterator[str | ToolEvent]:
     """Text pieces to speak, and a ToolEvent before and after each round of calls. `prompt` is
-    extended with each round's messages; the runner also writes them to the session history."""
+    extended with each round's messages; the runner also writes them to the session history.
+    `client_tools` are offered too, but run by the client (see ToolEvent "client_calls")."""
     choice = tool_choice
+    client = frozenset(t["function"]["name"] for t in client_tools)
     try:
         for round_index in range(max_rounds):
             calls: list[ToolCall] = []
             said: list[str] = []
-            offered = runner.tools.openai_tools() if choice != "none" else []
+            offered = [*runner.tools.openai_tools(), *client_tools] if choice != "none" else []
             async for item in llm.stream_chat(prompt, params, offered, choice):
                 if isinstance(item, ToolCall):
                     calls.append(item)
@@ -57,9 +64,15 @@ async def reply_with_tools(
             if not calls:
                 return
             yield ToolEvent("calls", calls=tuple(calls))
-            done = await runner.run(calls, "".join(said))
+            done = await runner.run(calls, "".join(said), client)
             yield ToolEvent("results", round=done)
-            prompt.extend(done.messages())
+            if done.calls or done.for_client:
+                prompt.extend(done.messages())
+            if done.for_client:
+                yield ToolEvent("client_calls", round=done, calls=tuple(done.for_client))
+                return
+            if not done.calls:
+                return  # only repeats of client calls already sent: nothing new to say or wait for
             if done.all_failed:
                 yield apology(done)
                 return

@@ -32,6 +32,8 @@ class ToolRecord:
     result: ToolResult | None = None
     interrupted: bool = False
     """A barge-in cancelled the answer this call was for: the user never heard its result spoken."""
+    client: bool = False
+    """A client tool: the client runs it and sends the output (Realtime function_call_output)."""
 
 
 @dataclass
@@ -40,13 +42,16 @@ class ToolRound:
 
     content: str
     calls: list[ToolCall]
+    """The in-process calls of the response (each with one result below)."""
     results: list[ToolResult]
+    for_client: list[ToolCall] = field(default_factory=list)
+    """Calls the client runs: their outputs come later, as tool messages the transport adds."""
 
     def messages(self) -> list[Message]:
         assistant: Message = {
             "role": "assistant",
             "content": self.content,
-            "tool_calls": [c.as_item() for c in self.calls],
+            "tool_calls": [c.as_item() for c in (*self.calls, *self.for_client)],
         }
         return [assistant, *(r.as_message() for r in self.results)]
 
@@ -80,12 +85,15 @@ class ToolRunner:
     _by_id: dict[str, ToolRecord] = field(default_factory=dict)
     _by_args: dict[tuple[str, str], ToolRecord] = field(default_factory=dict)
 
-    def _plan(self, calls: list[ToolCall]) -> tuple[list[ToolCall], list[ToolResult | int | None]]:
+    def _plan(
+        self, calls: list[ToolCall], client: frozenset[str]
+    ) -> tuple[list[ToolCall], list[ToolResult | int | None], list[ToolCall]]:
         """The calls that go into the history (repeats of a call id dropped) and, per call, a result
         known without running (refused, or a repeat of an earlier round), the index of the call in
-        this round it repeats, or None (to run)."""
+        this round it repeats, or None (to run); and the new calls for the client to run."""
         kept: list[ToolCall] = []
         known: list[ToolResult | int | None] = []
+        for_client: list[ToolCall] = []
         running = 0
         in_round: dict[tuple[str, str], int] = {}
         for call in calls:
@@ -93,6 +101,14 @@ class ToolRunner:
                 continue  # the same call delivered twice: one entry
             key = _canonical(call)
             earlier = self._by_args.get(key)
+            if call.name in client:
+                if earlier is None and key not in in_round:  # a repeat is never sent to the client
+                    record = ToolRecord(call, client=True)
+                    self._by_id[call.call_id] = self._by_args[key] = record
+                    self.records.append(record)
+                    in_round[key] = -1
+                    for_client.append(call)
+                continue
             record = ToolRecord(call)
             self._by_id[call.call_id] = record
             self.records.append(record)
@@ -116,7 +132,7 @@ class ToolRunner:
                 in_round[key] = len(kept) - 1
                 known.append(None)
                 running += 1
-        return kept, known
+        return kept, known, for_client
 
     @staticmethod
     def _duplicate(call: ToolCall, result: ToolResult | None) -> ToolResult:
@@ -127,10 +143,14 @@ class ToolRunner:
             )
         return ToolResult(call.call_id, call.name, result.ok, result.output, result.error, "duplicate", 0.0)
 
-    async def run(self, calls: list[ToolCall], content: str = "") -> ToolRound:
-        """Run one response's calls; results in call order. Cancelling this (barge-in) leaves the
-        started tools running to completion; their results then go into the history."""
-        kept, known = self._plan(calls)
+    async def run(
+        self, calls: list[ToolCall], content: str = "", client: frozenset[str] = frozenset()
+    ) -> ToolRound:
+        """Run one response's calls; results in call order. Calls to `client` tools are not run:
+        they come back in `for_client` (new ones only), and their outputs arrive later from the
+        client. Cancelling this (barge-in) leaves the started tools running to completion; their
+        results then go into the history."""
+        kept, known, for_client = self._plan(calls, client)
         at = len(self.history) if self.history is not None else 0
         tasks: dict[int, asyncio.Task[ToolResult]] = {
             i: asyncio.ensure_future(self.tools.run(call)) for i, call in enumerate(kept) if known[i] is None
@@ -143,12 +163,13 @@ class ToolRunner:
             if tasks:
                 await asyncio.shield(asyncio.gather(*tasks.values()))
         except asyncio.CancelledError:
-            self._finish_later(kept, known, tasks, content, at)
+            self._finish_later(kept, known, tasks, content, at, for_client)
             raise
         finally:
             if filler is not None:
                 filler.cancel()
-        return self._complete(kept, known, tasks, content, at, interrupted=False)
+        done = self._complete(kept, known, tasks, content, at, interrupted=False, for_client=for_client)
+        return done
 
     def _complete(
         self,
@@ -158,6 +179,7 @@ class ToolRunner:
         content: str,
         at: int,
         interrupted: bool,
+        for_client: list[ToolCall] | None = None,
     ) -> ToolRound:
         results: list[ToolResult] = []
         for i, call in enumerate(kept):
@@ -165,7 +187,12 @@ class ToolRunner:
             if isinstance(plan, ToolResult):
                 results.append(plan)
             elif isinstance(plan, int):
-                results.append(self._duplicate(call, tasks[plan].result()))
+                original = known[plan]
+                results.append(
+                    self._duplicate(
+                        call, original if isinstance(original, ToolResult) else tasks[plan].result()
+                    )
+                )
             else:
                 results.append(tasks[i].result())
         for call, result in zip(kept, results, strict=True):
@@ -182,8 +209,8 @@ class ToolRunner:
                     "interrupted": interrupted,
                 },
             )
-        done = ToolRound(content, kept, results)
-        if self.history is not None and kept:
+        done = ToolRound(content, kept, results, for_client or [])
+        if self.history is not None and (done.calls or done.for_client):
             self.history[min(at, len(self.history)) : min(at, len(self.history))] = done.messages()
         return done
 
@@ -194,10 +221,11 @@ class ToolRunner:
         tasks: dict[int, asyncio.Task[ToolResult]],
         content: str,
         at: int,
+        for_client: list[ToolCall],
     ) -> None:
         def record(_: object) -> None:
             with contextlib.suppress(Exception):
-                self._complete(kept, known, tasks, content, at, interrupted=True)
+                self._complete(kept, known, tasks, content, at, interrupted=True, for_client=for_client)
 
         if tasks:
             asyncio.gather(*tasks.values(), return_exceptions=True).add_done_callback(record)
