@@ -12,7 +12,7 @@ from rejoinder.config import LLMConfig
 from rejoinder.errors import BackendUnavailable, BadInputError
 from rejoinder.models import SPLIT_GGUFS, smollm2_path, split_gguf_path
 from rejoinder.stages.capabilities import Capability
-from rejoinder.stages.llm import GenerationParams, Message
+from rejoinder.stages.llm import GenerationParams, Message, OpenAITool, ToolCall, ToolChoice, wire_messages
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ def resolve_model(name: str) -> Path:
 class LlamaCppLLM:
     capabilities: ClassVar[frozenset[Capability]] = frozenset({"prefill"})
     name = "llamacpp"
+    supports_tools = True
+    """Through llama.cpp's OpenAI-compatible tool calling (Jinja chat templates); a template without
+    tool support simply never calls one."""
 
     def __init__(self, config: LLMConfig) -> None:
         import xllamacpp as xlc
@@ -51,18 +54,19 @@ class LlamaCppLLM:
         params.cpuparams_batch.n_threads = config.threads
         params.verbosity = -1
         params.warmup = True
+        params.use_jinja = True  # the model's own template renders tools and tool results
         try:
             self.server = xlc.Server(params)
         except Exception as exc:
             raise BackendUnavailable(f"{path}: llama.cpp could not load this model ({exc})") from None
         self.model_path = path
-        self._worker: ModelWorker[str] = ModelWorker("llm")
+        self._worker: ModelWorker[Any] = ModelWorker("llm")
 
     def _request(self, messages: Sequence[Message], params: GenerationParams, stream: bool) -> dict[str, Any]:
         seed = params.seed if params.seed is not None else self.config.seed
         return {
             **({"seed": seed} if seed is not None else {}),
-            "messages": [dict(m) for m in messages],
+            "messages": wire_messages(messages),
             "stream": stream,
             "max_tokens": params.max_tokens,
             "temperature": params.temperature,
@@ -103,5 +107,41 @@ class LlamaCppLLM:
                 failure.append(str(result["error"]))
             if failure:
                 raise RuntimeError(f"llama.cpp: {failure[0]}")
+
+        return self._worker.iterate(produce)
+
+    def stream_chat(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams,
+        tools: Sequence[OpenAITool],
+        tool_choice: ToolChoice = "auto",
+    ) -> AsyncIterator[str | ToolCall]:
+        from rejoinder.backends.tool_stream import ToolCallAssembler, tools_request
+
+        request = {**self._request(messages, params, stream=True), **tools_request(tools, tool_choice)}
+
+        def produce(emit: Emit[str | ToolCall]) -> None:
+            failure: list[str] = []
+            assembler = ToolCallAssembler(recover_text=bool(request.get("tools")))
+
+            def on_chunk(chunk: Any) -> bool | None:
+                if isinstance(chunk, dict) and "error" in chunk:
+                    failure.append(str(chunk["error"]))
+                    return True
+                for choice in (chunk or {}).get("choices", []) if isinstance(chunk, dict) else []:
+                    for item in assembler.feed_delta(choice.get("delta") or {}):
+                        if not emit(item):
+                            return True
+                return None
+
+            result = self.server.handle_chat_completions(request, on_chunk)
+            if isinstance(result, dict) and "error" in result:
+                failure.append(str(result["error"]))
+            if failure:
+                raise RuntimeError(f"llama.cpp: {failure[0]}")
+            for item in assembler.finish():
+                if not emit(item):
+                    return
 
         return self._worker.iterate(produce)

@@ -16,6 +16,7 @@ from aiohttp import web
 from rejoinder.audio import PCM_RATE, StreamResampler, to_pcm16
 from rejoinder.chunking import clean_for_speech
 from rejoinder.errors import BadInputError
+from rejoinder.server.chat_tools import chat_tools, complete_with_tools, tool_message
 from rejoinder.server.errors import error_response
 from rejoinder.stages.llm import GenerationParams, Message
 
@@ -50,6 +51,9 @@ def _messages(body: dict[str, Any]) -> list[Message]:
         raise BadInputError("'messages' must be a non-empty array")
     out: list[Message] = []
     for m in raw:
+        if isinstance(m, dict) and (m.get("role") == "tool" or m.get("tool_calls")):
+            out.append(tool_message(m))
+            continue
         if not isinstance(m, dict) or m.get("role") not in ("system", "developer", "user", "assistant"):
             raise BadInputError("each message needs a role of system, user or assistant")
         content = m.get("content", "")
@@ -118,6 +122,20 @@ def add_routes(app: web.Application, engine_key: Any) -> None:
             }
             return f"data: {json.dumps(data)}\n\n".encode()
 
+        tools, tool_choice = chat_tools(body, eng.llm)
+        if tools:
+            envelope = {"id": cid, "created": created, "model": model}
+            return await complete_with_tools(
+                request,
+                eng.llm,
+                messages,
+                params,
+                tools,
+                tool_choice,
+                bool(body.get("stream")),
+                chunk,
+                envelope,
+            )
         if not body.get("stream"):
             text = "".join([piece async for piece in eng.llm.stream(messages, params)])
             return web.json_response(
