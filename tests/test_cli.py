@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import SAMPLES, SHARED_AUDIO, encode
+from helpers import HUMAN_AUDIO, SAMPLES, encode
 from rejoinder.audio import WavWriter, read_audio
 
 CLI = [sys.executable, "-m", "rejoinder"]
@@ -60,7 +60,7 @@ def test_reply_prints_a_readable_summary(tmp_path: Path) -> None:
 
 
 def test_transcribe_human_recording() -> None:
-    result = cli("transcribe", SHARED_AUDIO / "goforward.wav", "--json")
+    result = cli("transcribe", HUMAN_AUDIO / "goforward.wav", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["text"].lower().startswith("go forward")
 

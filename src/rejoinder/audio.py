@@ -6,7 +6,7 @@ Everything inside the pipeline is mono float32 in [-1, 1]; 16 kHz on the way in.
 from __future__ import annotations
 
 import wave
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from types import TracebackType
 
@@ -67,7 +67,7 @@ def probe_duration(path: Path) -> float | None:
 
 def stream_audio(
     path: str | Path, sample_rate: int = SAMPLE_RATE, block_s: float = 0.5
-) -> Iterator[FloatArray]:
+) -> Generator[FloatArray, None, None]:
     """Decode any audio file lazily into mono float32 blocks at `sample_rate`.
 
     Memory stays bounded whatever the file's length: nothing is read ahead of the consumer.

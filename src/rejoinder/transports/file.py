@@ -6,6 +6,8 @@ like a polite user, the file waits for each reply before it "speaks" on.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import numpy as np
 
 from rejoinder.audio import SAMPLE_RATE, WavWriter, stream_audio
 from rejoinder.engine import Engine
+from rejoinder.errors import BadInputError
 from rejoinder.events import Event
 from rejoinder.session import Session
 from rejoinder.timeline import TurnReport
@@ -70,14 +73,26 @@ async def reply_to_file(
 
 
 async def transcribe_file(
-    engine: Engine, source: str | Path, progress: Progress | None = None
+    engine: Engine, source: str | Path, progress: Progress | None = None, max_s: float | None = None
 ) -> list[dict[str, object]]:
-    """VAD-split a file into utterances and transcribe each as it completes (bounded memory)."""
+    """VAD-split a file into utterances and transcribe each as it completes (bounded memory).
+
+    Decoding and the VAD run in a thread, block by block, so a long file never holds up the
+    event loop (live sessions share it in the server); `max_s` refuses audio longer than that
+    as soon as decoding passes it.
+    """
     from rejoinder.turns import SpeechEnded, TurnDetector
 
     detector = TurnDetector(engine.vad.stream(), engine.config.vad)
     segments: list[dict[str, object]] = []
     consumed = 0
+    blocks = stream_audio(source, SAMPLE_RATE)
+
+    def next_block() -> tuple[int, list[object]] | None:
+        block = next(blocks, None)
+        if block is None:
+            return None
+        return block.size, list(detector.feed(block))
 
     async def handle(events: list[object]) -> None:
         for ev in events:
@@ -92,10 +107,17 @@ async def transcribe_file(
                         }
                     )
 
-    for block in stream_audio(source, SAMPLE_RATE):
-        await handle(list(detector.feed(block)))
-        consumed += block.size
-        if progress:
-            progress(consumed / SAMPLE_RATE)
-    await handle(list(detector.finish()))
+    try:
+        while (step := await asyncio.to_thread(next_block)) is not None:
+            size, events = step
+            consumed += size
+            if max_s is not None and consumed > max_s * SAMPLE_RATE:
+                raise BadInputError(f"{source}: longer than the limit of {max_s:g} s")
+            await handle(events)
+            if progress:
+                progress(consumed / SAMPLE_RATE)
+        await handle(list(detector.finish()))
+    finally:
+        with contextlib.suppress(ValueError):  # cancelled mid-block: closed when collected
+            blocks.close()
     return segments
