@@ -155,14 +155,20 @@ class WavWriter:
         self._wav.setframerate(sample_rate)
 
     def write(self, samples: FloatArray) -> None:
-        self._wav.writeframes(to_pcm16(samples))
+        try:
+            self._wav.writeframes(to_pcm16(samples))
+        except OSError as exc:  # disk full, quota, a vanished mount: the user's to fix
+            raise BadInputError(f"{self.path}: cannot write output ({exc.strerror or exc})") from None
         self.samples_written += samples.size
 
     def silence(self, seconds: float) -> None:
         self.write(np.zeros(int(seconds * self.sample_rate), np.float32))
 
     def close(self) -> None:
-        self._wav.close()
+        try:
+            self._wav.close()
+        except OSError as exc:
+            raise BadInputError(f"{self.path}: cannot write output ({exc.strerror or exc})") from None
 
     def __enter__(self) -> WavWriter:
         return self

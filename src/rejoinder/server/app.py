@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -14,6 +14,7 @@ from aiohttp import web
 from rejoinder.engine import Engine
 from rejoinder.server.errors import error_response
 from rejoinder.server.metrics import Metrics
+from rejoinder.server.security import SecuritySettings, install_security
 from rejoinder.transports.realtime import RealtimeConnection
 from rejoinder.transports.websocket import MAX_FRAME, serve_socket
 
@@ -27,6 +28,7 @@ class ServerSettings:
     api_key: str | None = None
     max_sessions: int = 4
     model_name: str = "rejoinder"
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
 
 ENGINE = web.AppKey("engine", Engine)
@@ -43,7 +45,7 @@ def _key_from(request: web.Request) -> str | None:
         proto = proto.strip()
         if proto.startswith("openai-insecure-api-key."):
             return proto.removeprefix("openai-insecure-api-key.")
-    return request.query.get("api_key")
+    return None  # never from the URL: security_middleware refuses ?api_key=
 
 
 @web.middleware
@@ -136,6 +138,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> web.Ap
     app[SETTINGS] = settings or ServerSettings()
     app[METRICS] = Metrics()
     app[SESSIONS] = set()
+    install_security(app, app[SETTINGS].security, app[SETTINGS].api_key)
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
