@@ -113,24 +113,24 @@ def routed_engine(engine: Engine, small: object, large: object, escalate: bool =
 
 
 def test_turns_report_their_route_and_use_the_tier_model(engine: Engine) -> None:
-    small, large = ScriptedLLM("Rome."), ScriptedLLM("Attention lets each word look at every other word.")
+    small, large = ScriptedLLM("Hi there."), ScriptedLLM("Attention lets each word look at every other word.")
     session = Session(routed_engine(engine, small, large), lambda e: asyncio_noop())
-    simple = run(session.respond("What is the capital of Italy?"))
+    simple = run(session.respond("Hello!"))
     hard = run(session.respond(COMPLEX[0]))
-    assert simple.route is not None and simple.route.tier == "small" and simple.reply == "Rome."
+    assert simple.route is not None and simple.route.tier == "small" and simple.reply == "Hi there."
     assert hard.route is not None and hard.route.tier == "strong" and hard.reply.startswith("Attention")
     assert len(small.calls) == 1 and len(large.calls) == 1
     assert large.calls[0][0]["content"] == STRONG_PROMPT  # the strong tier's own prompt
 
 
 def test_escalation_reasks_the_large_tier(engine: Engine) -> None:
-    small, large = ScriptedLLM("I don't know, sorry."), ScriptedLLM("It is Canberra.")
+    small, large = ScriptedLLM("I don't know, sorry."), ScriptedLLM("Good morning to you.")
     session = Session(routed_engine(engine, small, large, escalate=True), lambda e: asyncio_noop())
-    report = run(session.respond("What is the capital of Australia?"))
-    assert report.reply == "It is Canberra."
+    report = run(session.respond("Good morning!"))  # a small-tier turn
+    assert report.reply == "Good morning to you."
     assert report.route is not None and (report.route.tier, report.route.escalated) == ("strong", True)
     off = Session(routed_engine(engine, ScriptedLLM("I don't know."), large), lambda e: asyncio_noop())
-    assert run(off.respond("What is the capital of Australia?")).reply == "I don't know."
+    assert run(off.respond("Good morning!")).reply == "I don't know."
 
 
 async def asyncio_noop() -> None:
