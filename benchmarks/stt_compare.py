@@ -1,13 +1,14 @@
-"""faster-whisper (Whisper base, the default) against Moonshine base: word errors and time, one run.
+"""faster-whisper against Moonshine base: word errors and time on the same audio, in one run.
 
 Clips: the human recordings in tests/data/human (cards, a command, five read sentences); the
 bundled spoken questions; the spoken turns of the eval question set (src/rejoinder/data/eval:
 several Piper voices, speeds and noise levels; --eval-dir elsewhere) when it exists; and every
-fourth query of the routing set spoken by Piper now. Every clip goes through each backend in
-turn, the order alternating from clip to clip, so that the load on the machine falls on both
-alike. Word errors are the test suite's (tests/helpers.py) after number words become digits on
-both sides (text2num) and "Mr."/"%" are spelled out, as Whisper's English normaliser does;
-spelling variants ("metres") still count as errors.
+fourth query of the routing set spoken by Piper now. Each clip is cut by the VAD as the live
+loop cuts it (the speech plus at most ~0.2 s: what STT gets at the end-of-turn pause) and goes
+through each backend in turn, the order alternating from clip to clip, so that the load on the
+machine falls on both alike; times are per clip. Word errors are the test suite's
+(tests/helpers.py) after number words become digits on both sides (text2num) and "Mr."/"%" are
+spelled out, as Whisper's English normaliser does; spelling variants ("metres") still count.
 
 --live N also replays the bundled questions through the live pipeline (`rejoinder bench`
 without its baseline) N times per backend, alternating backends, with the same VAD, LLM and TTS
@@ -30,11 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from rejoinder.audio import read_audio, resample
+from rejoinder.audio import SAMPLE_RATE, read_audio, resample
 from rejoinder.bench import corpus as bench_corpus
 from rejoinder.bench import summarise
-from rejoinder.config import Config, STTConfig, TTSConfig
+from rejoinder.config import Config, STTConfig, TTSConfig, VADConfig
 from rejoinder.registry import create
+from rejoinder.turns import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted, TurnDetector
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -127,13 +129,33 @@ class Score:
         }
 
 
+def as_heard(vad: Any, audio: np.ndarray) -> list[np.ndarray]:
+    """The audio the live loop transcribes for each turn in `audio`: the speech so far at the
+    last pause before the turn ended (the speculative transcript, adopted when the turn ends),
+    else the turn's audio; both end at most ~0.2 s after the speech."""
+    detector = TurnDetector(vad.stream(), VADConfig())
+    stream = np.concatenate([audio, np.zeros(SAMPLE_RATE, np.float32)])
+    turns, paused = [], None
+    for event in [*detector.feed(stream), *detector.finish()]:
+        if isinstance(event, SpeechStarted | SpeechResumed):
+            paused = None
+        elif isinstance(event, SpeechPaused):
+            paused = event.audio
+        elif isinstance(event, SpeechEnded):
+            turns.append(paused if paused is not None else event.audio)
+            paused = None
+    return turns
+
+
 def compare(backends: dict[str, Any], clips: list[Clip]) -> dict[tuple[str, str], Score]:
     scores: dict[tuple[str, str], Score] = {}
     names = list(backends)
+    vad = create("vad", "silero", VADConfig())
     for i, (group, reference, audio) in enumerate(clips):
+        turns = as_heard(vad, audio)
         for name in names if i % 2 == 0 else names[::-1]:
             start = time.perf_counter()
-            text = backends[name].transcribe_blocking(audio).text
+            text = " ".join(backends[name].transcribe_blocking(turn).text for turn in turns)
             elapsed = (time.perf_counter() - start) * 1000
             e, n = errors(reference, text)
             for key in ((group, name), ("all", name)):

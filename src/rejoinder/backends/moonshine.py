@@ -32,7 +32,11 @@ MIN_TOKENS = 4
 REPEATS_TO_STOP = 4
 MAX_PIECE_S = 20.0
 """Longer audio is cut into pieces of at most this (Moonshine trained on up to ~30 s)."""
-MIN_AUDIO_S = 0.1
+TRAILING_SILENCE_S = 0.5
+"""Appended to the audio: the live loop hands STT the speech plus at most ~0.2 s, and Moonshine
+often drops or mangles a last word it hears cut short ("ten metres" for "ten meters", "days are
+and a week,"). On the test and eval clips cut by the VAD as the live loop cuts them, word errors
+fell from 35 to 23 in 803 words (0.3 s: 21, 0.8 s: 22)."""
 RETRY_MIN_S, RETRY_PAD_S = 0.5, 0.5
 """Speech at least this long that decodes to nothing is tried once more with this much silence after."""
 START, END, SPECIAL = 1, 2, 3
@@ -140,8 +144,7 @@ class MoonshineSTT:
 
     def _transcribe_piece(self, audio: np.ndarray) -> str:
         seconds = audio.size / SAMPLE_RATE
-        if seconds < MIN_AUDIO_S:
-            audio = np.pad(audio, (0, int(MIN_AUDIO_S * SAMPLE_RATE) - audio.size))
+        audio = np.pad(audio, (0, int(TRAILING_SILENCE_S * SAMPLE_RATE)))
         tokens = self._decode(audio, seconds)
         if not tokens and seconds >= RETRY_MIN_S:
             # Moonshine sometimes ends at once on speech of some lengths (e.g. 10.0 s of clear
