@@ -114,6 +114,8 @@ class Score:
     errors: int = 0
     words: int = 0
     ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
+    """CPU time of the process (all its threads) per clip: what the clip costs, whatever the load."""
     mistakes: list[tuple[str, str]] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
@@ -126,6 +128,7 @@ class Score:
             "p50_ms": stats.get("median"),
             "p95_ms": stats.get("p95"),
             "max_ms": stats.get("max"),
+            "cpu_p50_ms": summarise(self.cpu_ms).get("median"),
         }
 
 
@@ -154,14 +157,16 @@ def compare(backends: dict[str, Any], clips: list[Clip]) -> dict[tuple[str, str]
     for i, (group, reference, audio) in enumerate(clips):
         turns = as_heard(vad, audio)
         for name in names if i % 2 == 0 else names[::-1]:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             text = " ".join(backends[name].transcribe_blocking(turn).text for turn in turns)
             elapsed = (time.perf_counter() - start) * 1000
+            cpu_ms = (time.process_time() - cpu) * 1000
             e, n = errors(reference, text)
             for key in ((group, name), ("all", name)):
                 score = scores.setdefault(key, Score())
                 score.errors, score.words = score.errors + e, score.words + n
                 score.ms.append(elapsed)
+                score.cpu_ms.append(cpu_ms)
                 if e and key[0] != "all":
                     score.mistakes.append((reference, text))
     return scores
@@ -222,8 +227,8 @@ def main() -> None:
     scores = compare(backends, clips)
     groups = [*dict.fromkeys(group for group, _, _ in clips), "all"]
     print(f"\n{len(clips)} clips, {started}, {args.threads} threads per backend\n")
-    print("| clips | backend | words | errors | WER | p50 ms | p95 ms | max ms |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| clips | backend | words | errors | WER | p50 ms | p95 ms | max ms | CPU p50 ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
     table = {}
     for group in groups:
         for name in backends:
@@ -231,7 +236,8 @@ def main() -> None:
             table[f"{group}/{name}"] = row
             print(
                 f"| {group} ({row['clips']}) | {name} | {row['words']} | {row['errors']} | "
-                f"{row['wer']:.1%} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['max_ms']:.0f} |"
+                f"{row['wer']:.1%} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['max_ms']:.0f} | "
+                f"{row['cpu_p50_ms']:.0f} |"
             )
     if args.show_errors:
         for (group, name), score in scores.items():
