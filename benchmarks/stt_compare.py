@@ -213,7 +213,9 @@ def main() -> None:
 
     clips = human() + samples() + eval_set(args.eval_dir) + asyncio.run(piper_queries(args.piper))
     backends: dict[str, Any] = {
-        "faster-whisper": create("stt", "faster-whisper", STTConfig(threads=args.threads)),
+        "faster-whisper": create(
+            "stt", "faster-whisper", STTConfig(backend="faster-whisper", threads=args.threads)
+        ),
         "moonshine": create("stt", "moonshine", STTConfig(backend="moonshine", threads=args.threads)),
     }
     if args.unconverted:
