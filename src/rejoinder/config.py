@@ -72,7 +72,10 @@ class VADConfig(_Strict):
 
 class STTConfig(_Strict):
     backend: str = "faster-whisper"
-    model: str = Field("base", description="'base' = the packaged Whisper base, or a CTranslate2 model dir")
+    model: str = Field(
+        "base",
+        description="'base' = the backend's packaged model (Whisper base; Moonshine base), or a model dir",
+    )
     compute_type: str = "int8"
     device: str = "cpu"
     language: str | None = Field("en", description="ISO code, or None to detect")
