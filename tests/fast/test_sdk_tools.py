@@ -74,3 +74,32 @@ def test_the_openai_sdk_completes_a_function_call_round_trip() -> None:
     ]
     positions = [seen["types"].index(kind) for kind in order]
     assert positions == sorted(positions)
+
+
+def test_end_conversation_closes_the_socket_after_the_goodbye() -> None:
+    import aiohttp
+
+    from rejoinder.tools import ToolSet
+
+    engine = fake_engine(
+        llm=FakeLLM(reply="Goodbye, take care.", tool_calls=[ToolCall("c1", "end_conversation", "{}")])
+    )
+    engine.tools = ToolSet.builtins()
+    kinds: list[str] = []
+
+    async def go(base: str) -> None:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(base.replace("http", "ws") + "/v1/realtime") as ws,
+        ):
+            item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Bye!"}]}
+            await ws.send_str(json.dumps({"type": "conversation.item.create", "item": item}))
+            await ws.send_str(json.dumps({"type": "response.create"}))
+            async with asyncio.timeout(20):
+                async for msg in ws:
+                    kinds.append(json.loads(msg.data)["type"])
+            assert ws.closed
+
+    with running_server(engine) as base:
+        asyncio.run(go(base))
+    assert kinds[-1] == "response.done" and "response.output_audio.delta" in kinds
