@@ -19,6 +19,7 @@ from rejoinder import logs
 from rejoinder.config import PRESETS, Config, preset
 from rejoinder.errors import BadInputError, RejoinderError
 from rejoinder.registry import Stage
+from rejoinder.tools.options import BuiltinToolsOpt, ToolsOpt, cli_tools
 
 app = typer.Typer(
     add_completion=False,
@@ -181,6 +182,8 @@ def reply(
     llm_base_url: StageUrlOpt = None,
     tts_base_url: StageUrlOpt = None,
     config_file: ConfigOpt = None,
+    tools: ToolsOpt = None,
+    builtin_tools: BuiltinToolsOpt = True,
     log_level: LogOpt = "warning",
 ) -> None:
     """Answer each spoken turn in SOURCE out loud; write the replies to OUTPUT.
@@ -219,7 +222,9 @@ def reply(
 
     _check_output(output)
     _check_input(source)
+    toolset = cli_tools(tools, builtin_tools)
     engine = _load(config, ("vad", "stt", "llm", "tts"))
+    engine.tools = toolset
 
     def show(report: Any) -> None:
         if not json_out:
@@ -572,6 +577,8 @@ def serve(
     silence_ms: SilenceOpt = None,
     route: RouteOpt = None,
     config_file: ConfigOpt = None,
+    tools: ToolsOpt = None,
+    builtin_tools: BuiltinToolsOpt = True,
     log_level: LogOpt = "info",
 ) -> None:
     """Serve the web page, the OpenAI Realtime WebSocket (/v1/realtime) and WebRTC (/v1/realtime/calls)."""
@@ -591,7 +598,9 @@ def serve(
     from rejoinder.server.app import ServerSettings, create_app
 
     _check_port(host, port)  # fail in a second, not after loading the models
+    toolset = cli_tools(tools, builtin_tools)
     engine = _load(config, ("vad", "stt", "llm", "tts"))
+    engine.tools = toolset
     application = create_app(engine, ServerSettings(api_key=api_key, max_sessions=max_sessions))
     shown = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
     err.print(f"Rejoinder listening on {shown} (WebSocket /v1/realtime, WebRTC /v1/realtime/calls)")
