@@ -18,7 +18,7 @@ from rejoinder.chunking import clean_for_speech
 from rejoinder.errors import BadInputError
 from rejoinder.server.chat_tools import chat_tools, complete_with_tools, tool_message
 from rejoinder.server.errors import error_response
-from rejoinder.stages.llm import GenerationParams, Message
+from rejoinder.stages.llm import GenerationParams, Message, supports_tools
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -122,12 +122,14 @@ def add_routes(app: web.Application, engine_key: Any) -> None:
             }
             return f"data: {json.dumps(data)}\n\n".encode()
 
-        tools, tool_choice = chat_tools(body, eng.llm)
+        capable = [t.llm for t in eng.tiers if supports_tools(t.llm)]  # the strongest that can
+        tool_llm = capable[-1] if capable else eng.llm
+        tools, tool_choice = chat_tools(body, tool_llm)
         if tools:
             envelope = {"id": cid, "created": created, "model": model}
             return await complete_with_tools(
                 request,
-                eng.llm,
+                tool_llm,
                 messages,
                 params,
                 tools,
