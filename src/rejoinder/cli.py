@@ -74,7 +74,8 @@ EscalateOpt = Annotated[
 ]
 LogOpt = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error (JSON to stderr).")]
 InputArg = Annotated[
-    Path, typer.Argument(help="Audio file: wav, flac, ogg, mp3, ...; any rate; stereo is mixed.")
+    Path,
+    typer.Argument(help="Audio file: wav, flac, ogg, mp3, ...; any rate; stereo is mixed; '-' reads stdin."),
 ]
 
 
@@ -156,7 +157,9 @@ def _run(coro: Any) -> Any:
 @app.command()
 def reply(
     source: InputArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the spoken replies (WAV).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Where to write the spoken replies (WAV); '-' = stdout.")
+    ],
     json_out: JsonOpt = False,
     preset_name: PresetOpt = "cpu",
     stt: SttOpt = None,
@@ -218,50 +221,56 @@ def reply(
         vad__min_silence_ms=silence_ms,
         vad__threshold=vad_threshold,
     )
+    from rejoinder.file_io import OutputFile, input_path, is_stdio
     from rejoinder.transports.file import reply_to_file
 
-    _check_output(output)
-    _check_input(source)
-    toolset = cli_tools(tools, builtin_tools)
-    engine = _load(config, ("vad", "stt", "llm", "tts"))
-    engine.tools = toolset
+    report = err if is_stdio(output) else out  # with -o -, stdout carries the WAV alone
+    toolset = cli_tools(tools, builtin_tools)  # a bad tools file fails before any model loads
+    with input_path(source) as src, OutputFile(output, (src,)) as target:
+        _check_input(src)
+        engine = _load(config, ("vad", "stt", "llm", "tts"))
+        engine.tools = toolset
 
-    def show(report: Any) -> None:
-        if not json_out:
-            _print_turn(report.to_dict())
+        def show(turn: Any) -> None:
+            if not json_out:
+                _print_turn(turn.to_dict(), report)
 
-    with _file_progress(source, "replying") as progress:
-        reports, seconds = _run(reply_to_file(engine, source, output, on_turn=show, progress=progress))
+        with _file_progress(src, "replying") as progress:
+            reports, seconds = _run(reply_to_file(engine, src, target.temp, on_turn=show, progress=progress))
+        if seconds:
+            target.commit()
     turns = [r.to_dict() for r in reports]
     if json_out:
         print(
             json.dumps(
                 {"turns": turns, "output": str(output) if seconds else None, "output_s": round(seconds, 2)},
                 indent=2,
-            )
+            ),
+            file=sys.stderr if is_stdio(output) else sys.stdout,
         )
     elif not turns:
         err.print("no speech found in the input; nothing to answer, no output written")
     else:
-        out.print(f"[bold]{len(turns)} turn(s)[/]; {seconds:.1f} s of reply audio written to {output}")
+        shown = "stdout" if is_stdio(output) else output
+        report.print(f"[bold]{len(turns)} turn(s)[/]; {seconds:.1f} s of reply audio written to {shown}")
     if any(t["status"] == "failed" for t in turns):
         raise typer.Exit(1)
 
 
-def _print_turn(t: dict[str, Any]) -> None:
+def _print_turn(t: dict[str, Any], console: Console = out) -> None:
     ms = t["timings_ms"]
 
     def f(v: float | None) -> str:
         return "-" if v is None else f"{v:.0f}"
 
     route = f" [dim]route: {t['route']['tier']} ({t['route']['score']:.2f})[/]" if t.get("route") else ""
-    out.print(f"[bold]turn {t['index'] + 1}[/] [dim]{t['start_s']:.1f}-{t['end_s']:.1f} s[/]{route}")
-    out.print(f"  you:   {t['transcript'] or '[dim](nothing understood)[/]'}")
+    console.print(f"[bold]turn {t['index'] + 1}[/] [dim]{t['start_s']:.1f}-{t['end_s']:.1f} s[/]{route}")
+    console.print(f"  you:   {t['transcript'] or '[dim](nothing understood)[/]'}")
     if t["reply"]:
-        out.print(f"  agent: {t['reply']}")
+        console.print(f"  agent: {t['reply']}")
     if t.get("error"):
-        out.print(f"  [red]error: {t['error']}[/]")
-    out.print(
+        console.print(f"  [red]error: {t['error']}[/]")
+    console.print(
         f"  [dim]first audio {f(ms['first_audio'])} ms after end of speech | stt {f(ms['stt'])} | "
         f"llm first token {f(ms['llm_first_token'])} / total {f(ms['llm_total'])} | "
         f"tts first audio {f(ms['tts_first_audio'])}[/]"
@@ -290,12 +299,14 @@ def transcribe(
         stt__language=language,
         vad__min_silence_ms=silence_ms,
     )
+    from rejoinder.file_io import input_path
     from rejoinder.transports.file import transcribe_file
 
-    _check_input(source)
-    engine = _load(config, ("vad", "stt"))
-    with _file_progress(source, "transcribing") as progress:
-        segments = _run(transcribe_file(engine, source, progress))
+    with input_path(source) as src:
+        _check_input(src)
+        engine = _load(config, ("vad", "stt"))
+        with _file_progress(src, "transcribing") as progress:
+            segments = _run(transcribe_file(engine, src, progress))
     text = " ".join(str(s["text"]) for s in segments)
     if json_out:
         print(json.dumps({"text": text, "segments": segments}, indent=2))
@@ -309,7 +320,7 @@ def transcribe(
 @app.command()
 def say(
     text: Annotated[str, typer.Argument(help="What to say.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="WAV file to write.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="WAV file to write; '-' = stdout.")],
     preset_name: PresetOpt = "cpu",
     tts: TtsOpt = None,
     voice: VoiceOpt = None,
@@ -326,18 +337,24 @@ def say(
     config = build_config(
         preset_name, base_url=base_url, tts__backend=tts, tts__voice=voice, tts__speed=speed
     )
-    _check_output(output)
-    engine = _load(config, ("tts",))
     from rejoinder.audio import WavWriter
+    from rejoinder.file_io import OutputFile, is_stdio
 
-    async def run() -> float:
-        with WavWriter(output, engine.tts.sample_rate) as writer:
-            async for chunk in engine.tts.stream(clean_for_speech(text)):
-                writer.write(chunk)
-            return writer.samples_written / writer.sample_rate
+    with OutputFile(output) as target:
+        engine = _load(config, ("tts",))
 
-    seconds = _run(run())
-    out.print(f"{seconds:.1f} s of speech written to {output}")
+        async def run() -> float:
+            with WavWriter(target.temp, engine.tts.sample_rate) as writer:
+                async for chunk in engine.tts.stream(clean_for_speech(text)):
+                    writer.write(chunk)
+                return writer.samples_written / writer.sample_rate
+
+        seconds = _run(run())
+        target.commit()
+    if is_stdio(output):
+        err.print(f"{seconds:.1f} s of speech written to stdout")
+    else:
+        out.print(f"{seconds:.1f} s of speech written to {output}")
 
 
 @app.command()
@@ -410,13 +427,6 @@ def _check_port(host: str, port: int) -> None:
             probe.bind(address)
         except OSError as exc:
             raise BadInputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-
-
-def _check_output(path: Path) -> None:
-    if path.is_dir():
-        raise BadInputError(f"{path}: output is a directory; give a .wav file path")
-    if not path.parent.exists():
-        raise BadInputError(f"{path.parent}: output directory does not exist")
 
 
 def main() -> None:
@@ -569,6 +579,19 @@ def serve(
         typer.Option("--api-key", envvar="REJOINDER_API_KEY", help="Require this key on every API call."),
     ] = None,
     max_sessions: Annotated[int, typer.Option("--max-sessions", min=1, help="Concurrent conversations.")] = 4,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-origin",
+            help="Web origin (scheme://host[:port]) that may connect; repeatable; '*' = any.",
+        ),
+    ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host", help="Host name accepted besides loopback ones (DNS rebinding guard); repeatable."
+        ),
+    ] = None,
     preset_name: PresetOpt = "cpu",
     llm_model: LlmModelOpt = None,
     system_prompt: PromptOpt = None,
@@ -596,12 +619,16 @@ def serve(
     from aiohttp import web
 
     from rejoinder.server.app import ServerSettings, create_app
+    from rejoinder.server.security import settings_from_options
 
+    security = settings_from_options(host, allow_origin, allow_host)
     _check_port(host, port)  # fail in a second, not after loading the models
     toolset = cli_tools(tools, builtin_tools)
     engine = _load(config, ("vad", "stt", "llm", "tts"))
     engine.tools = toolset
-    application = create_app(engine, ServerSettings(api_key=api_key, max_sessions=max_sessions))
+    application = create_app(
+        engine, ServerSettings(api_key=api_key, max_sessions=max_sessions, security=security)
+    )
     shown = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
     err.print(f"Rejoinder listening on {shown} (WebSocket /v1/realtime, WebRTC /v1/realtime/calls)")
     try:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from rejoinder.backends.gguf_meta import metadata_string
-from rejoinder.backends.worker import Emit, ModelWorker
+from rejoinder.backends.worker import Emit, ModelWorker, Priority, current_priority
 from rejoinder.config import LLMConfig
 from rejoinder.errors import BackendUnavailable, BadInputError
 from rejoinder.models import SPLIT_GGUFS, smollm2_path, split_gguf_path
@@ -90,28 +91,63 @@ class LlamaCppLLM:
         await self._worker.run(self.prefill, list(messages))
 
     def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
-        request = self._request(messages, params, stream=True)
+        if current_priority() is Priority.VOICE:
+            return self._worker.iterate(self._producer(self._request(messages, params, stream=True)))
+        return self._stream_in_steps(messages, params)
 
+    async def _stream_in_steps(
+        self, messages: Sequence[Message], params: GenerationParams
+    ) -> AsyncIterator[str]:
+        """Batch generation that steps aside for voice turns.
+
+        When a voice job is waiting, generation stops at the next token and the voice job runs;
+        then a new request continues from what was written so far (llama.cpp continues a final
+        assistant message), within the remaining token budget.
+        """
+        written: list[str] = []
+        while len(written) < params.max_tokens:
+            prefix: list[Message] = [{"role": "assistant", "content": "".join(written)}] if written else []
+            step = replace(params, max_tokens=params.max_tokens - len(written))
+            outcome = _Outcome()
+            request = self._request([*messages, *prefix], step, stream=True)
+            async for piece in self._worker.iterate(self._producer(request, outcome)):
+                written.append(piece)
+                yield piece
+            if not outcome.preempted:
+                return
+
+    def _producer(
+        self, request: dict[str, Any], outcome: _Outcome | None = None
+    ) -> Callable[[Emit[str]], None]:
         def produce(emit: Emit[str]) -> None:
-            failure: list[str] = []
+            failure: list[Any] = []
 
             def on_chunk(chunk: Any) -> bool | None:
                 if isinstance(chunk, dict) and "error" in chunk:
-                    failure.append(str(chunk["error"]))
+                    failure.append(chunk["error"])
                     return True
                 for choice in (chunk or {}).get("choices", []) if isinstance(chunk, dict) else []:
                     piece = (choice.get("delta") or {}).get("content")
                     if piece and not emit(piece):
                         return True  # consumer gone: tell llama.cpp to stop generating
+                    if piece and outcome is not None and self._worker.yield_requested():
+                        outcome.preempted = True
+                        return True  # a voice turn waits: stop here, continue after it
                 return None
 
             result = self.server.handle_chat_completions(request, on_chunk)
             if isinstance(result, dict) and "error" in result:
-                failure.append(str(result["error"]))
+                failure.append(result["error"])
             if failure:
-                raise RuntimeError(f"llama.cpp: {failure[0]}")
+                error = failure[0]
+                if isinstance(error, dict) and error.get("type") == "exceed_context_size_error":
+                    raise BadInputError(
+                        f"the prompt is {error.get('n_prompt_tokens')} tokens; "
+                        f"the model's context holds {error.get('n_ctx')}"
+                    )
+                raise RuntimeError(f"llama.cpp: {error}")
 
-        return self._worker.iterate(produce)
+        return produce
 
     def stream_chat(
         self,
@@ -148,3 +184,8 @@ class LlamaCppLLM:
                     return
 
         return self._worker.iterate(produce)
+
+
+@dataclass
+class _Outcome:
+    preempted: bool = False
