@@ -19,6 +19,7 @@ from rejoinder import logs
 from rejoinder.config import PRESETS, Config, preset
 from rejoinder.errors import BadInputError, RejoinderError
 from rejoinder.registry import Stage
+from rejoinder.tools.options import BuiltinToolsOpt, ToolsOpt, cli_tools
 
 app = typer.Typer(
     add_completion=False,
@@ -184,6 +185,8 @@ def reply(
     llm_base_url: StageUrlOpt = None,
     tts_base_url: StageUrlOpt = None,
     config_file: ConfigOpt = None,
+    tools: ToolsOpt = None,
+    builtin_tools: BuiltinToolsOpt = True,
     log_level: LogOpt = "warning",
 ) -> None:
     """Answer each spoken turn in SOURCE out loud; write the replies to OUTPUT.
@@ -222,9 +225,11 @@ def reply(
     from rejoinder.transports.file import reply_to_file
 
     report = err if is_stdio(output) else out  # with -o -, stdout carries the WAV alone
+    toolset = cli_tools(tools, builtin_tools)  # a bad tools file fails before any model loads
     with input_path(source) as src, OutputFile(output, (src,)) as target:
         _check_input(src)
         engine = _load(config, ("vad", "stt", "llm", "tts"))
+        engine.tools = toolset
 
         def show(turn: Any) -> None:
             if not json_out:
@@ -601,6 +606,8 @@ def serve(
     silence_ms: SilenceOpt = None,
     route: RouteOpt = None,
     config_file: ConfigOpt = None,
+    tools: ToolsOpt = None,
+    builtin_tools: BuiltinToolsOpt = True,
     log_level: LogOpt = "info",
 ) -> None:
     """Serve the web page, the OpenAI Realtime WebSocket (/v1/realtime) and WebRTC (/v1/realtime/calls)."""
@@ -622,7 +629,9 @@ def serve(
 
     security = settings_from_options(host, allow_origin, allow_host)
     _check_port(host, port)  # fail in a second, not after loading the models
+    toolset = cli_tools(tools, builtin_tools)
     engine = _load(config, ("vad", "stt", "llm", "tts"))
+    engine.tools = toolset
     application = create_app(
         engine, ServerSettings(api_key=api_key, max_sessions=max_sessions, security=security)
     )

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from rejoinder.registry import Stage
 from rejoinder.stages import LLM, STT, TTS, VAD
 from rejoinder.stages.capabilities import can_prefill, can_transcribe_blocking, can_warm_up
 from rejoinder.stages.turn import EndOfTurn
+
+if TYPE_CHECKING:
+    from rejoinder.tools.toolset import ToolSet
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ class Engine:
         """Weakest first; one tier (the `llm` stage) when routing is off."""
         self.end_of_turn: EndOfTurn | None = None
         """The end-of-turn model ('smart' turn detection); None: a fixed silence ends turns."""
+        self.tools: ToolSet | None = None
+        """In-process tools every session may call (--tools, built-ins); None: none."""
 
     @classmethod
     def from_stages(cls, config: Config, **stages: Any) -> Engine:
@@ -60,6 +65,7 @@ class Engine:
         engine = Engine.from_stages(self.config, **{**self._stages, **stages})
         old, new = self._stages.get("llm"), stages.get("llm")
         engine.router = self.router
+        engine.tools = self.tools
         engine.end_of_turn = stages.get("turn", self.end_of_turn)
         engine.tiers = [
             Tier(t.name, new if new is not None and t.llm is old else t.llm, t.config) for t in self.tiers

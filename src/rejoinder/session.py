@@ -21,6 +21,7 @@ from rejoinder.endpointing import TurnTaker
 from rejoinder.engine import Engine
 from rejoinder.events import (
     ClauseStarted,
+    ConversationEnded,
     EventSink,
     ReplyDone,
     SessionEvent,
@@ -40,6 +41,7 @@ from rejoinder.speculation import Speculation
 from rejoinder.stages.llm import Message
 from rejoinder.streams import run_ahead
 from rejoinder.timeline import EndOfTurnDecision, Timeline, TurnReport
+from rejoinder.tool_turns import records_summary
 from rejoinder.turns import SpeechPaused, SpeechResumed, SpeechStarted, TurnDetector, TurnEvent
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class Session:
         self.config = config or engine.config
         self.output: AudioOutput = output or DirectOutput()
         self.responder = Responder(engine, self.config)
+        self.responder.notify = self._emit
         self._sink = sink
         self.state: State = "listening"
         self.reports: list[TurnReport] = []
@@ -177,14 +180,15 @@ class Session:
         await task
         return report
 
-    def reply_to(self, text: str) -> tuple[TurnReport, asyncio.Task[None]]:
-        """Start answering a typed message; its turn index is taken now, before any await."""
+    def reply_to(self, text: str, resume: bool = False) -> tuple[TurnReport, asyncio.Task[None]]:
+        """Start answering a typed message; its turn index is taken now, before any await.
+        `resume`: no new message, answer on from the history (after a client's tool outputs)."""
         report = self._new_report(0.0, 0.0)
 
         async def answer() -> None:
             await self.interrupt()
             await self._set_state("thinking")
-            self._start_turn(report, self._run_turn(report, None, text))
+            self._start_turn(report, self._run_turn(report, None, text, resume=resume))
             await self.wait_idle()
 
         return report, asyncio.create_task(answer())
@@ -224,9 +228,11 @@ class Session:
         audio: np.ndarray | None,
         text: str | None = None,
         speculation: Speculation | None = None,
+        resume: bool = False,
     ) -> None:
         tl = report.timeline
-        answer = speculation.answer if speculation is not None else Answer(timeline=tl)
+        answer = speculation.answer if speculation is not None else Answer(timeline=tl, resumed=resume)
+        answer.begin(report.index)
         try:
             if speculation is not None:
                 text = await speculation.transcript()
@@ -238,7 +244,7 @@ class Session:
             tl.mark("transcript")
             report.transcript = text
             await self._emit(Transcribed(report.index, text))
-            if not text.strip():
+            if not text.strip() and not answer.resumed:
                 report.status = "empty"
                 return
             clauses = (
@@ -285,17 +291,21 @@ class Session:
         report.timeline.adopt(answer.timeline)
         report.timeline.mark("reply_done")
         report.route, report.unspoken_tail = answer.route, answer.unspoken_tail
+        report.tool_calls = records_summary(answer.tool_calls)
         if report.status == "cancelled":
             self.output.clear(report.index)
         report.reply = " ".join(self.output.heard(report.index))
         heard_any = report.reply or report.status == "cancelled"  # a cut-off question still counts
-        if report.transcript.strip() and report.status in ("completed", "cancelled") and heard_any:
+        said = report.transcript.strip() or answer.resumed
+        if said and report.status in ("completed", "cancelled") and heard_any:
             self.responder.remember(report.transcript, report.reply or None)
         self.reports.append(report)
         log.info("turn", extra={"turn": report.to_dict()})
         with contextlib.suppress(Exception):
             await self._emit(ReplyDone(report.index, report.status, report.reply))
             await self._emit(TurnFinished(report.index, report))
+            if answer.ends_conversation and report.status == "completed":
+                await self._emit(ConversationEnded(report.index))
             if self._turn_task is asyncio.current_task():
                 await self._set_state("listening")
 

@@ -30,7 +30,7 @@ class Speculation:
         transcript: asyncio.Future[str] | None = None,
     ) -> None:
         """`transcript`: the pause's transcription already started by turn detection, if any."""
-        self.answer = Answer()
+        self.answer = Answer(speculative=True)
         self.answer.timeline.mark("stt_start")
         self._text: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._clauses: asyncio.Queue[object] = asyncio.Queue()

@@ -93,6 +93,8 @@ class TurnReport:
     """The first clause's speech was made during that silence too."""
     unspoken_tail: str | None = None
     """An unfinished phrase cut by the token limit, not spoken."""
+    tool_calls: list[dict[str, object]] = field(default_factory=list)
+    """The tools called for this turn: name, arguments, status, output, ms, interrupted."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -123,4 +125,6 @@ class TurnReport:
             out["speculative_audio"] = True
         if self.unspoken_tail:
             out["unspoken_tail"] = self.unspoken_tail
+        if self.tool_calls:
+            out["tool_calls"] = self.tool_calls
         return out

@@ -140,6 +140,32 @@ def test_a_spoken_turn_and_a_typed_turn_send_only_valid_events() -> None:
         ({"type": "input_audio_buffer.append", "audio": 5}, "audio", "base64"),
         ({"type": "input_audio_buffer.append", "audio": "###"}, "audio", "base64"),
         ({"type": "input_audio_buffer.append", "audio": "AAAA"}, "audio", "even"),
+        (
+            {"type": "session.update", "session": {"tools": [{"type": "function", "name": "a b"}]}},
+            "session.tools[0].name",
+            "letters",
+        ),
+        (
+            {
+                "type": "session.update",
+                "session": {"tools": [{"type": "function", "name": "f", "parameters": {"type": 3}}]},
+            },
+            "session.tools[0].parameters/type",
+            "not a valid JSON schema",
+        ),
+        (
+            {"type": "session.update", "session": {"tool_choice": {"type": "function", "name": "nope"}}},
+            "session.tool_choice.name",
+            "not one of the tools",
+        ),
+        (
+            {
+                "type": "conversation.item.create",
+                "item": {"type": "function_call_output", "call_id": "call_x", "output": "{}"},
+            },
+            "item.call_id",
+            "no function call 'call_x'",
+        ),
     ],
 )
 def test_bad_fields_get_a_human_error_naming_the_field(event: dict[str, Any], param: str, words: str) -> None:

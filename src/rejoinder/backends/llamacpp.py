@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rejoinder.backends.gguf_meta import metadata_string
 from rejoinder.backends.worker import Emit, ModelWorker, Priority, current_priority
 from rejoinder.config import LLMConfig
 from rejoinder.errors import BackendUnavailable, BadInputError
@@ -39,8 +40,8 @@ class LlamaCppLLM:
     capabilities: ClassVar[frozenset[Capability]] = frozenset({"prefill"})
     name = "llamacpp"
     supports_tools = True
-    """Through llama.cpp's OpenAI-compatible tool calling (Jinja chat templates); a template without
-    tool support simply never calls one."""
+    """Through llama.cpp's OpenAI-compatible tool calling (Jinja chat templates); set per model: only
+    a model whose chat template renders tools is offered them (a turn needing one goes elsewhere)."""
 
     def __init__(self, config: LLMConfig) -> None:
         import xllamacpp as xlc
@@ -61,6 +62,8 @@ class LlamaCppLLM:
         except Exception as exc:
             raise BackendUnavailable(f"{path}: llama.cpp could not load this model ({exc})") from None
         self.model_path = path
+        template = metadata_string(path, "tokenizer.chat_template")
+        self.supports_tools = bool(template and "tools" in template)  # SmolLM2's cannot show tools
         self._worker: ModelWorker[Any] = ModelWorker("llm")
 
     def _request(self, messages: Sequence[Message], params: GenerationParams, stream: bool) -> dict[str, Any]:

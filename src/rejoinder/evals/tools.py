@@ -14,7 +14,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +24,7 @@ from rejoinder.errors import BadInputError
 from rejoinder.stages.llm import GenerationParams, Message, ToolCall, ToolCallingLLM
 from rejoinder.tools.builtins import resolve_zone
 from rejoinder.tools.calculator import CalculationError, evaluate
+from rejoinder.tools.intent import tool_intent
 from rejoinder.tools.prompt import TOOL_BASE_PROMPT, TOOL_GUIDANCE, tool_system_prompt
 from rejoinder.tools.tool import ToolError
 from rejoinder.tools.toolset import ToolSet
@@ -161,6 +162,19 @@ async def run_case(
     )
 
 
+def gated(outcomes: Sequence[CaseOutcome], cases: Sequence[ToolCase], tools: ToolSet) -> list[CaseOutcome]:
+    """The outcomes as a session has them: a request the tool rule (tools/intent.py) does not match
+    is never offered the tools, so it makes no call (exact: the model's answer there is not asked)."""
+    described = [(t.name, t.description) for t in tools]
+    texts = {c.id: c.text for c in cases}
+    return [
+        o
+        if tool_intent(texts[o.id], described)
+        else replace(o, called=[], arguments=[], right_tool=False, right_args=False, tool_latency_ms=None)
+        for o in outcomes
+    ]
+
+
 def _p95(values: list[float]) -> float:
     return sorted(values)[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
 
@@ -235,6 +249,7 @@ def run(
         )
         scores = [score(model, s, [o for o in outcomes if o.split == s]) for s in ("tune", "holdout")]
         scores = [s for s in scores if s.requests] + [score(model, "all", outcomes)]
+        scores.append(score(model, "all+rule", gated(outcomes, cases, eval_toolset())))
         report["models"][model] = {
             "scores": [asdict(s) for s in scores],
             "outcomes": [asdict(o) for o in outcomes],

@@ -31,7 +31,7 @@ from rejoinder.server.limits import (
     speech_pieces,
     unless_client_leaves,
 )
-from rejoinder.stages.llm import GenerationParams, Message
+from rejoinder.stages.llm import GenerationParams, Message, supports_tools
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +148,14 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
             }
             return f"data: {json.dumps(data)}\n\n".encode()
 
-        tools, tool_choice = chat_tools(body, eng.llm)
+        capable = [t.llm for t in eng.tiers if supports_tools(t.llm)]  # the strongest that can
+        tool_llm = capable[-1] if capable else eng.llm
+        tools, tool_choice = chat_tools(body, tool_llm)
         if tools:
             envelope = {"id": cid, "created": created, "model": model}
             return await complete_with_tools(
                 request,
-                eng.llm,
+                tool_llm,
                 messages,
                 params,
                 tools,

@@ -16,7 +16,7 @@ import numpy as np
 from rejoinder.audio import SAMPLE_RATE, WavWriter, stream_audio
 from rejoinder.engine import Engine
 from rejoinder.errors import BadInputError
-from rejoinder.events import SessionEvent, TurnFinished
+from rejoinder.events import ConversationEnded, SessionEvent, TurnFinished
 from rejoinder.output import DirectOutput
 from rejoinder.session import Session
 from rejoinder.timeline import TurnReport
@@ -49,9 +49,13 @@ async def reply_to_file(
         last_turn = turn
         writer.write(audio)
 
+    ended = False
+
     async def sink(event: SessionEvent) -> None:
+        nonlocal ended
         if isinstance(event, TurnFinished) and on_turn is not None:
             on_turn(event.report)
+        ended = ended or isinstance(event, ConversationEnded)  # a tool hung up: the rest is not heard
 
     session = Session(engine, sink, output=DirectOutput(write))
     consumed = 0
@@ -61,10 +65,15 @@ async def reply_to_file(
                 await session.push_audio(block[start : start + frame])
                 if session.busy:
                     await session.wait_idle()
+                if ended:
+                    break
+            if ended:
+                break
             consumed += block.size
             if progress:
                 progress(consumed / SAMPLE_RATE)
-        await session.end_audio()
+        if not ended:
+            await session.end_audio()
         await session.wait_idle()
     finally:
         await session.close()

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from rejoinder.audio import PCM_RATE
 from rejoinder.config import Config
 from rejoinder.session import Session
+from rejoinder.transports.realtime.tool_events import ToolEvents
 from rejoinder.transports.realtime.wire import ProtocolError, Wire, expect, new_id
 
 MAX_INSTRUCTIONS_CHARS = 4000
@@ -25,8 +26,11 @@ def first_error(exc: ValidationError) -> str:
 class SessionSettings:
     """What the client configured for this connection."""
 
-    def __init__(self, wire: Wire, config: Config, session: Session, model: str) -> None:
+    def __init__(
+        self, wire: Wire, config: Config, session: Session, model: str, tools: ToolEvents | None = None
+    ) -> None:
         self.wire, self.config, self.session, self.model = wire, config, session, model
+        self.tools = tools
         self.id = new_id("sess")
         self.voice = config.tts.voice
         self.vad_enabled = True
@@ -65,6 +69,7 @@ class SessionSettings:
             "output_modalities": ["audio"],
             "instructions": responder.instructions or self.config.llm.system_prompt,
             "max_output_tokens": responder.max_tokens or self.config.llm.max_tokens,
+            **(self.tools.describe() if self.tools is not None else {}),
             "audio": {
                 "input": {
                     "format": {"type": "audio/pcm", "rate": PCM_RATE},
@@ -99,6 +104,8 @@ class SessionSettings:
             raise ProtocolError(
                 f"only audio/pcm at {PCM_RATE} Hz is supported", "invalid_value", "session.audio.input.format"
             )
+        if self.tools is not None:
+            self.tools.update(session)
         if "turn_detection" in input_cfg or "turn_detection" in session:
             self._turn_detection(input_cfg.get("turn_detection", session.get("turn_detection")))
         if "max_output_tokens" in session:

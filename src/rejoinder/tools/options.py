@@ -1,0 +1,33 @@
+"""`--tools SPEC` (repeatable) and `--builtin-tools/--no-builtin-tools` for `reply` and `serve`: the
+options and the ToolSet they give the engine, loaded before the models so a bad file fails at once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rejoinder.tools.loader import session_tools
+from rejoinder.tools.toolset import ToolSet
+
+ToolsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tools",
+        help="Python functions the agent may call: FILE.py or module:attr (repeatable). "
+        "Only turns that may need a tool are offered them, answered by a tier that can call tools.",
+    ),
+]
+BuiltinToolsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--builtin-tools/--no-builtin-tools",
+        help="Offer the built-in tools: current_datetime, calculate, end_conversation.",
+    ),
+]
+
+
+def cli_tools(specs: list[str] | None, builtins: bool) -> ToolSet | None:
+    """The tools of `--tools` plus the built-ins (unless turned off); None when there are none."""
+    tools = session_tools(list(specs or []), builtins=builtins)
+    return tools if len(tools) else None
