@@ -186,7 +186,7 @@ def reply(
     tts_base_url: StageUrlOpt = None,
     config_file: ConfigOpt = None,
     tools: ToolsOpt = None,
-    builtin_tools: BuiltinToolsOpt = True,
+    builtin_tools: BuiltinToolsOpt = False,
     log_level: LogOpt = "warning",
 ) -> None:
     """Answer each spoken turn in SOURCE out loud; write the replies to OUTPUT.
@@ -607,7 +607,7 @@ def serve(
     route: RouteOpt = None,
     config_file: ConfigOpt = None,
     tools: ToolsOpt = None,
-    builtin_tools: BuiltinToolsOpt = True,
+    builtin_tools: BuiltinToolsOpt = False,
     log_level: LogOpt = "info",
 ) -> None:
     """Serve the web page, the OpenAI Realtime WebSocket (/v1/realtime) and WebRTC (/v1/realtime/calls)."""

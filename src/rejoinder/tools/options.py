@@ -22,12 +22,14 @@ BuiltinToolsOpt = Annotated[
     bool,
     typer.Option(
         "--builtin-tools/--no-builtin-tools",
-        help="Offer the built-in tools: current_datetime, calculate, end_conversation.",
+        help="Offer the built-in tools: current_datetime, calculate, end_conversation. Off by default: "
+        "on 2 CPU cores a tool turn takes seconds (the strong tier reads the tool prompt), while the "
+        "strong tier answers arithmetic correctly on its own (docs/tools.md).",
     ),
 ]
 
 
 def cli_tools(specs: list[str] | None, builtins: bool) -> ToolSet | None:
-    """The tools of `--tools` plus the built-ins (unless turned off); None when there are none."""
+    """The tools of `--tools` plus the built-ins (if asked for); None when there are none."""
     tools = session_tools(list(specs or []), builtins=builtins)
     return tools if len(tools) else None
