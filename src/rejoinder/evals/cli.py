@@ -67,7 +67,7 @@ def eval_command(
     if tools:
         _run_tools(json_out, split, [m for m in (small_model, strong_model or "qwen1.5b") if m])
         return
-    from rejoinder.cli import _load, build_config
+    from rejoinder.cli.common import _load, build_config
     from rejoinder.evals.accuracy import CONFIGS, report, run_eval
     from rejoinder.evals.questions import load
 
