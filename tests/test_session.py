@@ -195,7 +195,9 @@ def test_speculative_work_in_the_end_silence_is_adopted(engine: Engine) -> None:
 
 def test_speculation_is_discarded_when_the_user_goes_on(engine: Engine) -> None:
     llm = RecordingLLM(engine.llm)
-    session = Session(unrouted(engine).with_stages(llm=llm), Collector())
+    config = engine.config.model_copy(deep=True)
+    config.vad.end_of_turn = "silence"  # "Hello." is a complete turn to the end-of-turn model
+    session = Session(unrouted(engine).with_stages(llm=llm), Collector(), config)
     first = read_audio(SAMPLES / "hello.wav")[4000:-16000]
     second = read_audio(SAMPLES / "capital_of_france.wav")[4000:]
     gap = np.zeros(int(0.2 * 16_000), np.float32)  # with the clip tails: over 160 ms, under 500 ms
