@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import SAMPLES, HUMAN_AUDIO
+from helpers import HUMAN_AUDIO, SAMPLES
 from rejoinder.audio import read_audio
 from rejoinder.config import Config
 from rejoinder.engine import Engine

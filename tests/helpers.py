@@ -12,6 +12,8 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "src" / "rejoinder" / "data" / "samples"
 HUMAN_AUDIO = REPO / "tests" / "data" / "human"
 """Human recordings from Debian's pocketsphinx-testdata (BSD-style); see its README.md."""
+HUMAN_EXTRA = HUMAN_AUDIO / "extra"
+"""Five read sentences (LibriVox, Sense and Sensibility) from the same package."""
 
 _NUMBERS = [
     "zero",
@@ -51,11 +53,13 @@ def wer(reference: str, hypothesis: str) -> float:
     return errors / max(1, n)
 
 
-def human_transcripts() -> dict[str, str]:
-    lines = (HUMAN_AUDIO / "transcripts.txt").read_text().splitlines()
+def human_transcripts(folder: Path = HUMAN_AUDIO) -> dict[str, str]:
+    """name -> text from folder/transcripts.txt ("text (name)" lines); HUMAN_EXTRA for the longer
+    read sentences."""
+    lines = (folder / "transcripts.txt").read_text().splitlines()
     out = {}
     for line in lines:
-        m = re.match(r"(.*)\((\w+)\)\s*$", line)
+        m = re.match(r"(.*)\(([\w-]+)\)\s*$", line)
         if m:
             out[m.group(2)] = m.group(1).strip()
     return out

@@ -127,6 +127,14 @@ async def _page_session(profile: Path, base: str, mode: str, timeout_s: float = 
                     break
                 await asyncio.sleep(0.25)
             await tools.js("document.getElementById('talk').click()")
+            released = time.time()
+            while True:  # Stop releases the session on the server, whatever the transport
+                async with client.get(base + "/health") as r:
+                    if (await r.json())["sessions"] == 0:
+                        break
+                assert time.time() - released < 10, "the session was not released after Stop"
+                await asyncio.sleep(0.2)
+            state["released_s"] = time.time() - released
             return state
 
 
@@ -151,3 +159,4 @@ def test_browser_talks_and_sees_the_answer(engine: Engine, mode: str) -> None:
     if mode == "webrtc":
         assert state["playing"], "the agent's audio track never reached the page"
     assert not state["status"].startswith("error"), state
+    assert state["released_s"] < 10

@@ -1,13 +1,25 @@
-"""Whisper base (packaged, int8) on human recordings and on the bundled spoken questions."""
+"""Whisper base (packaged, int8, faster-whisper) on human recordings and the bundled spoken questions."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conftest import run
 from helpers import SAMPLES, human_transcripts, word_errors
+from rejoinder import registry
 from rejoinder.audio import read_audio
-from rejoinder.engine import Engine
+from rejoinder.backends.faster_whisper import FasterWhisperSTT
+from rejoinder.config import STTConfig
+
+
+@pytest.fixture(scope="module")
+def whisper() -> FasterWhisperSTT:
+    """faster-whisper as the cpu preset configures it, whichever STT is the default."""
+    stt = registry.create("stt", "faster-whisper", STTConfig(backend="faster-whisper"))
+    assert isinstance(stt, FasterWhisperSTT)
+    return stt
 
 
 def questions() -> dict[str, str]:
@@ -15,12 +27,12 @@ def questions() -> dict[str, str]:
     return dict(line.split("\t", 1) for line in lines if line and not line.startswith("#"))
 
 
-def test_human_recordings_transcribe_closely(engine: Engine, human_audio: Path) -> None:
+def test_human_recordings_transcribe_closely(whisper: FasterWhisperSTT, human_audio: Path) -> None:
     expected = human_transcripts()
     assert len(expected) >= 6
     total_errors = total_words = 0
     for name, reference in expected.items():
-        text = run(engine.stt.transcribe(read_audio(human_audio / f"{name}.wav"))).text
+        text = run(whisper.transcribe(read_audio(human_audio / f"{name}.wav"))).text
         errors, words = word_errors(reference, text)
         assert errors / words <= 0.34, (name, reference, text)
         total_errors, total_words = total_errors + errors, total_words + words
@@ -28,30 +40,31 @@ def test_human_recordings_transcribe_closely(engine: Engine, human_audio: Path) 
     assert total_errors / total_words <= 0.15
 
 
-def test_bundled_questions_transcribe(engine: Engine) -> None:
+def test_bundled_questions_transcribe(whisper: FasterWhisperSTT) -> None:
     total_errors = total_words = 0
     for name, reference in questions().items():
-        text = run(engine.stt.transcribe(read_audio(SAMPLES / f"{name}.wav"))).text
+        text = run(whisper.transcribe(read_audio(SAMPLES / f"{name}.wav"))).text
         errors, words = word_errors(reference, text)
         assert errors <= 2, (name, text)
         total_errors, total_words = total_errors + errors, total_words + words
     assert total_errors / total_words <= 0.08
 
 
-def test_empty_audio_is_empty_text(engine: Engine) -> None:
+def test_empty_audio_is_empty_text(whisper: FasterWhisperSTT) -> None:
     import numpy as np
 
-    assert run(engine.stt.transcribe(np.zeros(0, np.float32))).text == ""
+    assert run(whisper.transcribe(np.zeros(0, np.float32))).text == ""
 
 
-def test_short_window_loops_fall_back_to_the_full_window(engine: Engine, human_audio: Path) -> None:
+def test_short_window_loops_fall_back_to_the_full_window(
+    whisper: FasterWhisperSTT, human_audio: Path
+) -> None:
     """A too-short encoder window makes Whisper repeat itself; the backend must notice and retry."""
-    from rejoinder.backends.faster_whisper import FasterWhisperSTT, _looks_looped
+    from rejoinder.backends.faster_whisper import _looks_looped
 
     assert _looks_looped("Seven of clubs. Seven of clubs. Seven of clubs. Seven of clubs. Seven of clubs.")
     assert not _looks_looped("What is the largest planet in the solar system?")
-    stt = engine.stt
-    assert isinstance(stt, FasterWhisperSTT)
+    stt = whisper
     # Without the repetition penalty that keeps most short windows from looping.
     tight = stt.config.model_copy(
         update={"window_min_s": 1.0, "window_padding_s": 0.5, "window_repetition_penalty": 1.0}
@@ -67,13 +80,10 @@ def test_short_window_loops_fall_back_to_the_full_window(engine: Engine, human_a
     assert word_errors("five five", text)[0] == 0, text
 
 
-def test_the_short_window_holds_on_every_recording(engine: Engine, human_audio: Path) -> None:
+def test_the_short_window_holds_on_every_recording(whisper: FasterWhisperSTT, human_audio: Path) -> None:
     """With the repetition penalty, no recording needs the slow full-window retry (without it,
     three of these sixteen loop: "seven of clubs. seven of clubs. ...")."""
-    from rejoinder.backends.faster_whisper import FasterWhisperSTT
-
-    stt = engine.stt
-    assert isinstance(stt, FasterWhisperSTT)
+    stt = whisper
     files = sorted(SAMPLES.glob("*.wav")) + sorted(human_audio.glob("*.wav"))
     assert len(files) >= 16
     for path in files:

@@ -50,11 +50,32 @@ class VADConfig(_Strict):
     speculate_after_ms: int = Field(
         160, ge=0, description="silence after which STT and LLM start speculatively (0 = never)"
     )
+    end_of_turn: Literal["smart", "silence"] = Field(
+        "smart",
+        description="'smart': an end-of-turn model (Smart Turn v3.2) ends a complete turn after a short "
+        "silence and waits longer (up to a cap) after an unfinished one; 'silence': a fixed "
+        "min_silence_ms of silence ends every turn",
+    )
+    eagerness: Literal["low", "medium", "high", "auto"] = Field(
+        "auto",
+        description="'smart' only: how soon a turn is ended (high: soonest, shortest cap; low: "
+        "waits longest for the speaker to go on; auto = medium)",
+    )
+    turn_backend: str = Field("smart-turn", description="end-of-turn model for 'smart'")
+    barge_in: Literal["words", "onset"] = Field(
+        "words",
+        description="'words': while the agent speaks, user speech interrupts once its words say so "
+        "(a cue such as 'wait', or real words going on), and backchannels ('uh-huh', 'okay') or "
+        "noises do not; 'onset': any speech interrupts as soon as the VAD confirms it",
+    )
 
 
 class STTConfig(_Strict):
     backend: str = "faster-whisper"
-    model: str = Field("base", description="'base' = the packaged Whisper base, or a CTranslate2 model dir")
+    model: str = Field(
+        "base",
+        description="'base' = the backend's packaged model (Whisper base; Moonshine base), or a model dir",
+    )
     compute_type: str = "int8"
     device: str = "cpu"
     language: str | None = Field("en", description="ISO code, or None to detect")

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from rejoinder.stages.llm import ToolCall
     from rejoinder.timeline import TurnReport
+    from rejoinder.tools.tool import ToolResult
 
 State = Literal["listening", "user_speaking", "thinking", "speaking"]
 TurnStatus = Literal["completed", "cancelled", "empty", "failed"]
@@ -88,6 +90,33 @@ class TurnFailed:
     at: float = field(default_factory=_now)
 
 
+@dataclass(frozen=True)
+class ToolCalled:
+    """The model called a tool; `client`: the client runs it and sends the output back."""
+
+    turn: int
+    call: ToolCall
+    client: bool = False
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class ToolReturned:
+    """An in-process tool's result (or error), now in the model's prompt."""
+
+    turn: int
+    result: ToolResult
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class ConversationEnded:
+    """A tool ended the conversation (end_conversation); sent once the goodbye has played."""
+
+    turn: int
+    at: float = field(default_factory=_now)
+
+
 SessionEvent = (
     StateChanged
     | UserSpeechStarted
@@ -97,6 +126,9 @@ SessionEvent = (
     | ReplyDone
     | TurnFinished
     | TurnFailed
+    | ToolCalled
+    | ToolReturned
+    | ConversationEnded
 )
 
 EventSink = Callable[[SessionEvent], Awaitable[None]]

@@ -224,3 +224,22 @@ def split_gguf_path(model: SplitGGUF, progress: Progress | None = None) -> Path:
         tmp.unlink(missing_ok=True)
     target.with_name(target.name + ".sha256").write_text(model.sha256 + "\n")
     return target
+
+
+SMART_TURN_SHA256 = "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f"
+SMART_TURN_SIZE = 8_679_182
+SMART_TURN_FILE = "audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
+"""Smart Turn v3.2 (BSD-2-Clause), inside pipecat-ai==1.14.0, which is installed --no-deps and
+never imported: only this file is used."""
+
+
+def smart_turn_path() -> Path:
+    """The Smart Turn v3.2 ONNX file, size and sha256 checked (8.7 MB: a few ms to hash)."""
+    hint = "run scripts/install.sh (installs pipecat-ai==1.14.0 --no-deps for its Smart Turn model)"
+    path = package_dir("pipecat", hint) / SMART_TURN_FILE
+    if not path.exists() or path.stat().st_size != SMART_TURN_SIZE:
+        raise BackendUnavailable(f"Smart Turn model missing or wrong size at {path}; {hint}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != SMART_TURN_SHA256:
+        raise BackendUnavailable(f"Smart Turn model at {path} is corrupt (sha256 {digest[:12]}...); {hint}")
+    return path

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from rejoinder.errors import BackendUnavailable, BadInputError
 
-Stage = Literal["vad", "stt", "llm", "tts"]
+Stage = Literal["vad", "stt", "llm", "tts", "turn"]
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,12 @@ def create(stage: Stage, name: str, config: Any) -> Any:
 _BUILTIN: tuple[tuple[Stage, str, str, tuple[str, ...], str | None, str], ...] = (
     ("vad", "silero", "silero:SileroVAD", ("onnxruntime", "faster_whisper"), None,
      "Silero VAD v6 (ONNX, no torch), from the faster-whisper package"),
+    ("turn", "smart-turn", "smart_turn:SmartTurn", ("onnxruntime", "pipecat"), None,
+     "Smart Turn v3.2 end-of-turn model (ONNX, 8.7 MB), from the pipecat-ai wheel (never imported)"),
     ("stt", "faster-whisper", "faster_whisper:FasterWhisperSTT", ("faster_whisper",), None,
      "CTranslate2 Whisper: packaged 'base' int8, any size or model dir"),
+    ("stt", "moonshine", "moonshine:MoonshineSTT", ("onnxruntime", "onnx", "moonshine_cpp"), None,
+     "Moonshine (English) on onnxruntime: packaged 'base' (int8), or a Moonshine ONNX export dir"),
     ("stt", "transformers-whisper", "transformers_whisper:TransformersWhisperSTT", ("torch", "transformers"),
      "seed", "Whisper via transformers: any hub id or path; fp16 (8-bit optional) on CUDA, fp32 on CPU"),
     ("stt", "openai", "openai_compat:OpenAISTT", ("openai",), None,

@@ -10,15 +10,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
+from typing import Any
 
 from rejoinder.chunking import ClauseChunker, ends_sentence
-from rejoinder.config import Config, LLMConfig
+from rejoinder.config import DEFAULT_SYSTEM_PROMPT, STRONG_PROMPT, Config, LLMConfig
 from rejoinder.engine import Engine, Tier
+from rejoinder.events import EventSink, ignore
 from rejoinder.routers.router import is_refusal
 from rejoinder.stages.capabilities import can_prefill
-from rejoinder.stages.llm import GenerationParams, Message
+from rejoinder.stages.llm import GenerationParams, Message, ToolCallingLLM, supports_tools
 from rejoinder.stages.router import RouteDecision
 from rejoinder.timeline import Timeline
+from rejoinder.tool_turns import ToolState, tool_clauses, tool_tier
+from rejoinder.tools.prompt import TOOL_BASE_PROMPT, tool_system_prompt
 
 
 @dataclass
@@ -29,6 +33,24 @@ class Answer:
     route: RouteDecision | None = None
     unspoken_tail: str | None = None
     """An unfinished phrase cut off by the token limit: not spoken."""
+    turn: int | None = None
+    speculative: bool = False
+    """Written in the end-of-turn silence: no tool may run before the turn is committed."""
+    resumed: bool = False
+    """No new user message: the answer goes on from the history (after a client's tool outputs)."""
+    tool_calls: list[Any] = field(default_factory=list)
+    """The ToolRecords of a tool turn."""
+    ends_conversation: bool = False
+    _go: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def begin(self, turn: int) -> None:
+        """The turn `turn` takes this answer: tools may run now."""
+        self.turn = turn
+        self._go.set()
+
+    async def committed(self) -> None:
+        if self.speculative:
+            await self._go.wait()
 
 
 def params_for(config: LLMConfig, max_tokens: int | None = None) -> GenerationParams:
@@ -52,6 +74,12 @@ class Responder:
         self.max_tokens: int | None = None
         """Caps every tier's answer length (a Realtime client's `max_output_tokens`)."""
         self._background: set[asyncio.Task[None]] = set()
+        self.tools = ToolState(engine.tools) if engine.tools is not None else ToolState()
+        """In-process tools (the engine's), the client's tools and choice (Realtime)."""
+        self.notify: EventSink = ignore
+        """Where tool calls and results are reported (the session's event sink)."""
+        self._opened: Message | None = None
+        """The user message a tool turn put in the history before its tools ran."""
 
     # --- prompts --------------------------------------------------------------------------
     def _messages(self, tier: Tier, text: str) -> list[Message]:
@@ -87,9 +115,14 @@ class Responder:
         If a lower tier's first clause is a refusal, nothing of it is said and the top tier
         answers instead (only the first clause is checked, so other turns pay nothing)."""
         tier, answer.route = self.route(text)
-        clauses = self._clauses(tier, text, answer)
+        tools = self._tool_route(text, answer)
+        if tools is None:
+            clauses = self._clauses(tier, text, answer)
+        else:
+            clauses = self._tool_clauses(tools, text, answer)
+            answer.route = self._route_for_tools(tools, answer.route)
         try:
-            if self._may_escalate(answer.route):
+            if tools is None and self._may_escalate(answer.route):
                 first = await anext(clauses, None)
                 if first is not None and is_refusal(first):
                     await clauses.aclose()
@@ -134,6 +167,50 @@ class Responder:
         for clause in rest:
             yield clause
 
+    # --- tool turns (tool_turns.py) ------------------------------------------------------
+    def _tool_route(self, text: str, answer: Answer) -> Tier | None:
+        """The tier for a tool turn, or None: no tools, a turn the rule says needs none, or no tier
+        that can call tools."""
+        if not (answer.resumed or self.tools.intent(text)) or not self.tools.available:
+            return None
+        tiers = self.tiers()
+        routed = answer.route.tier_index if answer.route is not None else len(tiers) - 1
+        index = tool_tier(tiers, routed)
+        return None if index is None else tiers[index]
+
+    def _route_for_tools(self, tier: Tier, route: RouteDecision | None) -> RouteDecision | None:
+        if route is None or route.tier == tier.name:
+            return route
+        index = [t.name for t in self.tiers()].index(tier.name)
+        return RouteDecision(tier.name, index, route.score, "tools", route.ms, route.features)
+
+    def _tool_clauses(self, tier: Tier, text: str, answer: Answer) -> AsyncGenerator[str, None]:
+        configured = tier.config.system_prompt
+        packaged = configured in (DEFAULT_SYSTEM_PROMPT, STRONG_PROMPT)  # their examples get copied
+        system = tool_system_prompt(self.instructions or (TOOL_BASE_PROMPT if packaged else configured))
+        prompt = self._messages(tier, text)
+        prompt[0] = {"role": "system", "content": system}
+        user = prompt[-1] if text else None
+
+        def open_user() -> None:
+            if user is not None and self._opened is not user:
+                self.history.append(user)
+                self._opened = user
+
+        llm = tier.llm
+        assert isinstance(llm, ToolCallingLLM) and supports_tools(llm)
+        return tool_clauses(
+            llm,
+            prompt,
+            self._params(tier),
+            self.tools,
+            self.history,
+            open_user,
+            answer,
+            self.notify,
+            self.config.chunker,
+        )
+
     def _may_escalate(self, route: RouteDecision | None) -> bool:
         return (
             route is not None
@@ -146,19 +223,26 @@ class Responder:
         """Record an exchange as the listener heard it (`assistant` None: nothing was heard).
 
         Past the limit the older half goes at once: dropping one exchange per turn would shift
-        the prompt every turn and throw away the LLM's cached prefix."""
-        self.history.append({"role": "user", "content": user})
+        the prompt every turn and throw away the LLM's cached prefix. A tool turn already put the
+        user's message in, before its tool calls; an answer resumed after tool outputs has none."""
+        opened, self._opened = self._opened, None
+        if user and not any(m is opened and m["content"] == user for m in self.history):
+            self.history.append({"role": "user", "content": user})
         if assistant:
             self.history.append({"role": "assistant", "content": assistant})
         keep = self.config.llm.history_turns * 2
         if len(self.history) > keep:
-            self.history = self.history[-max(2, keep // 2) :] if keep else []
+            kept = self.history[-max(2, keep // 2) :] if keep else []
+            starts = [i for i, m in enumerate(kept) if m["role"] == "user"]  # never an orphan tool result
+            self.history[:] = kept[starts[0] :] if starts else []
         self.prefill()
 
     def truncate(self, user: str, reply: str, heard: str) -> None:
         """The listener heard only `heard` of the reply `reply` to `user`: keep only that."""
         for i in range(len(self.history) - 1, 0, -1):
-            message, before = self.history[i], self.history[i - 1]
+            message = self.history[i]
+            asked = next((m for m in reversed(self.history[:i]) if m["role"] == "user"), None)
+            before = asked or self.history[i - 1]  # after a tool turn, the calls sit in between
             if (message["role"], message["content"], before["content"]) == ("assistant", reply, user):
                 if heard:
                     self.history[i] = {"role": "assistant", "content": heard}

@@ -15,10 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from rejoinder.audio import SAMPLE_RATE
 from rejoinder.config import Config
+from rejoinder.endpointing import TurnTaker
 from rejoinder.engine import Engine
 from rejoinder.events import (
     ClauseStarted,
+    ConversationEnded,
     EventSink,
     ReplyDone,
     SessionEvent,
@@ -31,12 +34,14 @@ from rejoinder.events import (
     UserSpeechStopped,
     ignore,
 )
+from rejoinder.interruptions import BargeInGate, Decision
 from rejoinder.output import AudioOutput, DirectOutput
 from rejoinder.responder import Answer, Responder
 from rejoinder.speculation import Speculation
 from rejoinder.stages.llm import Message
 from rejoinder.streams import run_ahead
-from rejoinder.timeline import Timeline, TurnReport
+from rejoinder.timeline import EndOfTurnDecision, Timeline, TurnReport
+from rejoinder.tool_turns import records_summary
 from rejoinder.turns import SpeechPaused, SpeechResumed, SpeechStarted, TurnDetector, TurnEvent
 
 log = logging.getLogger(__name__)
@@ -56,12 +61,15 @@ class Session:
         self.config = config or engine.config
         self.output: AudioOutput = output or DirectOutput()
         self.responder = Responder(engine, self.config)
+        self.responder.notify = self._emit
         self._sink = sink
         self.state: State = "listening"
         self.reports: list[TurnReport] = []
-        self._detector: TurnDetector | None = None
+        self._taker: TurnTaker | None = None
+        self._gate = BargeInGate(self._transcript)
         self._turn_task: asyncio.Task[None] | None = None
         self._speculation: Speculation | None = None
+        self._background: set[asyncio.Future[None]] = set()
         self._turns = 0
 
     @property
@@ -70,10 +78,17 @@ class Session:
 
     # --- audio in -------------------------------------------------------------------------
     @property
+    def taker(self) -> TurnTaker:
+        """Turn detection: the VAD plus, in 'smart' mode, the end-of-turn model and transcript."""
+        if self._taker is None:
+            self._taker = TurnTaker(
+                self.engine.vad.stream(), self.config.vad, self.engine.end_of_turn, self._transcript
+            )
+        return self._taker
+
+    @property
     def detector(self) -> TurnDetector:
-        if self._detector is None:
-            self._detector = TurnDetector(self.engine.vad.stream(), self.config.vad)
-        return self._detector
+        return self.taker.detector
 
     @property
     def next_turn(self) -> int:
@@ -81,23 +96,47 @@ class Session:
         return self._turns
 
     def reset_detector(self) -> None:
-        """Start turn detection afresh (new VAD settings, or the client cleared its buffer)."""
-        self._detector = None
+        """Start turn detection afresh (new settings, or the client cleared its buffer)."""
+        if self._taker is not None:
+            self._taker.close()
+        self._taker = None
+        self._gate.cancel()
+
+    async def _transcript(self, audio: np.ndarray) -> str:
+        return (await self.engine.stt.transcribe(audio)).text
 
     async def push_audio(self, samples: np.ndarray) -> None:
         """16 kHz mono float32 audio from the user, any block size."""
-        for event in self.detector.feed(samples):
+        events = await self.taker.feed(samples)
+        if self._gate.active:
+            await self._judge_barge_in(samples)
+        for event in events:
             await self._on_turn_event(event)
 
     async def end_audio(self) -> None:
         """The input stream ended: an utterance still open becomes a turn."""
-        for event in self.detector.finish():
+        for event in await self.taker.finish():
             await self._on_turn_event(event)
 
+    async def _judge_barge_in(self, samples: np.ndarray) -> None:
+        """User speech while the agent speaks: interrupt only once its words say so."""
+        if not self.busy:  # the agent finished first: this is simply the user's next turn
+            self._gate.cancel()
+            await self._user_speaking(self.detector.position / SAMPLE_RATE)
+            return
+        if await self._gate.feed(samples, self.detector.silence_ms) is Decision.INTERRUPT:
+            log.info("barge-in", extra={"words": self._gate.text, "after_ms": self._gate.decided_after_ms})
+            await self.interrupt()
+            await self._user_speaking(self.detector.position / SAMPLE_RATE)
+
     async def _on_turn_event(self, event: TurnEvent) -> None:
+        if self._gate.active and isinstance(event, SpeechPaused | SpeechResumed):
+            return  # the agent is speaking and the user has not taken the turn (yet)
         if isinstance(event, SpeechPaused):
             await self._drop_speculation()
-            self._speculation = Speculation(self.engine, self.responder, event.audio)
+            self._speculation = Speculation(
+                self.engine, self.responder, event.audio, self.taker.pause_transcript
+            )
             return
         if isinstance(event, SpeechResumed):
             await self._drop_speculation()
@@ -105,17 +144,27 @@ class Session:
         if isinstance(event, SpeechStarted):
             await self._drop_speculation()
             if self.config.vad.interrupt_response and self.busy:
+                if self.config.vad.barge_in == "words":
+                    self._gate.start(self.detector.utterance())
+                    return
                 await self.interrupt()
-            await self._set_state("user_speaking")
-            await self._emit(UserSpeechStarted(self._turns, event.at_s))
+            await self._user_speaking(event.at_s)
             return
+        if self._gate.active and self._gate.speech_ended() is Decision.IGNORE:
+            log.info("not a barge-in", extra={"words": self._gate.text})
+            return  # a backchannel or a noise: not a turn either
         report = self._new_report(event.start_s, event.end_s)
-        report.endpointing_ms = 0.0 if event.forced else float(self.config.vad.min_silence_ms)
+        report.endpointing_ms = round(event.endpointing_ms, 1)
+        report.end_of_turn = EndOfTurnDecision(event.reason, event.probability, round(event.check_ms, 1))
         await self._emit(UserSpeechStopped(report.index, event.end_s))
         speculation, self._speculation = self._speculation, None
         report.speculative = speculation is not None
         await self._set_state("thinking")
         self._start_turn(report, self._run_turn(report, event.audio, speculation=speculation))
+
+    async def _user_speaking(self, at_s: float) -> None:
+        await self._set_state("user_speaking")
+        await self._emit(UserSpeechStarted(self._turns, at_s))
 
     def _new_report(self, start_s: float, end_s: float) -> TurnReport:
         timeline = Timeline()
@@ -127,12 +176,22 @@ class Session:
     # --- the turn -------------------------------------------------------------------------
     async def respond(self, text: str) -> TurnReport:
         """Answer a typed message as if it had been heard (no STT)."""
-        report = self._new_report(0.0, 0.0)
-        await self.interrupt()
-        await self._set_state("thinking")
-        self._start_turn(report, self._run_turn(report, None, text))
-        await self.wait_idle()
+        report, task = self.reply_to(text)
+        await task
         return report
+
+    def reply_to(self, text: str, resume: bool = False) -> tuple[TurnReport, asyncio.Task[None]]:
+        """Start answering a typed message; its turn index is taken now, before any await.
+        `resume`: no new message, answer on from the history (after a client's tool outputs)."""
+        report = self._new_report(0.0, 0.0)
+
+        async def answer() -> None:
+            await self.interrupt()
+            await self._set_state("thinking")
+            self._start_turn(report, self._run_turn(report, None, text, resume=resume))
+            await self.wait_idle()
+
+        return report, asyncio.create_task(answer())
 
     async def transcribe(self, audio: np.ndarray) -> str:
         """Transcribe a committed buffer (manual turn-taking) without answering it yet."""
@@ -141,22 +200,27 @@ class Session:
         return text
 
     def _start_turn(self, report: TurnReport, turn: Coroutine[Any, Any, None]) -> None:
-        """Run a turn; if the previous one may not be interrupted, after it."""
+        """Run a turn; if the previous one may not be interrupted, after it. A turn cancelled
+        before it could start is still reported (so every response gets its end)."""
         previous = self._turn_task
 
         async def after_previous() -> None:
-            try:
-                if previous is not None and not previous.done():
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await asyncio.shield(previous)
-            except BaseException:
-                turn.close()  # cancelled while waiting: this turn never starts, but it is reported
-                report.status = "cancelled"
-                await self._finish(report, Answer(timeline=report.timeline))
-                raise
+            if previous is not None and not previous.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(previous)
             await turn
 
+        def reported(task: asyncio.Task[None]) -> None:
+            if report in self.reports:
+                return
+            turn.close()
+            report.status = "cancelled"
+            finish = asyncio.ensure_future(self._finish(report, Answer(timeline=report.timeline)))
+            self._background.add(finish)
+            finish.add_done_callback(self._background.discard)
+
         self._turn_task = asyncio.create_task(after_previous())
+        self._turn_task.add_done_callback(reported)
 
     async def _run_turn(
         self,
@@ -164,9 +228,11 @@ class Session:
         audio: np.ndarray | None,
         text: str | None = None,
         speculation: Speculation | None = None,
+        resume: bool = False,
     ) -> None:
         tl = report.timeline
-        answer = speculation.answer if speculation is not None else Answer(timeline=tl)
+        answer = speculation.answer if speculation is not None else Answer(timeline=tl, resumed=resume)
+        answer.begin(report.index)
         try:
             if speculation is not None:
                 text = await speculation.transcript()
@@ -178,7 +244,7 @@ class Session:
             tl.mark("transcript")
             report.transcript = text
             await self._emit(Transcribed(report.index, text))
-            if not text.strip():
+            if not text.strip() and not answer.resumed:
                 report.status = "empty"
                 return
             clauses = (
@@ -225,17 +291,21 @@ class Session:
         report.timeline.adopt(answer.timeline)
         report.timeline.mark("reply_done")
         report.route, report.unspoken_tail = answer.route, answer.unspoken_tail
+        report.tool_calls = records_summary(answer.tool_calls)
         if report.status == "cancelled":
             self.output.clear(report.index)
         report.reply = " ".join(self.output.heard(report.index))
         heard_any = report.reply or report.status == "cancelled"  # a cut-off question still counts
-        if report.transcript.strip() and report.status in ("completed", "cancelled") and heard_any:
+        said = report.transcript.strip() or answer.resumed
+        if said and report.status in ("completed", "cancelled") and heard_any:
             self.responder.remember(report.transcript, report.reply or None)
         self.reports.append(report)
         log.info("turn", extra={"turn": report.to_dict()})
         with contextlib.suppress(Exception):
             await self._emit(ReplyDone(report.index, report.status, report.reply))
             await self._emit(TurnFinished(report.index, report))
+            if answer.ends_conversation and report.status == "completed":
+                await self._emit(ConversationEnded(report.index))
             if self._turn_task is asyncio.current_task():
                 await self._set_state("listening")
 
@@ -273,6 +343,7 @@ class Session:
                 await task
 
     async def close(self) -> None:
+        self.reset_detector()
         await self._drop_speculation()
         await self.interrupt()
         self.responder.close()

@@ -59,6 +59,19 @@ class Timeline:
         }
 
 
+@dataclass(frozen=True)
+class EndOfTurnDecision:
+    """What ended the user's turn: 'silence' (fixed), 'model' (end-of-turn model), 'cap' (waited
+    as long as allowed), 'max_turn' or 'input_end'."""
+
+    reason: str
+    probability: float | None = None
+    """The end-of-turn model's last probability that the turn was complete, if asked."""
+    check_ms: float = 0.0
+    """Wall time of the deciding check (model and transcript); live, the decision comes this
+    much after the silence waited."""
+
+
 @dataclass
 class TurnReport:
     index: int
@@ -71,6 +84,7 @@ class TurnReport:
     error: str | None = None
     endpointing_ms: float = 0.0
     """Silence waited before the end of the turn was decided (not part of first_audio)."""
+    end_of_turn: EndOfTurnDecision | None = None
     timeline: Timeline = field(default_factory=Timeline)
     route: RouteDecision | None = None
     speculative: bool = False
@@ -79,6 +93,8 @@ class TurnReport:
     """The first clause's speech was made during that silence too."""
     unspoken_tail: str | None = None
     """An unfinished phrase cut by the token limit, not spoken."""
+    tool_calls: list[dict[str, object]] = field(default_factory=list)
+    """The tools called for this turn: name, arguments, status, output, ms, interrupted."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -93,6 +109,14 @@ class TurnReport:
             "endpointing_ms": self.endpointing_ms,
             "speculative": self.speculative,
         }
+        if self.end_of_turn is not None:
+            out["end_of_turn"] = {
+                "reason": self.end_of_turn.reason,
+                "probability": None
+                if self.end_of_turn.probability is None
+                else round(self.end_of_turn.probability, 3),
+                "check_ms": self.end_of_turn.check_ms,
+            }
         if self.error:
             out["error"] = self.error
         if self.route is not None:
@@ -101,4 +125,6 @@ class TurnReport:
             out["speculative_audio"] = True
         if self.unspoken_tail:
             out["unspoken_tail"] = self.unspoken_tail
+        if self.tool_calls:
+            out["tool_calls"] = self.tool_calls
         return out

@@ -2,8 +2,8 @@
 can be tested in seconds without model packages (and programs embedding Rejoinder can do the same).
 
 Speech is simulated with tones: `tone(i, seconds)` is "utterance i" to FakeSTT, which answers
-script[i]; FakeVAD hears any tone as speech. FakeLLM writes a reply word by word, FakeTTS speaks
-each word as a short tone.
+script[i]; FakeVAD hears any tone as speech. FakeLLM writes a reply word by word (and, given
+`tool_calls`, calls tools first), FakeTTS speaks each word as a short tone.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from rejoinder.audio import SAMPLE_RATE
-from rejoinder.stages.llm import GenerationParams, Message
+from rejoinder.stages.llm import GenerationParams, Message, OpenAITool, ToolCall, ToolChoice
 from rejoinder.stages.stt import Transcript
 
 BASE_HZ, STEP_HZ = 300.0, 100.0
@@ -77,18 +77,54 @@ class FakeSTT:
 
 
 Reply = str | Callable[[Sequence[Message]], str]
+ToolScript = Sequence[ToolCall] | Callable[[Sequence[Message]], Sequence[ToolCall]]
+"""The calls a tool-capable FakeLLM makes when a user's message (not a tool result) is last."""
 
 
 class FakeLLM:
-    """Writes `reply` (or reply(messages)) one word per `delay_s`; records every prompt."""
+    """Writes `reply` (or reply(messages)) one word per `delay_s`; records every prompt. With
+    `tool_calls` it declares tool support: `stream_chat` first makes the scripted calls (those of
+    offered tools), then, once the results are in the prompt, writes the reply."""
 
     name = "fake"
 
-    def __init__(self, config: Any = None, reply: Reply = "Hello there.", delay_s: float = 0.02) -> None:
+    def __init__(
+        self,
+        config: Any = None,
+        reply: Reply = "Hello there.",
+        delay_s: float = 0.02,
+        tool_calls: ToolScript | None = None,
+    ) -> None:
         self.reply, self.delay_s = reply, delay_s
+        self.tool_calls = tool_calls
+        self.supports_tools = tool_calls is not None
         self.calls: list[list[Message]] = []
+        self.offered: list[list[str]] = []
+        """The tool names offered to each stream_chat."""
         self.finished = 0
         self.fail = False
+
+    async def stream_chat(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams,
+        tools: Sequence[OpenAITool],
+        tool_choice: ToolChoice = "auto",
+    ) -> AsyncIterator[str | ToolCall]:
+        names = [t["function"]["name"] for t in tools]
+        self.offered.append(names)
+        script = self.tool_calls or ()
+        if messages and messages[-1]["role"] == "user" and names and tool_choice != "none":
+            planned = script(messages) if callable(script) else script
+            calls = [c for c in planned if c.name in names]
+            if calls:
+                self.calls.append(list(messages))
+                for call in calls:
+                    await asyncio.sleep(self.delay_s)
+                    yield call
+                return
+        async for word in self.stream(messages, params):
+            yield word
 
     async def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
         self.calls.append(list(messages))

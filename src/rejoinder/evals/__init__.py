@@ -1,2 +1,2 @@
-"""Evaluations of the whole agent: answer accuracy on a spoken question set (accuracy.py) and,
-where present, turn-taking (turns.py)."""
+"""Evaluations of the whole agent on bundled data: answer accuracy on a spoken question set
+(accuracy.py) and turn-taking: endpointing and barge-in (turns.py, interruptions.py)."""

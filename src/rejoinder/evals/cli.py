@@ -49,6 +49,12 @@ def eval_command(
     turns: Annotated[
         bool, typer.Option("--turns", help="Evaluate turn-taking instead (rejoinder.evals.turns).")
     ] = False,
+    tools: Annotated[
+        bool,
+        typer.Option(
+            "--tools", help="Evaluate tool calling instead (rejoinder.evals.tools): the strong model's."
+        ),
+    ] = False,
     config_file: Annotated[Path | None, typer.Option("--config", help="JSON file with any settings.")] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "warning",
 ) -> None:
@@ -58,7 +64,10 @@ def eval_command(
     if turns:
         _run_turns(json_out=json_out, config_file=config_file)
         return
-    from rejoinder.cli import _load, build_config
+    if tools:
+        _run_tools(json_out, split, [m for m in (small_model, strong_model or "qwen1.5b") if m])
+        return
+    from rejoinder.cli.common import _load, build_config
     from rejoinder.evals.accuracy import CONFIGS, report, run_eval
     from rejoinder.evals.questions import load
 
@@ -109,6 +118,17 @@ def eval_command(
         print(json.dumps(result, indent=2))
     else:
         print_report(result)
+
+
+def _run_tools(json_out: bool, split: str, models: list[str]) -> None:
+    """Tool-call precision and recall per model, with and without the session's tool rule."""
+    from rejoinder.evals.tools import format_report, run
+
+    if split not in ("all", "tune", "holdout"):
+        raise BadInputError(f"--split must be all, tune or holdout, not {split!r}")
+    with err.status("evaluating tool calls") as status:
+        report = run(models, split, progress=lambda m: status.update(m))  # type: ignore[arg-type]
+    print(json.dumps(report, indent=1) if json_out else format_report(report))
 
 
 def _run_turns(**options: Any) -> None:

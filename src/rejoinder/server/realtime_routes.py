@@ -49,7 +49,7 @@ async def realtime_ws(request: web.Request) -> web.StreamResponse:
         max_msg_size=MAX_FRAME, protocols=[p for p in offered if p == "realtime"], heartbeat=30
     )
     await ws.prepare(request)
-    connection = new_connection(app, socket_sender(ws))
+    connection = new_connection(app, socket_sender(ws), on_end=ws.close)  # a tool ended the call
 
     async def close(reason: str) -> None:
         await connection.error(reason, "session_closed")
@@ -91,7 +91,7 @@ async def realtime_call(request: web.Request) -> web.Response:
 
     lease = host.admit("webrtc", close)
     call = WebRTCCall(
-        lambda send, **kw: new_connection(app, send, **kw),
+        lambda send, **kw: new_connection(app, send, on_end=lambda: holder["call"].close(), **kw),
         on_activity=lease.touch,
         on_closed=lambda: host.release(lease),
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from rejoinder.engine import Engine
 from rejoinder.server.metrics import Metrics
+from rejoinder.server.security import SecuritySettings
 from rejoinder.server.sessions import SessionHost
 
 
@@ -18,6 +19,7 @@ class ServerSettings:
     model_name: str = "rejoinder"
     idle_timeout_s: float = 300.0
     """A live session with no audio or events for this long is closed."""
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
 
 ENGINE = web.AppKey("engine", Engine)

@@ -15,7 +15,10 @@ from rejoinder.config import Config
 from rejoinder.engine import Engine
 from rejoinder.events import (
     ClauseStarted,
+    ConversationEnded,
     SessionEvent,
+    ToolCalled,
+    ToolReturned,
     Transcribed,
     TurnFailed,
     TurnFinished,
@@ -27,6 +30,7 @@ from rejoinder.timeline import TurnReport
 from rejoinder.transports.realtime.input_events import Input
 from rejoinder.transports.realtime.responses import Responses
 from rejoinder.transports.realtime.session_events import SessionSettings
+from rejoinder.transports.realtime.tool_events import ToolEvents
 from rejoinder.transports.realtime.wire import MAX_EVENT_BYTES, ProtocolError, Send, Wire
 
 log = logging.getLogger(__name__)
@@ -45,14 +49,19 @@ class RealtimeConnection:
         audio_clear: Callable[[], None] | None = None,
         on_turn: Callable[[TurnReport], None] | None = None,
         on_error: Callable[[], None] | None = None,
+        on_end: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
-        """`audio_out`: where reply audio (24 kHz float) goes instead of base64 delta events (WebRTC)."""
+        """`audio_out`: where reply audio (24 kHz float) goes instead of base64 delta events (WebRTC).
+        `on_end`: called when a tool ended the conversation and the goodbye has played (hang up)."""
         self.wire = Wire(send, on_error)
         self.config = (config or engine.config).model_copy(deep=True)
         self.session = Session(engine, self._on_event, self.config)
-        self.settings = SessionSettings(self.wire, self.config, self.session, model)
-        self.input = Input(self.wire, self.session, self.settings)
+        self.tools = ToolEvents(self.wire, self.session)
+        self.settings = SessionSettings(self.wire, self.config, self.session, model, self.tools)
+        self.input = Input(self.wire, self.session, self.settings, self.tools)
         self.responses = Responses(self.wire, self.session, self.input, audio_out, audio_clear, on_turn)
+        self.tools.responses, self.responses.tools = self.responses, self.tools
+        self._on_end = on_end
         self.session.output = self.responses.output
         self._handlers: dict[str, Handler] = {
             "session.update": self.settings.update,
@@ -122,6 +131,12 @@ class RealtimeConnection:
             await self.responses.turn_finished(event)
         elif isinstance(event, TurnFailed):
             await self.responses.turn_failed(event)
+        elif isinstance(event, ToolCalled):
+            await self.tools.called(event)
+        elif isinstance(event, ToolReturned):
+            await self.tools.returned(event)
+        elif isinstance(event, ConversationEnded) and self._on_end is not None:
+            await self._on_end()
 
     async def close(self) -> None:
         self.wire.closed = True

@@ -14,6 +14,7 @@ from rejoinder.events import Transcribed, UserSpeechStarted, UserSpeechStopped
 from rejoinder.playback import KEEP_TURNS
 from rejoinder.session import Session
 from rejoinder.transports.realtime.session_events import SessionSettings
+from rejoinder.transports.realtime.tool_events import ToolEvents
 from rejoinder.transports.realtime.wire import ProtocolError, Wire, expect, new_id
 
 MAX_BUFFER_S = 120.0
@@ -23,8 +24,10 @@ MAX_TEXT_CHARS = 4000
 
 
 class Input:
-    def __init__(self, wire: Wire, session: Session, settings: SessionSettings) -> None:
-        self.wire, self.session, self.settings = wire, session, settings
+    def __init__(
+        self, wire: Wire, session: Session, settings: SessionSettings, tools: ToolEvents | None = None
+    ) -> None:
+        self.wire, self.session, self.settings, self.tools = wire, session, settings, tools
         self._resample = StreamResampler(PCM_RATE, SAMPLE_RATE)
         self._manual: list[np.ndarray] = []
         self._manual_samples = 0
@@ -81,8 +84,13 @@ class Input:
 
     async def item_create(self, message: dict[str, Any]) -> None:
         item = expect(message.get("item"), dict, "item", "an object")
+        if item.get("type") == "function_call_output" and self.tools is not None:
+            self.last_item = await self.tools.output(item, self.last_item)
+            return
         if item.get("type", "message") != "message" or item.get("role") != "user":
-            raise ProtocolError("only user message items are supported", "invalid_value", "item")
+            raise ProtocolError(
+                "only user message and function_call_output items are supported", "invalid_value", "item"
+            )
         content = expect(item.get("content", []), list, "item.content", "a list")
         texts = []
         for i, part in enumerate(content):

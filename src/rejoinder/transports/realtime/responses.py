@@ -4,7 +4,6 @@ in step with the paced audio output."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from rejoinder.playback import KEEP_TURNS
 from rejoinder.session import Session
 from rejoinder.timeline import TurnReport
 from rejoinder.transports.realtime.input_events import Input
+from rejoinder.transports.realtime.tool_events import ToolEvents
 from rejoinder.transports.realtime.wire import ProtocolError, Wire, new_id
 
 STATUS = {"completed": "completed", "cancelled": "cancelled", "empty": "completed", "failed": "failed"}
@@ -31,6 +31,10 @@ class _Response:
     speaking: bool = False
     """Its output item and content part were announced."""
     resampler: StreamResampler | None = None
+    next_index: int = 0
+    message_index: int = 0
+    items: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    """Finished output items other than the spoken message (function calls), by output index."""
 
 
 class Responses:
@@ -53,16 +57,23 @@ class Responses:
         """Recent reply items -> their turn, for conversation.item.truncate."""
         self._truncate_at: dict[int, float] = {}
         """Truncations that arrived while their turn was still running (audio seconds)."""
+        self.tools: ToolEvents | None = None
 
     # ---- client events ------------------------------------------------------------------------
     async def create(self, message: dict[str, Any]) -> None:
+        if self.input.pending_text is None and self.tools is not None and self.tools.resume_ready:
+            self.tools.resume_ready = False  # the client's tool outputs are in: answer from them
+            report, task = self.session.reply_to("", resume=True)
+            await self._response(report.index)
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+            return
         if self.input.pending_text is None:
             raise ProtocolError(
                 "nothing to respond to: append and commit audio or create a user item first", "no_input"
             )
         text, self.input.pending_text = self.input.pending_text, None
-        await self._response(self.session.next_turn)
-        task = asyncio.create_task(self.session.respond(text))
+        report, task = self.session.reply_to(text)
+        await self._response(report.index)
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     async def cancel(self, message: dict[str, Any]) -> None:
@@ -141,7 +152,16 @@ class Responses:
     # ---- lifecycle ----------------------------------------------------------------------------
     @staticmethod
     def _ids(response: _Response) -> dict[str, Any]:
-        return {"response_id": response.id, "item_id": response.item, "output_index": 0, "content_index": 0}
+        return {
+            "response_id": response.id,
+            "item_id": response.item,
+            "output_index": response.message_index,
+            "content_index": 0,
+        }
+
+    async def response_for(self, turn: int) -> _Response:
+        """The turn's response, announced with response.created if it is new."""
+        return await self._response(turn)
 
     async def _response(self, turn: int) -> _Response:
         if turn not in self._responses:
@@ -164,10 +184,11 @@ class Responses:
         if response.speaking:
             return
         response.speaking = True
+        response.message_index, response.next_index = response.next_index, response.next_index + 1
         await self.wire.send(
             "response.output_item.added",
             response_id=response.id,
-            output_index=0,
+            output_index=response.message_index,
             item={
                 "id": response.item,
                 "type": "message",
@@ -187,9 +208,10 @@ class Responses:
         if response is None:
             return  # nothing was said and no response was asked for
         status = STATUS[report.status]
-        output: list[dict[str, Any]] = []
+        output = [item for _, item in sorted(response.items, key=lambda pair: pair[0])]
         if response.speaking:
             part = {"type": "audio", "transcript": report.reply}
+            """A content part event's part; the item itself holds it as `output_audio`."""
             await self.wire.send("response.output_audio.done", **self._ids(response))
             await self.wire.send(
                 "response.output_audio_transcript.done", **self._ids(response), transcript=report.reply
@@ -200,12 +222,15 @@ class Responses:
                 "type": "message",
                 "role": "assistant",
                 "status": "completed" if status == "completed" else "incomplete",
-                "content": [part],
+                "content": [{**part, "type": "output_audio"}],
             }
             await self.wire.send(
-                "response.output_item.done", response_id=response.id, output_index=0, item=item
+                "response.output_item.done",
+                response_id=response.id,
+                output_index=response.message_index,
+                item=item,
             )
-            output.append(item)
+            output.insert(response.message_index, item)
         metadata = {f"{k}_ms": str(v) for k, v in report.timeline.timings_ms().items() if v is not None}
         if report.route is not None:
             metadata["route_tier"] = report.route.tier

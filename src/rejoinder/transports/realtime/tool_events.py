@@ -1,0 +1,108 @@
+"""Function calling over the Realtime protocol, the OpenAI way: the client's tools in session.update,
+each model call as a `function_call` output item (added, argument deltas, done) of the turn's
+response, in-process results as `function_call_output` conversation items, and the client's own
+`function_call_output` items, after which `response.create` answers from them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rejoinder.events import ToolCalled, ToolReturned
+from rejoinder.session import Session
+from rejoinder.tools.client import FieldError
+from rejoinder.tools.realtime_items import (
+    SessionTools,
+    function_call_events,
+    function_call_item,
+    parse_session_tools,
+)
+from rejoinder.transports.realtime.wire import ProtocolError, Wire, new_id
+
+if TYPE_CHECKING:
+    from rejoinder.transports.realtime.responses import Responses
+
+
+class ToolEvents:
+    def __init__(self, wire: Wire, session: Session) -> None:
+        self.wire, self.session = wire, session
+        self.responses: Responses | None = None
+        self.resume_ready = False
+        """Every client call has its output: a response.create answers from them."""
+        self.last_item: str | None = None
+
+    @property
+    def _state(self) -> Any:
+        return self.session.responder.tools
+
+    # ---- session.update ------------------------------------------------------------------------
+    def update(self, session: dict[str, Any]) -> None:
+        """`tools` / `tool_choice` of a session.update; a bad one is a ProtocolError naming the field."""
+        state = self._state
+        try:
+            parsed = parse_session_tools(session, SessionTools(state.client, state.choice))
+        except FieldError as exc:
+            raise ProtocolError(str(exc), "invalid_value", exc.param) from None
+        if parsed is not None:
+            state.client, state.choice = parsed.tools, parsed.choice
+
+    def describe(self) -> dict[str, Any]:
+        state = self._state
+        choice: Any = state.choice
+        if choice not in ("auto", "none", "required"):
+            choice = {"type": "function", "name": choice}
+        tools = [
+            {"type": "function", "name": t.name, "description": t.description, "parameters": t.parameters}
+            for t in state.client
+        ]
+        return {"tools": tools, "tool_choice": choice}
+
+    # ---- the client's function_call_output -----------------------------------------------------
+    async def output(self, item: dict[str, Any], previous: str | None) -> str:
+        """A client's `function_call_output` item into the history; returns its item id."""
+        state = self._state
+        try:
+            message = state.pending.output(item, "item")
+        except FieldError as exc:
+            raise ProtocolError(str(exc), "invalid_value", exc.param) from None
+        self.session.history.append(message)
+        self.resume_ready = state.pending.complete
+        given = item.get("id")
+        item_id = given if isinstance(given, str) and given else new_id("item")
+        body = {
+            "id": item_id,
+            "type": "function_call_output",
+            "status": "completed",
+            "call_id": message["tool_call_id"],
+            "output": message["content"],
+        }
+        await self.wire.send("conversation.item.added", previous_item_id=previous, item=body)
+        await self.wire.send("conversation.item.done", previous_item_id=previous, item=body)
+        return item_id
+
+    # ---- session events -> server events -------------------------------------------------------
+    async def called(self, event: ToolCalled) -> None:
+        assert self.responses is not None
+        response = await self.responses.response_for(event.turn)
+        index, item_id = response.next_index, new_id("item")
+        response.next_index += 1
+        for body in function_call_events(event.call, response.id, item_id, index):
+            kind = body.pop("type")
+            await self.wire.send(kind, **body)
+        response.items.append((index, function_call_item(event.call, item_id)))
+        self.last_item = item_id
+        if event.client:
+            self._state.pending.add([event.call])
+            self.resume_ready = False
+
+    async def returned(self, event: ToolReturned) -> None:
+        result = event.result
+        body = {
+            "id": new_id("item"),
+            "type": "function_call_output",
+            "status": "completed",
+            "call_id": result.call_id,
+            "output": result.output,
+        }
+        await self.wire.send("conversation.item.added", previous_item_id=self.last_item, item=body)
+        await self.wire.send("conversation.item.done", previous_item_id=self.last_item, item=body)
+        self.last_item = body["id"]

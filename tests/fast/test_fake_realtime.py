@@ -1,0 +1,204 @@
+"""The Realtime protocol on fake stages: every server event validates against the official
+`openai` SDK's own models, bad fields get a human `invalid_request_error` naming the field, and
+every response gets its `response.done`."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any, get_args
+
+import pytest
+from openai.types.realtime import RealtimeServerEvent
+
+from fast.conftest import SCRIPT, fake_engine
+from rejoinder.audio import PCM_RATE, to_pcm16
+from rejoinder.backends.fake import silence, tone
+from rejoinder.transports.realtime import RealtimeConnection
+
+SERVER_EVENTS = {
+    get_args(kind.model_fields["type"].annotation)[0]: kind
+    for kind in get_args(get_args(RealtimeServerEvent)[0])
+}
+"""The SDK's own model for each server event type."""
+
+
+class Client:
+    def __init__(self, reply: str = "Rome is the capital of Italy.") -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.invalid: list[str] = []
+        self.connection = RealtimeConnection(fake_engine(reply), self._receive)
+
+    async def _receive(self, event: dict[str, Any]) -> None:
+        try:
+            SERVER_EVENTS[event["type"]].model_validate(event)  # the SDK's own model accepts it
+        except Exception as exc:
+            self.invalid.append(f"{event['type']}: {exc}")
+        self.sent.append(event)
+
+    async def send(self, type_: str, **fields: Any) -> None:
+        await self.connection.handle(json.dumps({"type": type_, **fields}))
+
+    async def until(self, kind: str, count: int = 1, timeout: float = 10) -> list[dict[str, Any]]:
+        async with asyncio.timeout(timeout):
+            while len(found := [e for e in self.sent if e["type"] == kind]) < count:
+                await asyncio.sleep(0.01)
+        return found
+
+    def errors(self) -> list[dict[str, Any]]:
+        return [e["error"] for e in self.sent if e["type"] == "error"]
+
+
+def b64(samples: Any) -> str:
+    return base64.b64encode(to_pcm16(samples)).decode()
+
+
+def test_a_spoken_turn_and_a_typed_turn_send_only_valid_events() -> None:
+    async def go() -> Client:
+        client = Client()
+        await client.connection.start()
+        audio = [tone(0, 0.8, rate=PCM_RATE), silence(1.0, PCM_RATE)]
+        for chunk in audio:
+            for i in range(0, chunk.size, 2400):
+                await client.send("input_audio_buffer.append", audio=b64(chunk[i : i + 2400]))
+                await asyncio.sleep(0.02)
+        done = (await client.until("response.done"))[0]["response"]
+        assert done["status"] == "completed" and done["output"][0]["content"][0]["transcript"]
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "More?"}]}
+        await client.send("conversation.item.create", item=item)
+        await client.send("response.create")
+        await client.until("response.done", 2)
+        await client.send("conversation.item.truncate", item_id=done["output"][0]["id"], audio_end_ms=100)
+        await client.until("conversation.item.truncated")
+        await client.send("nope")
+        await client.until("error")
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    assert not client.invalid
+    kinds = {e["type"] for e in client.sent}
+    assert {
+        "session.created",
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+        "conversation.item.input_audio_transcription.completed",
+        "conversation.item.added",
+        "response.created",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_audio_transcript.delta",
+        "response.output_audio.delta",
+        "response.output_audio.done",
+        "response.output_audio_transcript.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.done",
+        "conversation.item.truncated",
+        "error",
+    } <= kinds
+    transcript = next(e for e in client.sent if e["type"].endswith("transcription.completed"))
+    assert transcript["transcript"] == SCRIPT[0] and transcript["usage"]["seconds"] > 0.5
+
+
+@pytest.mark.parametrize(
+    ("event", "param", "words"),
+    [
+        ({"type": "session.update", "session": {"audio": {"input": "x"}}}, "session.audio.input", "object"),
+        ({"type": "session.update", "session": "x"}, "session", "object"),
+        ({"type": "session.update", "session": {"instructions": 7}}, "session.instructions", "string"),
+        (
+            {"type": "session.update", "session": {"instructions": "x" * 1_000_000}},
+            "session.instructions",
+            "at most",
+        ),
+        (
+            {"type": "session.update", "session": {"max_output_tokens": "many"}},
+            "session.max_output_tokens",
+            "integer",
+        ),
+        (
+            {"type": "session.update", "session": {"audio": {"input": {"turn_detection": {"threshold": 7}}}}},
+            "session.audio.input.turn_detection.threshold",
+            "less than or equal",
+        ),
+        (
+            {
+                "type": "conversation.item.create",
+                "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": 7}]},
+            },
+            "item.content[0].text",
+            "string",
+        ),
+        (
+            {"type": "conversation.item.create", "item": {"role": "user", "content": "hi"}},
+            "item.content",
+            "list",
+        ),
+        ({"type": "input_audio_buffer.append", "audio": 5}, "audio", "base64"),
+        ({"type": "input_audio_buffer.append", "audio": "###"}, "audio", "base64"),
+        ({"type": "input_audio_buffer.append", "audio": "AAAA"}, "audio", "even"),
+        (
+            {"type": "session.update", "session": {"tools": [{"type": "function", "name": "a b"}]}},
+            "session.tools[0].name",
+            "letters",
+        ),
+        (
+            {
+                "type": "session.update",
+                "session": {"tools": [{"type": "function", "name": "f", "parameters": {"type": 3}}]},
+            },
+            "session.tools[0].parameters/type",
+            "not a valid JSON schema",
+        ),
+        (
+            {"type": "session.update", "session": {"tool_choice": {"type": "function", "name": "nope"}}},
+            "session.tool_choice.name",
+            "not one of the tools",
+        ),
+        (
+            {
+                "type": "conversation.item.create",
+                "item": {"type": "function_call_output", "call_id": "call_x", "output": "{}"},
+            },
+            "item.call_id",
+            "no function call 'call_x'",
+        ),
+    ],
+)
+def test_bad_fields_get_a_human_error_naming_the_field(event: dict[str, Any], param: str, words: str) -> None:
+    async def go() -> Client:
+        client = Client()
+        await client.connection.handle(json.dumps(event))
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
+        await client.send("conversation.item.create", item=item)  # the session goes on
+        await client.send("response.create")
+        await client.until("response.done")
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    [error] = client.errors()
+    assert error["type"] == "invalid_request_error" and error["param"] == param, error
+    assert words in error["message"] and "pydantic" not in error["message"] and "http" not in error["message"]
+
+
+def test_a_replaced_response_still_gets_its_response_done() -> None:
+    async def go() -> Client:
+        client = Client("word " * 30)
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "One"}]}
+        await client.send("conversation.item.create", item=item)
+        await client.send("response.create")
+        await client.send("conversation.item.create", item=item)
+        await client.send("response.create")  # replaces the first before it says anything
+        await client.until("response.done", 2)
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    created = [e["response"]["id"] for e in client.sent if e["type"] == "response.created"]
+    done = {e["response"]["id"]: e["response"]["status"] for e in client.sent if e["type"] == "response.done"}
+    assert len(created) == 2 and set(done) == set(created)
+    assert sorted(done.values()) == ["cancelled", "completed"]

@@ -1,0 +1,160 @@
+"""Tool turns through the session and responder, on fakes: the model's call runs, its result is
+spoken, the history holds the call and result once and in order, a slow tool gets one filler, a
+barge-in keeps a result that arrived, a speculation runs no tool, end_conversation ends the session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from fast.conftest import fake_engine
+from rejoinder.backends.fake import FakeLLM
+from rejoinder.events import ConversationEnded, SessionEvent, ToolCalled, ToolReturned, TurnFinished
+from rejoinder.responder import Answer
+from rejoinder.session import Session
+from rejoinder.stages.llm import Message, ToolCall
+from rejoinder.tools import FILLER_TEXT, ToolSet
+
+
+def said_result(messages: Sequence[Message]) -> str:
+    last = messages[-1]
+    return f"The answer is {last['content']}." if last["role"] == "tool" else "Rome is in Italy."
+
+
+def session_with(calls: list[ToolCall], tools: ToolSet, events: list[SessionEvent] | None = None) -> Session:
+    engine = fake_engine(llm=FakeLLM(reply=said_result, tool_calls=calls, delay_s=0.005))
+    engine.tools = tools
+    sink = events if events is not None else []
+
+    async def collect(event: SessionEvent) -> None:
+        sink.append(event)
+
+    return Session(engine, collect)
+
+
+def test_a_tool_turn_speaks_the_result_and_keeps_the_history_in_order() -> None:
+    events: list[SessionEvent] = []
+    call = ToolCall("call_1", "calculate", '{"expression": "17 * 23"}')
+
+    async def go() -> Session:
+        session = session_with([call], ToolSet.builtins(), events)
+        await session.respond("What is 17 times 23?")
+        await session.respond("What is the capital of Italy?")  # the rule offers no tools here
+        return session
+
+    session = asyncio.run(go())
+    first, second = session.reports
+    assert first.reply == "The answer is 391." and first.status == "completed"
+    assert first.tool_calls == [
+        {
+            "name": "calculate",
+            "arguments": '{"expression": "17 * 23"}',
+            "client": False,
+            "status": "ok",
+            "output": "391",
+            "ms": first.tool_calls[0]["ms"],
+        }
+    ]
+    roles = [(m["role"], m["content"]) for m in session.history]
+    assert roles == [
+        ("user", "What is 17 times 23?"),
+        ("assistant", ""),
+        ("tool", "391"),
+        ("assistant", "The answer is 391."),
+        ("user", "What is the capital of Italy?"),
+        ("assistant", "Rome is in Italy."),
+    ]
+    assert session.history[1]["tool_calls"][0]["id"] == "call_1"
+    assert second.reply == "Rome is in Italy." and not second.tool_calls
+    llm = session.engine.tiers[0].llm
+    assert isinstance(llm, FakeLLM) and llm.offered[0] == [
+        "current_datetime",
+        "calculate",
+        "end_conversation",
+    ]
+    assert len(llm.offered) == 2  # the second turn went through the plain stream, without tools
+    kinds = [type(e).__name__ for e in events if isinstance(e, ToolCalled | ToolReturned)]
+    assert kinds == ["ToolCalled", "ToolReturned"]
+    assert all(e.turn == 0 for e in events if isinstance(e, ToolCalled | ToolReturned))
+
+
+async def slow_lookup(order_id: str) -> str:
+    """Look up an order by its number."""
+    await asyncio.sleep(0.9)
+    return f"order {order_id} shipped"
+
+
+def test_a_slow_tool_gets_one_filler_before_its_result() -> None:
+    calls = [
+        ToolCall("c1", "slow_lookup", '{"order_id": "A1"}'),
+        ToolCall("c2", "slow_lookup", '{"order_id": "B2"}'),
+    ]
+
+    async def go() -> Session:
+        session = session_with(calls, ToolSet.from_functions(slow_lookup))
+        await session.respond("Where is my order A1 and B2?")
+        return session
+
+    session = asyncio.run(go())
+    report = session.reports[0]
+    assert report.reply.startswith(FILLER_TEXT) and report.reply.count(FILLER_TEXT) == 1
+    assert "order B2 shipped" in report.reply
+
+
+def test_a_barge_in_while_a_tool_runs_keeps_its_result_marked() -> None:
+    call = ToolCall("c1", "slow_lookup", '{"order_id": "A1"}')
+
+    async def go() -> Session:
+        session = session_with([call], ToolSet.from_functions(slow_lookup))
+        _, task = session.reply_to("Where is my order A1?")
+        await asyncio.sleep(0.3)  # the tool is running
+        await session.interrupt()
+        await task
+        await asyncio.sleep(0.8)  # the tool finishes on its own
+        return session
+
+    session = asyncio.run(go())
+    report = session.reports[0]
+    assert report.status == "cancelled"
+    assert [m["role"] for m in session.history] == ["user", "assistant", "tool"]
+    assert session.history[2]["content"] == "order A1 shipped"
+    assert report.tool_calls[0]["interrupted"] is True
+
+
+def test_a_speculative_answer_runs_no_tool_until_its_turn_is_committed() -> None:
+    ran: list[str] = []
+
+    def note(text: str) -> str:
+        """Note down something the user says."""
+        ran.append(text)
+        return "noted"
+
+    call = ToolCall("c1", "note", '{"text": "milk"}')
+
+    async def go() -> tuple[list[str], list[str]]:
+        session = session_with([call], ToolSet.from_functions(note))
+        answer = Answer(speculative=True)
+        clauses = session.responder.answer("Please note down milk.", answer)
+        pending = asyncio.ensure_future(anext(clauses, None))
+        await asyncio.sleep(0.2)
+        before = list(ran)
+        answer.begin(0)
+        first = await pending
+        await clauses.aclose()
+        return before, [first or ""]
+
+    before, first = asyncio.run(go())
+    assert before == [] and ran == ["milk"] and first == ["The answer is noted."]
+
+
+def test_end_conversation_ends_the_session_after_the_goodbye() -> None:
+    events: list[SessionEvent] = []
+    call = ToolCall("c1", "end_conversation", "{}")
+
+    async def go() -> None:
+        session = session_with([call], ToolSet.builtins(), events)
+        await session.respond("Okay, goodbye!")
+
+    asyncio.run(go())
+    kinds = [type(e) for e in events]
+    assert ConversationEnded in kinds and kinds.index(ConversationEnded) > kinds.index(TurnFinished)
