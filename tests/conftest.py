@@ -17,8 +17,13 @@ from rejoinder.engine import Engine
 
 @pytest.fixture(scope="session")
 def engine() -> Engine:
-    """The real embedded models, loaded once for the whole test session."""
-    return Engine.load(Config())
+    """The real embedded models, loaded once for the whole test session, with one LLM tier
+    (SmolLM2): the session mechanics tested with it (history, speculation, barge-in) do not depend
+    on routing, and tests that wrap `engine.llm` need every turn to reach it. The routed default
+    (SmolLM2 + Qwen2.5-Coder-1.5B) is tested through the CLI in test_routing.py and test_eval.py."""
+    config = Config()
+    config.router.enabled = False
+    return Engine.load(config)
 
 
 @pytest.fixture(scope="session")
