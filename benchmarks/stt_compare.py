@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sys
 import time
@@ -200,18 +201,40 @@ async def live(config: Config, backends: dict[str, Any], rounds: int) -> dict[st
     }
 
 
+def clip_table(backends: dict[str, Any], clips: list[Clip], show_errors: bool) -> dict[str, Any]:
+    scores = compare(backends, clips)
+    groups = [*dict.fromkeys(group for group, _, _ in clips), "all"]
+    print("| clips | backend | words | errors | WER | p50 ms | p95 ms | max ms | CPU p50 ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    table = {}
+    for group in groups:
+        for name in backends:
+            row = scores[(group, name)].row()
+            table[f"{group}/{name}"] = row
+            print(
+                f"| {group} ({row['clips']}) | {name} | {row['words']} | {row['errors']} | "
+                f"{row['wer']:.1%} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['max_ms']:.0f} | "
+                f"{row['cpu_p50_ms']:.0f} |"
+            )
+    if show_errors:
+        for (group, name), score in scores.items():
+            for reference, text in score.mistakes:
+                print(f"  {group:8} {name:16} {reference!r} -> {text!r}")
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eval-dir", type=Path, default=ROOT / "src/rejoinder/data/eval")
     parser.add_argument("--piper", type=int, default=60, help="routing queries to speak with Piper")
     parser.add_argument("--live", type=int, default=0, help="live-pipeline rounds per backend")
+    parser.add_argument("--live-only", action="store_true", help="skip the per-clip comparison")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--unconverted", action="store_true", help="also Moonshine's packaged graph as is")
     parser.add_argument("--show-errors", action="store_true")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
 
-    clips = human() + samples() + eval_set(args.eval_dir) + asyncio.run(piper_queries(args.piper))
     backends: dict[str, Any] = {
         "faster-whisper": create(
             "stt", "faster-whisper", STTConfig(backend="faster-whisper", threads=args.threads)
@@ -226,26 +249,11 @@ def main() -> None:
     for stt in backends.values():
         stt.transcribe_blocking(np.zeros(8000, np.float32))  # warm-up, as Engine.load does
     started = time.strftime("%Y-%m-%d %H:%M")
-    scores = compare(backends, clips)
-    groups = [*dict.fromkeys(group for group, _, _ in clips), "all"]
-    print(f"\n{len(clips)} clips, {started}, {args.threads} threads per backend\n")
-    print("| clips | backend | words | errors | WER | p50 ms | p95 ms | max ms | CPU p50 ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    table = {}
-    for group in groups:
-        for name in backends:
-            row = scores[(group, name)].row()
-            table[f"{group}/{name}"] = row
-            print(
-                f"| {group} ({row['clips']}) | {name} | {row['words']} | {row['errors']} | "
-                f"{row['wer']:.1%} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['max_ms']:.0f} | "
-                f"{row['cpu_p50_ms']:.0f} |"
-            )
-    if args.show_errors:
-        for (group, name), score in scores.items():
-            for reference, text in score.mistakes:
-                print(f"  {group:8} {name:16} {reference!r} -> {text!r}")
-    result: dict[str, Any] = {"started": started, "threads": args.threads, "clips": table}
+    result: dict[str, Any] = {"started": started, "threads": args.threads, "load_before": os.getloadavg()}
+    if not args.live_only:
+        clips = human() + samples() + eval_set(args.eval_dir) + asyncio.run(piper_queries(args.piper))
+        result["clips"] = clip_table(backends, clips, args.show_errors)
+        print(f"({len(clips)} clips, {started}, {args.threads} threads per backend)")
     if args.live:
         in_loop = {name: stt for name, stt in backends.items() if "as is" not in name}
         result["live"] = asyncio.run(live(Config(), in_loop, args.live))
@@ -258,6 +266,8 @@ def main() -> None:
                 f"| {name} | {row['turns']}/{row['expected_turns']} | {stt['median']} | {stt['p95']} | "
                 f"{first['median']} | {first['p95']} |"
             )
+    result["load_after"] = os.getloadavg()
+    print(f"\nload average (1, 5, 15 min) before {result['load_before']}, after {result['load_after']}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 
