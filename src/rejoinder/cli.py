@@ -19,6 +19,7 @@ from rejoinder import logs
 from rejoinder.config import PRESETS, Config, preset
 from rejoinder.errors import BadInputError, RejoinderError
 from rejoinder.registry import Stage
+from rejoinder.soak.command import soak
 
 app = typer.Typer(
     add_completion=False,
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 models_app = typer.Typer(no_args_is_help=True, help="Packaged model files.")
 app.add_typer(models_app, name="models")
+app.command()(soak)
 err = Console(stderr=True)
 out = Console(highlight=False)
 
