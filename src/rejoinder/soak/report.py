@@ -64,6 +64,9 @@ def summary(
             "answered_pct": round(100 * answered / asked, 1) if asked else None,
         },
         "first_audio_ms": summarise(latencies),
+        "server_first_audio_ms": summarise(
+            [t.server_first_audio_ms for t in stats.turns if t.server_first_audio_ms is not None]
+        ),
         "errors": dict(stats.errors),
         "error_samples": stats.error_samples,
         "abuse": by_kind,
@@ -93,7 +96,7 @@ def _r(value: float | None) -> float | None:
 
 def render(result: dict[str, Any], print_line: Any) -> None:
     """Plain lines for a terminal; the JSON form has everything."""
-    t, lat = result["turns"], result["first_audio_ms"]
+    t, lat, own = result["turns"], result["first_audio_ms"], result["server_first_audio_ms"]
     cfg = result["config"]
     print_line(
         f"soak: {cfg['clients']} talking client(s), {cfg['minutes']} min, "
@@ -102,7 +105,7 @@ def render(result: dict[str, Any], print_line: Any) -> None:
     print_line(
         f"turns: {t['answered']}/{t['asked']} answered ({t['answered_pct']}%); first audio after end of "
         f"speech p50 {lat.get('median', '-')} ms, p95 {lat.get('p95', '-')} ms, max {lat.get('max', '-')} ms "
-        f"(n={lat['n']})"
+        f"(n={lat['n']}); server's own figure p50 {own.get('median', '-')}, p95 {own.get('p95', '-')} ms"
     )
     for kind, row in sorted(result["abuse"].items()):
         print_line(f"  {kind}: {row['ok']} ok, {row['failed']} failed")
