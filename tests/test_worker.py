@@ -64,6 +64,33 @@ def test_waiting_voice_jobs_run_before_waiting_batch_jobs() -> None:
     assert order == ["voice", "batch0", "batch1", "batch2"]
 
 
+def test_batch_work_waits_while_any_model_runs_a_voice_job() -> None:
+    """The models share the cores: an HTTP job on the TTS waits for a voice turn's LLM call."""
+    llm: ModelWorker[None] = ModelWorker("llm-test")
+    tts: ModelWorker[None] = ModelWorker("tts-test")
+    gate = threading.Event()
+    order: list[str] = []
+
+    def voice_llm_call() -> None:
+        gate.wait(5)
+        order.append("voice-llm-done")
+
+    async def go() -> None:
+        voice = asyncio.ensure_future(llm.run(voice_llm_call))
+        await asyncio.sleep(0.05)
+        with batch_priority():
+            batch = asyncio.ensure_future(tts.run(order.append, "batch-tts"))
+        await asyncio.sleep(0.3)
+        assert order == []  # the TTS worker is free, yet the batch job waits
+        gate.set()
+        await asyncio.gather(voice, batch)
+
+    asyncio.run(go())
+    llm.close()
+    tts.close()
+    assert order == ["voice-llm-done", "batch-tts"]
+
+
 def test_batch_priority_is_scoped_to_its_task() -> None:
     async def go() -> tuple[Priority, Priority]:
         async def inside() -> Priority:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -90,9 +91,8 @@ class OutputFile:
             else:
                 self._beside_target()
         if _main_thread():
-            # Ctrl-C and a polite kill stop the run here and now (asyncio.run's own Ctrl-C handler
-            # only cancels its task, which a session waiting on a turn may absorb); the temporary
-            # file is then removed on the way out
+            # Ctrl-C and a polite kill while models load: stop at once (the temporary file is
+            # removed on the way out); the async work installs `stop_on_signals` over this
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old_handlers[sig] = signal.signal(sig, _interrupt)
         return self
@@ -173,6 +173,53 @@ class OutputFile:
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[asyncio.Event]:
+    """Inside a running loop: Ctrl-C and SIGTERM set the event, and the work raises
+    KeyboardInterrupt at its next check (`raise_if_stopped`, `until_stopped`).
+
+    asyncio.run's own Ctrl-C handling only cancels the main task, which code waiting on a turn
+    may absorb; raising from a signal handler at an arbitrary point can land in a callback.
+    Outside the main thread (tests, servers) this does nothing.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    previous: dict[int, Any] = {}
+    if _main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                handler = signal.getsignal(sig)
+                loop.add_signal_handler(sig, stop.set)
+                previous[sig] = handler
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            loop.remove_signal_handler(signum)
+            signal.signal(signum, handler)
+
+
+def raise_if_stopped(stop: asyncio.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise KeyboardInterrupt
+
+
+async def until_stopped(stop: asyncio.Event | None, work: Any) -> Any:
+    """Await `work`, or raise KeyboardInterrupt as soon as `stop` is set (the work is cancelled)."""
+    if stop is None:
+        return await work
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if task not in done:
+        task.cancel()
+        raise KeyboardInterrupt
+    return task.result()
 
 
 def _umask() -> int:

@@ -8,6 +8,10 @@ endpoints run under `batch_priority()` and submit at `Priority.BATCH`. A waiting
 before any waiting batch job, and long batch work yields the thread between steps (one item of
 an `iterate_steps` iterator, one `yield_requested()` check of a producer), so a voice job waits
 for at most one step of batch work, never for a whole request.
+
+The cores are shared by all models, so batch work also waits while a voice job is queued or
+running on ANY worker (`_VoiceGate`): a voice turn's LLM does not share the CPU with an HTTP
+request's synthesis. Batch work runs in the gaps between voice jobs.
 """
 
 from __future__ import annotations
@@ -56,6 +60,36 @@ def batch_priority() -> Iterator[None]:
         _priority.reset(token)
 
 
+class _VoiceGate:
+    """Voice jobs queued or running in any worker of this process."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._pending = 0
+
+    def enter(self) -> None:
+        with self._cond:
+            self._pending += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._pending -= 1
+            if self._pending <= 0:
+                self._cond.notify_all()
+
+    @property
+    def busy(self) -> bool:
+        return self._pending > 0
+
+    def wait_clear(self, timeout_s: float) -> None:
+        with self._cond:
+            if self._pending > 0:
+                self._cond.wait(timeout_s)
+
+
+_VOICE = _VoiceGate()
+
+
 class _Failure:
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
@@ -72,14 +106,22 @@ class ModelWorker(Generic[T]):
     # ---- scheduling ------------------------------------------------------------------------
     def _submit(self, priority: Priority, job: Callable[[], None]) -> None:
         """Queue `job`; each pool task runs the most urgent queued job, not its own."""
+        if priority is Priority.VOICE:
+            _VOICE.enter()
         with self._lock:
             heapq.heappush(self._heap, (int(priority), next(self._seq), job))
         self._pool.submit(self._run_next)
 
     def _run_next(self) -> None:
         with self._lock:
-            priority, _, job = heapq.heappop(self._heap)
+            priority, seq, job = heapq.heappop(self._heap)
             self._active += 1
+        while priority == Priority.BATCH and _VOICE.busy:
+            _VOICE.wait_clear(0.05)  # a voice turn is on some model: keep the cores for it
+            with self._lock:
+                if self._heap and self._heap[0][0] < priority:  # ... or on this one: run it first
+                    heapq.heappush(self._heap, (priority, seq, job))
+                    priority, seq, job = heapq.heappop(self._heap)
         _running.priority = priority
         try:
             job()
@@ -87,6 +129,8 @@ class ModelWorker(Generic[T]):
             _running.priority = None
             with self._lock:
                 self._active -= 1
+            if priority == Priority.VOICE:
+                _VOICE.leave()
 
     @property
     def idle(self) -> bool:
@@ -100,10 +144,12 @@ class ModelWorker(Generic[T]):
             return sum(1 for p, _, _ in self._heap if priority is None or p == priority)
 
     def yield_requested(self) -> bool:
-        """True inside a job when a more urgent job is waiting: a long job should step aside."""
+        """True inside a batch job when voice work is waiting or running: step aside now."""
         running = getattr(_running, "priority", None)
-        if running is None:
+        if running is None or running == Priority.VOICE:
             return False
+        if _VOICE.busy:
+            return True
         with self._lock:
             return bool(self._heap) and self._heap[0][0] < running
 
@@ -215,3 +261,8 @@ class ModelWorker(Generic[T]):
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:  # jobs that will never run must not hold the voice gate
+            dropped, self._heap = self._heap, []
+        for priority, _, _ in dropped:
+            if priority == Priority.VOICE:
+                _VOICE.leave()

@@ -17,6 +17,7 @@ from rejoinder.audio import SAMPLE_RATE, WavWriter, stream_audio
 from rejoinder.engine import Engine
 from rejoinder.errors import BadInputError
 from rejoinder.events import ConversationEnded, SessionEvent, TurnFinished
+from rejoinder.file_io import raise_if_stopped, stop_on_signals, until_stopped
 from rejoinder.output import DirectOutput
 from rejoinder.session import Session
 from rejoinder.timeline import TurnReport
@@ -60,21 +61,23 @@ async def reply_to_file(
     session = Session(engine, sink, output=DirectOutput(write))
     consumed = 0
     try:
-        for block in stream_audio(source, SAMPLE_RATE):
-            for start in range(0, block.size, frame):
-                await session.push_audio(block[start : start + frame])
-                if session.busy:
-                    await session.wait_idle()
+        with stop_on_signals() as stop:  # Ctrl-C stops the run here, not after the whole file
+            for block in stream_audio(source, SAMPLE_RATE):
+                for start in range(0, block.size, frame):
+                    await session.push_audio(block[start : start + frame])
+                    if session.busy:
+                        await until_stopped(stop, session.wait_idle())
+                    raise_if_stopped(stop)
+                    if ended:  # a tool hung up: the rest is not heard
+                        break
                 if ended:
                     break
-            if ended:
-                break
-            consumed += block.size
-            if progress:
-                progress(consumed / SAMPLE_RATE)
-        if not ended:
-            await session.end_audio()
-        await session.wait_idle()
+                consumed += block.size
+                if progress:
+                    progress(consumed / SAMPLE_RATE)
+            if not ended:
+                await session.end_audio()
+            await until_stopped(stop, session.wait_idle())
     finally:
         await session.close()
         if writer is not None:
