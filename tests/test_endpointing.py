@@ -153,6 +153,21 @@ def test_input_ending_mid_turn_forces_the_end() -> None:
         ("The reason I'm calling is", True),
         ("If it rains tomorrow.", True),
         ("My phone number is 555.", True),
+        ("Call me back on 077.", True),  # digits in groups, no keyword
+        ("I need eggs, milk, bread.", True),  # a list without its closing "and"
+        ("I need eggs, milk.", True),
+        ("Send it to 42 Elm Road.", True),  # an address in progress
+        ("Send it to 42 Elm Road, Cambridge.", True),
+        ("My name is spelled S, M.", True),  # spelling
+        ("My appointment is on March.", True),  # a date in progress
+        ("We could", True),  # a modal with no full stop: trailing off
+        ("I need eggs, milk and bread.", False),  # the list is closed
+        ("That's all I wanted to know, thanks.", False),
+        ("Sure, go ahead.", False),
+        ("Yes, I can.", False),
+        ("I was born in 1990.", False),  # a year, not digits being dictated
+        ("Wake me up at 7.", False),
+        ("The appointment is on March 15th.", False),
         ("What is the capital of Italy?", False),
         ("Where are you from?", False),
         ("Turn it on.", False),
