@@ -56,6 +56,9 @@ class EndpointPolicy:
     """...and one whose transcript is a question: a question is a strong sign of a finished turn."""
     cap_ms: float
     """The turn ends here whatever the judges say."""
+    recheck_threshold: float | None = None
+    """The bar at a re-check (None: `threshold`); Smart Turn's probability creeps up as any
+    silence grows, so a re-check needs a higher one."""
 
 
 _P = EndpointPolicy
@@ -105,6 +108,8 @@ class TurnTaker:
         """None: not judged yet; '': reads as possibly complete; else why it reads unfinished."""
         self._question = False
         self._check_ms = 0.0
+        self._checks = 0
+        """Checks that asked the model in this pause."""
 
     @property
     def mode(self) -> str:
@@ -161,6 +166,9 @@ class TurnTaker:
             return None
         self._probability = probability
         threshold = self.policy.question_threshold if self._question else self.policy.threshold
+        self._checks += 1
+        if self._checks > 1 and self.policy.recheck_threshold is not None:
+            threshold = max(threshold, self.policy.recheck_threshold)
         if self._unfinished or probability < threshold:
             return None
         return self._end("model", f"p={probability:.2f}" + (" (question)" if self._question else ""))
@@ -217,6 +225,7 @@ class TurnTaker:
         return ended
 
     def _reset(self) -> None:
+        self._checks = 0
         self._next_check_ms = self.policy.first_check_ms
         self._probability = None
         self._unfinished = None

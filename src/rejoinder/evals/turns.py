@@ -158,6 +158,9 @@ class DetectorResult:
             "complete_turns": len(complete),
             "complete_cut_early": sum(c.cut_off for c in complete),
             "delay_ms": summarise(delays),
+            "delay_p75_ms": _quantile(delays, 0.75),
+            "delay_p90_ms": _quantile(delays, 0.90),
+            "complete_within_300_ms": round(sum(d <= 300 for d in delays) / max(1, len(complete)), 3),
             "delay_with_check_ms": summarise(with_check),
             "delay_after_pause_turns_ms": summarise(
                 [c.delay_ms for c in paused if c.delay_ms is not None and not c.cut_off]
@@ -179,6 +182,10 @@ class _Recorded:
         p = await self.model.probability(audio)
         self.heard.append(f"p@{audio.size / self.sample_rate * 1000:.0f}: {p:.3f}")
         return p
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    return round(float(np.quantile(values, q)), 1) if values else None
 
 
 async def run_clip(vad: VAD, detector: Detector, clip: Clip, seed: int = 0) -> tuple[ClipResult, list[float]]:
