@@ -137,8 +137,9 @@ def test_block_size_and_a_slow_model_do_not_change_decisions() -> None:
     def answer(audio: np.ndarray) -> float:
         return 0.95 if audio.size > 30_000 else 0.2  # a longer turn sounds complete sooner
 
-    live = ends(stream(TurnTaker(EnergyVAD(), SMART, ScriptedEndOfTurn(answer)), audio, 512))
-    bulk = ends(stream(TurnTaker(EnergyVAD(), SMART, ScriptedEndOfTurn(answer, delay_s=0.03)), audio, 16_000))
+    live = ends(stream(TurnTaker(EnergyVAD(), SMART, ScriptedEndOfTurn(answer), policy=MEDIUM), audio, 512))
+    slow = ScriptedEndOfTurn(answer, delay_s=0.03)
+    bulk = ends(stream(TurnTaker(EnergyVAD(), SMART, slow, policy=MEDIUM), audio, 16_000))
     assert [(e.end_s, e.decided_s, e.reason) for e in live] == [
         (e.end_s, e.decided_s, e.reason) for e in bulk
     ]
