@@ -2,10 +2,15 @@
 
 Run: .venv/bin/python scripts/make_turns.py
 Writes Ogg/Opus 16 kHz clips and labels.jsonl (times in seconds within each clip):
-- complete turns (questions, statements, commands) and turns with mid-utterance pauses of
-  0.5-1.5 s (hesitations, unfinished phrases, lists, codes, addresses), at three speeds. A pause
-  is Piper's own comma pause, found in the audio and stretched, so the speech before it keeps
-  its mid-sentence melody;
+- complete turns (questions, statements, commands, short answers) and turns with mid-utterance
+  pauses of 0.5-1.5 s (hesitations, unfinished phrases, lists, codes, addresses, dates, spelled
+  names), at four speeds. Each paused text is made twice: 'comma', Piper's own comma pause found
+  in the audio and stretched (Piper makes it sound final), and 'cut', the sentence spoken without
+  the comma, cut at the word boundary (the quietest point near where the words before the mark
+  end) and silence inserted, so the speech before the pause keeps its mid-sentence melody;
+- every text is in one split, 'tune' or 'held-out' (every third text of each category), so no
+  sentence is in both; each clip names a background noise level (`noise_dbfs`) that the
+  evaluation adds;
 - human clips from tests/data/human (CMU Sphinx test data, BSD-style): complete turns, and the
   card list with its natural pauses between items stretched;
 - for the interruption set: the agent's replies, backchannels, real interruptions and
@@ -36,7 +41,11 @@ OUT = ROOT / "src" / "rejoinder" / "data" / "turns"
 HUMAN = ROOT / "tests" / "data" / "human"
 RATE = 16_000
 LEAD_S = 0.3
-SPEEDS = (0.87, 1.0, 1.18)
+SPEEDS = (0.87, 1.0, 1.18, 0.8)
+NOISE_DBFS = (-60.0, -50.0, -42.0)
+"""Background noise levels the evaluation adds (cycled over the clips)."""
+FADE = 80
+"""5 ms fades at a cut, so it does not click."""
 PAUSE_RANGE_S = (0.5, 1.5)
 FRAME = 160
 """10 ms analysis frames for finding speech and gaps."""
@@ -57,6 +66,11 @@ class Clip:
     speech_end_s: float
     pauses: list[tuple[float, float]] = field(default_factory=list)
     """Intended mid-utterance pauses: the speaker goes on after each."""
+    split: str = "tune"
+    """'tune' (thresholds and rules were chosen on it) or 'held-out' (never looked at to tune)."""
+    method: str = ""
+    """Paused turns: 'comma' (Piper's stretched comma pause) or 'cut' (cut at a word boundary)."""
+    noise_dbfs: float = -60.0
 
 
 class Voice:
@@ -144,6 +158,31 @@ def _pause_clip(voice: Voice, text: str, speed: float, rng: np.random.Generator)
     return stretch(audio, cuts, lengths)
 
 
+def cut_clip(voice: Voice, text: str, speed: float, rng: np.random.Generator) -> tuple[np.ndarray, list]:
+    """The text said in one go, without commas at the marks, cut at each mark's word boundary."""
+    parts = [p.strip().rstrip(",") for p in text.split("|")]
+    audio = voice.say(" ".join(parts), speed)
+    rms = np.convolve(frame_rms(audio), np.ones(3) / 3, mode="same")
+    cuts: list[int] = []
+    for k in range(1, len(parts)):
+        alone = voice.say(" ".join(parts[:k]), speed).size / FRAME  # with final lengthening
+        lo = max(int(0.72 * alone), (cuts[-1] // FRAME + 10) if cuts else 0)
+        hi = min(int(1.02 * alone), rms.size - 10)
+        if hi <= lo:
+            raise LookupError(f"no room for cut {k} in {text!r}")
+        at = lo + int(np.argmin(rms[lo:hi]))
+        if rms[at] > 0.2 * rms.max():
+            raise LookupError(f"no quiet word boundary near {alone * FRAME / RATE:.2f} s in {text!r}")
+        cuts.append(at * FRAME + FRAME // 2)
+    faded = audio.copy()
+    ramp = np.linspace(1.0, 0.0, FADE, dtype=np.float32)
+    for c in cuts:
+        faded[c - FADE : c] *= ramp
+        faded[c : c + FADE] *= ramp[::-1]
+    lengths = [float(rng.uniform(*PAUSE_RANGE_S)) for _ in cuts]
+    return stretch(faded, [(c, c) for c in cuts], lengths)
+
+
 def write_ogg(path: Path, audio: np.ndarray) -> None:
     with av.open(str(path), "w", format="ogg") as out:
         stream = out.add_stream("libopus", rate=RATE, layout="mono")
@@ -203,6 +242,11 @@ def cough(rng: np.random.Generator) -> np.ndarray:
     return (0.5 * audio / np.abs(audio).max()).astype(np.float32)
 
 
+def split_of(index: int) -> str:
+    """Every third text of a category is held out (the split is by text, never by clip)."""
+    return "held-out" if index % 3 == 2 else "tune"
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.ogg"):
@@ -212,20 +256,26 @@ def main() -> None:
     clips: list[Clip] = []
     n = 0
     for category, texts in COMPLETE.items():
-        for text in texts:
-            speed = SPEEDS[n % len(SPEEDS)]
+        for i, text in enumerate(texts):
+            speed, noise = SPEEDS[n % len(SPEEDS)], NOISE_DBFS[n % len(NOISE_DBFS)]
             n += 1
             audio = voice.say(text, speed)
-            save(clips, f"complete_{n:02d}", audio, set="turns", kind="complete", category=category,
-                 text=text, source="piper", speed=speed)  # fmt: skip
+            save(clips, f"complete_{n:03d}", audio, set="turns", kind="complete", category=category,
+                 text=text, source="piper", speed=speed, split=split_of(i), noise_dbfs=noise)  # fmt: skip
     n = 0
     for category, texts in PAUSE.items():
-        for text in texts:
-            speed = SPEEDS[n % len(SPEEDS)]
-            n += 1
-            audio, bounds = pause_clip(voice, text, speed, rng)
-            save(clips, f"pause_{n:02d}", audio, set="turns", kind="pause", category=category,
-                 text=text, source="piper", speed=speed, pause_samples=bounds)  # fmt: skip
+        for i, text in enumerate(texts):
+            for method, make in (("comma", pause_clip), ("cut", cut_clip)):
+                speed, noise = SPEEDS[n % len(SPEEDS)], NOISE_DBFS[n % len(NOISE_DBFS)]
+                n += 1
+                try:
+                    audio, bounds = make(voice, text, speed, rng)
+                except (LookupError, RuntimeError) as exc:
+                    print(f"skipped ({method}): {exc}", flush=True)
+                    continue
+                save(clips, f"pause_{n:03d}_{method}", audio, set="turns", kind="pause", category=category,
+                     text=text, source="piper", speed=speed, pause_samples=bounds, split=split_of(i),
+                     method=method, noise_dbfs=noise)  # fmt: skip
     human = dict(
         line.rsplit("(", 1)[::-1] for line in (HUMAN / "transcripts.txt").read_text().splitlines() if line
     )
@@ -233,7 +283,8 @@ def main() -> None:
     for name in ("001", "002", "003", "004", "goforward"):
         audio = trim(read_audio(HUMAN / f"{name}.wav"), rel=0.05)
         save(clips, f"human_{name}", audio, set="turns", kind="complete", category="human",
-             text=human[f"{name})"].strip(), source="human (CMU Sphinx test data)", speed=1.0)  # fmt: skip
+             text=human[f"{name})"].strip(), source="human (CMU Sphinx test data)", speed=1.0,
+             split="held-out")  # fmt: skip
     cards = trim(read_audio(HUMAN / "005.wav"), rel=0.05)
     # The gaps after "eight of spades" (~0.9 s) and "four of clubs" (~1.9 s), located by
     # transcribing the pieces with Whisper.
@@ -242,7 +293,7 @@ def main() -> None:
     audio, bounds = stretch(cards, inner, [0.7, 1.2])
     save(clips, "human_005_list", audio, set="turns", kind="pause", category="human list",
          text="eight of spades | four of clubs | seven of hearts", source="human (CMU Sphinx test data)",
-         speed=1.0, pause_samples=bounds)  # fmt: skip
+         speed=1.0, pause_samples=bounds, split="held-out", method="human")  # fmt: skip
     for i, text in enumerate(AGENT, 1):
         save(clips, f"agent_{i}", voice.say(text, 1.0), set="agent", kind="agent", category="agent",
              text=text, source="piper", speed=1.0)  # fmt: skip
@@ -250,7 +301,7 @@ def main() -> None:
         for i, text in enumerate(texts, 1):
             speed = SPEEDS[i % len(SPEEDS)]
             save(clips, f"{group}_{i:02d}", voice.say(text, speed), set=group, kind=group,
-                 category=group, text=text, source="piper", speed=speed)  # fmt: skip
+                 category=group, text=text, source="piper", speed=speed, split=split_of(i - 1))  # fmt: skip
     for i in range(1, 5):
         save(clips, f"noise_cough_{i}", cough(rng), set="noise", kind="noise", category="cough",
              text="(synthetic cough)", source="synthetic", speed=1.0)  # fmt: skip

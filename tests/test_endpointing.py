@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import numpy as np
 import pytest
 
 from rejoinder.config import VADConfig
-from rejoinder.endpointing import EAGERNESS, TurnTaker
+from rejoinder.endpointing import EAGERNESS, EndpointPolicy, TurnTaker
 from rejoinder.turn_text import unfinished_reason
 from rejoinder.turns import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted
 from turn_fakes import EnergyVAD, ScriptedEndOfTurn, ScriptedTranscriber, silence, tone
 
 SMART = VADConfig(end_of_turn="smart")
-MEDIUM = EAGERNESS["medium"]
+MEDIUM = EndpointPolicy(
+    first_check_ms=192, recheck_ms=480, threshold=0.9, question_threshold=0.5, cap_ms=1600
+)
+"""A policy that re-checks (the mechanism under test, whatever the eagerness defaults are)."""
 
 
 def stream(taker: TurnTaker, audio: np.ndarray, block: int = 512) -> list[object]:
@@ -49,7 +53,7 @@ def test_a_complete_turn_ends_at_the_first_check() -> None:
 
 def test_an_unfinished_turn_waits_for_the_cap_asking_again() -> None:
     model = ScriptedEndOfTurn(0.3)
-    [end] = ends(stream(TurnTaker(EnergyVAD(), SMART, model), turn()))
+    [end] = ends(stream(TurnTaker(EnergyVAD(), SMART, model, policy=MEDIUM), turn()))
     assert end.reason == "cap"
     assert end.endpointing_ms == pytest.approx(MEDIUM.cap_ms, abs=32)
     assert len(model.calls) == 1 + int((MEDIUM.cap_ms - MEDIUM.first_check_ms) // MEDIUM.recheck_ms)
@@ -58,9 +62,25 @@ def test_an_unfinished_turn_waits_for_the_cap_asking_again() -> None:
 def test_a_late_yes_ends_the_turn_at_a_recheck() -> None:
     answers = iter([0.2, 0.95])
     model = ScriptedEndOfTurn(lambda audio: next(answers))
-    [end] = ends(stream(TurnTaker(EnergyVAD(), SMART, model), turn()))
+    [end] = ends(stream(TurnTaker(EnergyVAD(), SMART, model, policy=MEDIUM), turn()))
     assert end.reason == "model"
     assert end.endpointing_ms == pytest.approx(MEDIUM.first_check_ms + MEDIUM.recheck_ms, abs=32)
+
+
+def test_a_recheck_needs_its_own_higher_bar() -> None:
+    strict = dataclasses.replace(MEDIUM, recheck_threshold=0.99)
+    answers = iter([0.2, 0.95, 0.995])
+    model = ScriptedEndOfTurn(lambda audio: next(answers))
+    [end] = ends(stream(TurnTaker(EnergyVAD(), SMART, model, policy=strict), turn()))
+    assert end.reason == "model" and end.probability == pytest.approx(0.995)
+    assert end.endpointing_ms == pytest.approx(MEDIUM.first_check_ms + 2 * MEDIUM.recheck_ms, abs=32)
+    # the bar is per pause: the next pause's first check has the ordinary one again
+    answers2 = iter([0.2, 0.95])
+    model2 = ScriptedEndOfTurn(lambda audio: next(answers2))
+    two = np.concatenate([turn(tail_s=1.0), tone(0.5), silence(3.0)])
+    taker = TurnTaker(EnergyVAD(), SMART, model2, policy=dataclasses.replace(strict, cap_ms=600))
+    first, second = ends(stream(taker, two))
+    assert first.reason == "cap" and second.reason == "model"
 
 
 @pytest.mark.parametrize("eagerness", ["high", "medium", "low"])
@@ -117,8 +137,9 @@ def test_block_size_and_a_slow_model_do_not_change_decisions() -> None:
     def answer(audio: np.ndarray) -> float:
         return 0.95 if audio.size > 30_000 else 0.2  # a longer turn sounds complete sooner
 
-    live = ends(stream(TurnTaker(EnergyVAD(), SMART, ScriptedEndOfTurn(answer)), audio, 512))
-    bulk = ends(stream(TurnTaker(EnergyVAD(), SMART, ScriptedEndOfTurn(answer, delay_s=0.03)), audio, 16_000))
+    live = ends(stream(TurnTaker(EnergyVAD(), SMART, ScriptedEndOfTurn(answer), policy=MEDIUM), audio, 512))
+    slow = ScriptedEndOfTurn(answer, delay_s=0.03)
+    bulk = ends(stream(TurnTaker(EnergyVAD(), SMART, slow, policy=MEDIUM), audio, 16_000))
     assert [(e.end_s, e.decided_s, e.reason) for e in live] == [
         (e.end_s, e.decided_s, e.reason) for e in bulk
     ]
@@ -153,6 +174,21 @@ def test_input_ending_mid_turn_forces_the_end() -> None:
         ("The reason I'm calling is", True),
         ("If it rains tomorrow.", True),
         ("My phone number is 555.", True),
+        ("Call me back on 077.", True),  # digits in groups, no keyword
+        ("I need eggs, milk, bread.", True),  # a list without its closing "and"
+        ("I need eggs, milk.", True),
+        ("Send it to 42 Elm Road.", True),  # an address in progress
+        ("Send it to 42 Elm Road, Cambridge.", True),
+        ("My name is spelled S, M.", True),  # spelling
+        ("My appointment is on March.", True),  # a date in progress
+        ("We could", True),  # a modal with no full stop: trailing off
+        ("I need eggs, milk and bread.", False),  # the list is closed
+        ("That's all I wanted to know, thanks.", False),
+        ("Sure, go ahead.", False),
+        ("Yes, I can.", False),
+        ("I was born in 1990.", False),  # a year, not digits being dictated
+        ("Wake me up at 7.", False),
+        ("The appointment is on March 15th.", False),
         ("What is the capital of Italy?", False),
         ("Where are you from?", False),
         ("Turn it on.", False),

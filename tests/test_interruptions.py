@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from rejoinder.interruptions import BargeInGate, Decision, GateConfig, Words, classify
+from rejoinder.interruptions import BargeInGate, Decision, GateConfig, Words, classify, other_words
 from turn_fakes import ScriptedTranscriber, silence, tone
 
 CONFIG = GateConfig()
@@ -48,7 +48,8 @@ def test_a_backchannel_that_stops_is_ignored_when_the_utterance_ends() -> None:
 def test_repeated_backchannels_that_go_on_are_not_an_interruption() -> None:
     gate = BargeInGate(ScriptedTranscriber("Yeah, yeah, okay."), CONFIG)
     assert listen(gate, np.concatenate([tone(0.9), silence(1.0)]), silent_from_s=0.9) is Decision.WAIT
-    assert len(gate.check_ms) == 4  # at 96, 352, 608 and 864 ms of speech; none in the silence
+    # at 96, 256, 416, 576, 736 and 896 ms of speech; none in the silence
+    assert len(gate.check_ms) == 6
     assert gate.speech_ended() is Decision.IGNORE
 
 
@@ -56,6 +57,15 @@ def test_other_words_interrupt_once_the_user_goes_on() -> None:
     gate = BargeInGate(ScriptedTranscriber("Paris"), CONFIG)
     assert listen(gate, tone(1.5)) is Decision.INTERRUPT
     assert gate.decided_after_ms == pytest.approx(CONFIG.min_speech_ms, abs=32)
+
+
+def test_two_other_words_interrupt_at_once() -> None:
+    gate = BargeInGate(ScriptedTranscriber("Go back"), CONFIG)
+    assert listen(gate, tone(1.5)) is Decision.INTERRUPT
+    assert gate.decided_after_ms == pytest.approx(CONFIG.confirm_ms, abs=32)
+    slow = BargeInGate(ScriptedTranscriber("Go back"), GateConfig(min_words=0))
+    assert listen(slow, tone(1.5)) is Decision.INTERRUPT
+    assert slow.decided_after_ms == pytest.approx(CONFIG.min_speech_ms, abs=32)
 
 
 def test_one_unknown_word_that_stops_does_not_interrupt() -> None:
@@ -122,10 +132,19 @@ def test_speech_ended_and_cancel() -> None:
         ("Yeah, but what about Paris?", Words.CUE),
         ("Paris", Words.OTHER),
         ("I said Tuesday", Words.OTHER),
+        ("Bright, bright.", Words.NONE),  # Whisper's "right, right"
+        ("i-c", Words.NONE),  # "I see"
+        ("Find me a flight", Words.OTHER),  # "find" is one letter from "fine", the rest is not
+        ("How are you", Words.CUE),  # a cue is never taken for a backchannel ("wow")
     ],
 )
 def test_classify(text: str, words: Words) -> None:
     assert classify(text) is words
+
+
+def test_other_words_are_counted_past_backchannels() -> None:
+    assert other_words("Yeah, go back") == 2
+    assert other_words("Okay, okay") == 0
 
 
 def test_endless_backchannels_keep_a_bounded_buffer() -> None:

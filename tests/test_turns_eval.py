@@ -36,11 +36,23 @@ def test_the_set_is_complete_and_labelled() -> None:
     assert {c.set for c in clips} >= {"turns", "agent", "backchannel", "interruption", "noise"}
 
 
+def test_no_sentence_is_in_both_splits() -> None:
+    clips = load()
+    for group in ("turns", "backchannel", "interruption"):
+        tune = {c.text for c in clips if c.set == group and c.split == "tune"}
+        held = {c.text for c in clips if c.set == group and c.split == "held-out"}
+        assert tune and held and not tune & held
+    for kind in ("complete", "pause"):
+        assert sum(c.kind == kind and c.split == "held-out" for c in clips) >= 30
+    assert {c.method for c in clips if c.kind == "pause"} >= {"comma", "cut"}
+
+
 def test_smart_waits_through_an_unfinished_phrase_the_fixed_silence_cuts(stages: dict[str, Any]) -> None:
     async def transcribe(audio: Any) -> str:
         return str((await stages["stt"].transcribe(audio)).text)
 
-    flight = next(c for c in load() if c.text.startswith("My flight leaves from |"))
+    flights = [c for c in load() if c.text.startswith("My flight leaves from |")]
+    flight = max(flights, key=lambda c: c.pauses[0][1] - c.pauses[0][0])
     question = next(c for c in load() if c.text == "What is the capital of Italy?")
     assert flight.pauses[0][1] - flight.pauses[0][0] > 0.8  # longer than the fixed detector waits
     baseline, smart = turns.detectors(stages["turn"], transcribe, ["auto"], sound_only=False)

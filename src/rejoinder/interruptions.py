@@ -4,8 +4,12 @@ Stopping at the VAD's onset lets a backchannel ("uh-huh", "yeah", "okay", "mm-hm
 off. The gate reads the words (the STT on well under a second of audio) `confirm_ms` after the
 onset was confirmed, and again every `recheck_ms` while the user goes on:
 - a barge-in cue ("stop", "wait", "no", "hold on", "sorry", "what", ...) interrupts at once;
-- other words that are not backchannels interrupt once the user has gone on speaking for
-  `min_speech_ms` after the onset (a misheard one-word backchannel is over by then);
+- other words that are not backchannels interrupt as soon as `min_words` of them are heard, or
+  once the user has gone on speaking for `min_speech_ms` after the onset (a misheard one-word
+  backchannel is over by then);
+- Whisper's near-misses of backchannel words count as those words ("bright, bright" for
+  "right, right", "i-c" for "I see": a sound-alike, or one letter away from a backchannel word of
+  four or more letters that is not a cue);
 - only backchannels (or the start of one, "I" of "I see"), or no words (a cough, a knock),
   keep the agent speaking; when the utterance ends (the VAD's SpeechEnded: `speech_ended()`)
   undecided, it was not an interruption and is not a turn either; a wordless sound that goes on
@@ -70,11 +74,15 @@ class Decision(str, Enum):
 class GateConfig:
     confirm_ms: float = 96.0
     """Audio after the VAD's confirmed onset before the words are first read."""
-    recheck_ms: float = 256.0
+    recheck_ms: float = 160.0
     """Read the words again after this much more audio while undecided."""
-    min_speech_ms: float = 352.0
+    min_speech_ms: float = 320.0
     """Words that are neither cues nor backchannels interrupt once the user has spoken this long
     after the onset."""
+    min_words: int = 2
+    """...or sooner, once at least this many of them are heard (0: off): two words that are not
+    backchannels are rarely a misheard hum."""
+
     max_wordless_ms: float = 1200.0
     """A sound this long with no words in it is ignored (music, typing, a long cough)."""
     max_audio_s: float = 8.0
@@ -83,8 +91,41 @@ class GateConfig:
     cues: frozenset[str] = field(default=CUES)
 
 
+SOUNDALIKES: dict[str, str] = {"c": "see", "k": "okay", "kay": "okay", "yah": "yeah", "mmhmm": "mm-hm"}
+"""How Whisper spells some backchannels heard alone ("I see" as "i-c")."""
+
+
 def _tokens(text: str) -> list[str]:
     return re.sub(r"[^\w\s'-]", " ", text.lower()).replace("-", " ").split()
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """a and b differ by one inserted, deleted or changed letter ("bright" / "right")."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def _heard_as(words: list[str], backchannels: frozenset[str], cues: frozenset[str]) -> list[str]:
+    """Words with Whisper's near-misses of backchannel words put back: a sound-alike, or a word of
+    four or more letters one letter away from a backchannel word that is not itself a cue."""
+    single = sorted(p for p in backchannels if " " not in p and "-" not in p and len(p) >= 4)
+    out = []
+    for w in words:
+        w = SOUNDALIKES.get(w, w)
+        if len(w) >= 4 and w not in backchannels and w not in cues:
+            w = next((b for b in single if _one_edit(w, b)), w)
+        out.extend(_tokens(w))
+    return out
+
+
+def other_words(text: str, backchannels: frozenset[str] = BACKCHANNELS) -> int:
+    """How many words of the text are not part of a backchannel."""
+    single = {p for p in backchannels if " " not in p and "-" not in p}
+    return sum(w not in single for w in _heard_as(_tokens(text), backchannels, frozenset()))
 
 
 class Words(str, Enum):
@@ -98,7 +139,7 @@ class Words(str, Enum):
 
 def classify(text: str, backchannels: frozenset[str] = BACKCHANNELS, cues: frozenset[str] = CUES) -> Words:
     """What the words of a user's sound over the agent's speech amount to."""
-    words = _tokens(text)
+    words = _heard_as(_tokens(text), backchannels, cues)
     if cues.intersection(words):
         return Words.CUE
     phrases = {tuple(_tokens(p)) for p in backchannels}
@@ -134,6 +175,7 @@ class BargeInGate:
         """Samples fed while the VAD heard speech (pauses inside the utterance left out)."""
         self._next_check = 0
         self._words = Words.NONE
+        self._other_words = 0
         self._active = False
 
     @property
@@ -148,6 +190,7 @@ class BargeInGate:
         self._fed = self._speech = 0
         self._next_check = self._samples(self.config.confirm_ms)
         self._words = Words.NONE
+        self._other_words = 0
         self.decision, self.text, self.decided_after_ms = Decision.WAIT, "", None
         self._active = True
 
@@ -167,8 +210,9 @@ class BargeInGate:
         if not self._active:
             return self.decision
         speech_ms = self._speech / self.sample_rate * 1000
+        many = 0 < self.config.min_words <= self._other_words
         if self._words is Words.CUE or (
-            self._words is Words.OTHER and speech_ms >= self.config.min_speech_ms
+            self._words is Words.OTHER and (many or speech_ms >= self.config.min_speech_ms)
         ):
             self._decide(Decision.INTERRUPT)
         elif not self.text.strip() and speech_ms >= self.config.max_wordless_ms:
@@ -197,6 +241,7 @@ class BargeInGate:
             self.check_ms.append((time.perf_counter() - t0) * 1000)
         self._next_check = self._speech + self._samples(self.config.recheck_ms)
         self._words = classify(self.text, self.config.backchannels, self.config.cues)
+        self._other_words = other_words(self.text, self.config.backchannels)
 
     def _decide(self, decision: Decision) -> None:
         self.decision, self._active = decision, False

@@ -40,6 +40,7 @@ class Trial:
     file: str
     group: str
     text: str
+    split: str = "tune"
     onset: bool = False
     """The VAD confirmed speech after the user began (the current behaviour interrupts here)."""
     echo_onset: bool = False
@@ -70,7 +71,12 @@ async def run_trial(
     user = clip.audio() if clip is not None else None
     audio = mix(agent.audio(), user, echo_gain, seed)
     group = clip.set if clip is not None else "echo only"
-    trial = Trial(clip.file if clip else agent.file, group, clip.text if clip else "(agent echo only)")
+    trial = Trial(
+        clip.file if clip else agent.file,
+        group,
+        clip.text if clip else "(agent echo only)",
+        clip.split if clip else "held-out",
+    )
     detector = TurnDetector(vad.stream(), VADConfig(end_of_turn="silence"))
     gate = BargeInGate(transcribe, gate_config)
     user_at = USER_AT_S * SAMPLE_RATE if clip is not None else float("inf")
@@ -148,26 +154,41 @@ def run(
         return trials
 
     trials = asyncio.run(all_trials())
-    return {"echo_gain": echo_gain, "summary": summary(trials), "trials": [asdict(t) for t in trials]}
+    splits = sorted({t.split for t in trials})
+    return {
+        "echo_gain": echo_gain,
+        "summary": summary(trials),
+        "summary_by_split": {k: summary([t for t in trials if t.split == k]) for k in splits},
+        "trials": [asdict(t) for t in trials],
+    }
 
 
 def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"Barge-in while the agent speaks (its residual echo at {report['echo_gain']:g} of its level): "
         "interruptions of the agent",
-        "",
+    ]
+    sections = [("all clips", report["summary"])]
+    sections += [(f"split {k}", rows) for k, rows in report.get("summary_by_split", {}).items()]
+    for title, rows in sections:
+        lines += ["", f"== {title} ==", *_format_rows(rows)]
+    lines.append(
+        "(backchannels, noises, echo: every interrupt is a false interruption; interruptions: every "
+        "clip not interrupted is missed)"
+    )
+    return "\n".join(lines)
+
+
+def _format_rows(summary_rows: dict[str, Any]) -> list[str]:
+    lines = [
         f"{'user sound':<14} {'clips':>5} {'current (onset)':>16} {'gate':>6} {'gate p50 ms':>12} {'p95':>6}"
         f" {'+STT p50':>9} {'p95':>6}",
     ]
-    for group, s in report["summary"].items():
+    for group, s in summary_rows.items():
         lat, wall = s["gate_latency_ms"], s["gate_latency_with_stt_ms"]
         lines.append(
             f"{group:<14} {s['clips']:>5} {s['current_interrupts']:>16} {s['gate_interrupts']:>6}"
             f" {lat.get('median', '-'):>12} {lat.get('p95', '-'):>6} {wall.get('median', '-'):>9}"
             f" {wall.get('p95', '-'):>6}"
         )
-    lines.append(
-        "(backchannels, noises, echo: every interrupt is a false interruption; interruptions: every "
-        "clip not interrupted is missed)"
-    )
-    return "\n".join(lines)
+    return lines

@@ -28,13 +28,21 @@ class Clip:
     speech_start_s: float
     speech_end_s: float
     pauses: list[tuple[float, float]] = field(default_factory=list)
+    split: str = "tune"
+    """'tune' (rules and thresholds were chosen on it) or 'held-out' (only reported)."""
+    method: str = ""
+    """Paused turns: 'comma' (Piper's comma pause stretched), 'cut' (cut at a word boundary,
+    silence inserted: mid-sentence melody before the pause) or 'human'."""
+    noise_dbfs: float = -60.0
+    """RMS of the background noise the evaluation adds (-60 dBFS: a quiet room)."""
 
-    def audio(self, tail_s: float = 0.0, seed: int = 0) -> np.ndarray:
-        """The clip with `tail_s` of silence after it, over a faint noise floor."""
+    def audio(self, tail_s: float = 0.0, seed: int = 0, noise_dbfs: float | None = None) -> np.ndarray:
+        """The clip with `tail_s` of silence after it, over its noise floor (or `noise_dbfs`)."""
         speech = read_audio(DATA / self.file)
         audio = np.concatenate([speech, np.zeros(round(tail_s * SAMPLE_RATE), np.float32)])
         rng = np.random.default_rng(seed)
-        return (audio + rng.normal(0, NOISE_FLOOR, audio.size)).astype(np.float32)
+        rms = 10 ** ((self.noise_dbfs if noise_dbfs is None else noise_dbfs) / 20)
+        return (audio + rng.normal(0, rms, audio.size)).astype(np.float32)
 
 
 def load(data: Path = DATA) -> list[Clip]:

@@ -7,24 +7,31 @@ intended pause, or elsewhere); the *delay* is from the true end of speech to the
 live stream the smart detector's decision comes later by the model's compute time, reported
 beside it ("with model").
 
+Figures are given for the whole set and per split: 'tune' (the set the policy's rules and
+thresholds were chosen on) and 'held-out' (texts never looked at while tuning).
+
 Run: python -m rejoinder.evals.turns [--json] [--eagerness auto high low] [--interruptions]
+     [--split tune|held-out] [--cache FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
+import pickle
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rejoinder.bench import summarise
 from rejoinder.config import STTConfig, VADConfig
-from rejoinder.endpointing import Transcriber, TurnTaker
+from rejoinder.endpointing import EndpointPolicy, Transcriber, TurnTaker
 from rejoinder.evals.turn_data import Clip, load
 from rejoinder.stages.stt import STT
 from rejoinder.stages.turn import EndOfTurn
@@ -43,6 +50,45 @@ class Detector:
     config: VADConfig
     model: EndOfTurn | None = None
     transcribe: Transcriber | None = None
+    policy: EndpointPolicy | None = None
+    """A policy other than the config's eagerness (for comparing candidates while tuning)."""
+
+
+class Memo:
+    """Remembers the end-of-turn model's and the STT's answers by the exact audio they were given.
+
+    The detectors compared in one run ask about the same audio again and again (every eagerness
+    hears the same pause); a remembered answer is the answer the model would give, so results do
+    not change, only the time the run takes. Saved to `path` when given, for re-runs while tuning
+    the policy; `check_ms` then reports the first computation's wall time.
+    """
+
+    def __init__(self, model: EndOfTurn, transcribe: Transcriber, path: Path | None = None) -> None:
+        self.inner_model, self.inner_transcribe, self.path = model, transcribe, path
+        self.name, self.sample_rate, self.window_s = model.name, model.sample_rate, model.window_s
+        self.answers: dict[tuple[str, str], Any] = {}
+        if path is not None and path.exists():
+            self.answers = pickle.loads(path.read_bytes())
+
+    @staticmethod
+    def _key(kind: str, audio: np.ndarray) -> tuple[str, str]:
+        return kind, hashlib.sha1(np.ascontiguousarray(audio, np.float32).tobytes()).hexdigest()
+
+    async def probability(self, audio: np.ndarray) -> float:
+        key = self._key("p", audio)
+        if key not in self.answers:
+            self.answers[key] = float(await self.inner_model.probability(audio))
+        return float(self.answers[key])
+
+    async def transcribe(self, audio: np.ndarray) -> str:
+        key = self._key("text", audio)
+        if key not in self.answers:
+            self.answers[key] = str(await self.inner_transcribe(audio))
+        return str(self.answers[key])
+
+    def save(self) -> None:
+        if self.path is not None:
+            self.path.write_bytes(pickle.dumps(self.answers))
 
 
 @dataclass
@@ -50,6 +96,8 @@ class ClipResult:
     file: str
     kind: str
     category: str
+    split: str = "tune"
+    method: str = ""
     cut_off: bool = False
     cut_in_pause: bool = False
     cut_at_s: float | None = None
@@ -61,6 +109,8 @@ class ClipResult:
     detail: str = ""
     probability: float | None = None
     checks: int = 0
+    heard: list[str] = field(default_factory=list)
+    """What the judges said at each check, in order: 'text: ...' and 'p@<ms of audio>: ...'."""
 
 
 @dataclass
@@ -69,45 +119,98 @@ class DetectorResult:
     clips: list[ClipResult] = field(default_factory=list)
     check_ms: list[float] = field(default_factory=list)
 
-    def summary(self) -> dict[str, Any]:
-        complete = [c for c in self.clips if c.kind == "complete"]
-        paused = [c for c in self.clips if c.kind == "pause"]
+    def summary(self, split: str | None = None) -> dict[str, Any]:
+        """Figures on every clip, or on one split's."""
+        clips = [c for c in self.clips if split is None or c.split == split]
+        complete = [c for c in clips if c.kind == "complete"]
+        paused = [c for c in clips if c.kind == "pause"]
         delays = [c.delay_ms for c in complete if c.delay_ms is not None and not c.cut_off]
         with_check = [c.delay_ms + c.check_ms for c in complete if c.delay_ms is not None and not c.cut_off]
         cut = [c for c in paused if c.cut_off]
         categories = sorted({c.category for c in paused})
+        methods = sorted({c.method for c in paused})
+        complete_categories = sorted({c.category for c in complete})
         return {
             "detector": self.name,
+            "split": split or "all",
             "pause_turns": len(paused),
             "false_cutoffs": len(cut),
             "false_cutoff_rate": round(len(cut) / max(1, len(paused)), 3),
             "false_cutoffs_in_pause": sum(c.cut_in_pause for c in cut),
             "false_cutoffs_by_category": {k: sum(c.category == k for c in cut) for k in categories},
             "pause_turns_by_category": {k: sum(c.category == k for c in paused) for k in categories},
+            "false_cutoffs_by_method": {k: sum(c.method == k for c in cut) for k in methods},
+            "pause_turns_by_method": {k: sum(c.method == k for c in paused) for k in methods},
+            "complete_by_category": {
+                k: {
+                    "turns": sum(c.category == k for c in complete),
+                    "cut_early": sum(c.category == k and c.cut_off for c in complete),
+                    "delay_ms": summarise(
+                        [
+                            c.delay_ms
+                            for c in complete
+                            if c.category == k and c.delay_ms is not None and not c.cut_off
+                        ]
+                    ),
+                }
+                for k in complete_categories
+            },
             "complete_turns": len(complete),
             "complete_cut_early": sum(c.cut_off for c in complete),
             "delay_ms": summarise(delays),
+            "delay_p75_ms": _quantile(delays, 0.75),
+            "delay_p90_ms": _quantile(delays, 0.90),
+            "complete_within_300_ms": round(sum(d <= 300 for d in delays) / max(1, len(complete)), 3),
             "delay_with_check_ms": summarise(with_check),
             "delay_after_pause_turns_ms": summarise(
                 [c.delay_ms for c in paused if c.delay_ms is not None and not c.cut_off]
             ),
-            "ended_by": {
-                r: sum(c.reason == r for c in self.clips) for r in sorted({c.reason for c in self.clips})
-            },
+            "ended_by": {r: sum(c.reason == r for c in clips) for r in sorted({c.reason for c in clips})},
             "checks": len(self.check_ms),
             "check_ms": summarise(self.check_ms),
         }
 
 
+class _Recorded:
+    """An end-of-turn model that notes each answer (for the per-clip record)."""
+
+    def __init__(self, model: EndOfTurn, heard: list[str]) -> None:
+        self.model, self.heard = model, heard
+        self.name, self.sample_rate, self.window_s = model.name, model.sample_rate, model.window_s
+
+    async def probability(self, audio: np.ndarray) -> float:
+        p = await self.model.probability(audio)
+        self.heard.append(f"p@{audio.size / self.sample_rate * 1000:.0f}: {p:.3f}")
+        return p
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    return round(float(np.quantile(values, q)), 1) if values else None
+
+
 async def run_clip(vad: VAD, detector: Detector, clip: Clip, seed: int = 0) -> tuple[ClipResult, list[float]]:
     """Stream one clip through a fresh TurnTaker; score its turn ends against the labels."""
-    taker = TurnTaker(vad.stream(), detector.config, detector.model, detector.transcribe)
+    heard: list[str] = []
+    model, transcribe = detector.model, detector.transcribe
+    if model is not None:
+        model = _Recorded(model, heard)
+    if transcribe is not None:
+        inner = transcribe
+
+        async def transcribe(audio: np.ndarray) -> str:
+            text = await inner(audio)
+            heard.append(f"text: {text}")
+            return text
+
+    taker = TurnTaker(vad.stream(), detector.config, model, transcribe, detector.policy)
     audio = clip.audio(TAIL_S, seed)
     ends: list[SpeechEnded] = []
     for start in range(0, audio.size, BLOCK):
         ends += [e for e in await taker.feed(audio[start : start + BLOCK]) if isinstance(e, SpeechEnded)]
     ends += [e for e in await taker.finish() if isinstance(e, SpeechEnded)]
-    result = ClipResult(clip.file, clip.kind, clip.category, checks=len(taker.check_ms))
+    result = ClipResult(
+        clip.file, clip.kind, clip.category, clip.split, clip.method, checks=len(taker.check_ms), heard=heard
+    )
     for end in ends:
         decided = end.decided_s if end.decided_s is not None else end.end_s
         if decided < clip.speech_end_s - EARLY_S:
@@ -172,6 +275,8 @@ def run(
     sound_only: bool = True,
     limit: int | None = None,
     progress: Callable[[str], None] | None = None,
+    split: str | None = None,
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     """The endpointing evaluation (and, with `interruptions`, the barge-in one) as a JSON-ready
     dict; `format_report` prints it. Models not given are loaded here."""
@@ -185,16 +290,30 @@ def run(
     async def transcribe(audio: np.ndarray) -> str:
         return str((await stt.transcribe(audio)).text)
 
-    clips = [c for c in load() if c.set == "turns"][:limit]
-    compared = detectors(model, transcribe, eagerness, baseline_ms, sound_only)
-    results = asyncio.run(evaluate(vad, compared, clips, progress))
+    memo = Memo(model, transcribe, cache) if model is not None else None
+    clips = [c for c in load() if c.set == "turns" and split in (None, c.split)][:limit]
+    compared = detectors(memo, memo.transcribe if memo else transcribe, eagerness, baseline_ms, sound_only)
+    try:
+        results = asyncio.run(evaluate(vad, compared, clips, progress))
+    finally:
+        if memo is not None:
+            memo.save()
+    splits = sorted({c.split for c in clips})
     report: dict[str, Any] = {
         "clips": {
             "complete": sum(c.kind == "complete" for c in clips),
             "pause": sum(c.kind == "pause" for c in clips),
             "human": sum(c.source.startswith("human") for c in clips),
+            "by_split": {
+                k: {
+                    kind: sum(c.split == k and c.kind == kind for c in clips)
+                    for kind in ("complete", "pause")
+                }
+                for k in splits
+            },
         },
         "endpointing": [r.summary() for r in results],
+        "endpointing_by_split": {k: [r.summary(k) for r in results] for k in splits},
         "per_clip": {r.name: [asdict(c) for c in r.clips] for r in results},
     }
     if interruptions:
@@ -206,13 +325,25 @@ def run(
 
 def format_report(report: dict[str, Any]) -> str:
     counts = report["clips"]
-    rows = report["endpointing"]
     lines = [
         f"Endpointing on {counts['pause']} turns with mid-utterance pauses and {counts['complete']} "
         f"complete turns ({counts['human']} clips human): delay = ms of stream time from the true end "
         "of speech to the decision; +check adds the wall time of the deciding check (model and "
         "transcript), which a live stream also waits",
-        "",
+    ]
+    sections = [("all clips", report["endpointing"])]
+    sections += [(f"split {k}", rows) for k, rows in report.get("endpointing_by_split", {}).items()]
+    for title, rows in sections:
+        lines += ["", f"== {title} ==", *_format_rows(rows)]
+    if "interruptions" in report:
+        from rejoinder.evals.interruptions import format_report as format_interruptions
+
+        lines += ["", format_interruptions(report["interruptions"])]
+    return "\n".join(lines)
+
+
+def _format_rows(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
         f"{'detector':<20} {'false cut-offs':>15} {'delay p50':>10} {'p95':>6} {'+check p50':>11} "
         f"{'p95':>6} {'complete cut':>13} {'checks':>7} {'ms/check':>9}",
     ]
@@ -234,11 +365,26 @@ def format_report(report: dict[str, Any]) -> str:
     for s in rows:
         cells = [f"{s['false_cutoffs_by_category'][k]}/{s['pause_turns_by_category'][k]}" for k in categories]
         lines.append(f"{s['detector']:<20} " + " ".join(f"{cell:>12}" for cell in cells))
-    if "interruptions" in report:
-        from rejoinder.evals.interruptions import format_report as format_interruptions
-
-        lines += ["", format_interruptions(report["interruptions"])]
-    return "\n".join(lines)
+    methods = list(rows[0]["pause_turns_by_method"])
+    lines += [
+        "",
+        "false cut-offs per pause method:",
+        f"{'detector':<20} " + " ".join(f"{k:>12}" for k in methods),
+    ]
+    for s in rows:
+        cells = [f"{s['false_cutoffs_by_method'][k]}/{s['pause_turns_by_method'][k]}" for k in methods]
+        lines.append(f"{s['detector']:<20} " + " ".join(f"{cell:>12}" for cell in cells))
+    kinds = list(rows[0]["complete_by_category"])
+    lines += [
+        "",
+        "complete turns per category: delay p50 ms (cut early)",
+        f"{'detector':<20} " + " ".join(f"{k:>12}" for k in kinds),
+    ]
+    for s in rows:
+        by = s["complete_by_category"]
+        cells = [f"{by[k]['delay_ms'].get('median', '-')} ({by[k]['cut_early']})" for k in kinds]
+        lines.append(f"{s['detector']:<20} " + " ".join(f"{cell:>12}" for cell in cells))
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -250,8 +396,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--baseline-ms", type=int, default=500, help="the fixed-silence detector beside it")
     parser.add_argument("--interruptions", action="store_true", help="also the barge-in evaluation")
     parser.add_argument("--limit", type=int, default=None, help="only the first N clips")
+    parser.add_argument("--split", choices=["tune", "held-out"], default=None, help="only this split")
+    parser.add_argument("--no-sound-only", action="store_true", help="leave out the model-only rows")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="remember model and STT answers in this file (re-runs)"
+    )
     args = parser.parse_args(argv)
     report = run(
+        split=args.split,
+        cache=args.cache,
+        sound_only=not args.no_sound_only,
         eagerness=args.eagerness,
         baseline_ms=args.baseline_ms,
         interruptions=args.interruptions,
