@@ -8,10 +8,12 @@ from rejoinder.cli import files, info, live
 from rejoinder.cli.common import app, err
 from rejoinder.errors import RejoinderError
 from rejoinder.evals.cli import eval_command
+from rejoinder.soak.command import soak
 
 __all__ = ["app", "files", "info", "live", "main"]
 
 app.command("eval")(eval_command)
+app.command()(soak)
 
 
 def main() -> None:

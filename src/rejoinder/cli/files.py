@@ -215,14 +215,15 @@ def say(
         preset_name, base_url=base_url, tts__backend=tts, tts__voice=voice, tts__speed=speed
     )
     from rejoinder.audio import WavWriter
-    from rejoinder.file_io import OutputFile, is_stdio
+    from rejoinder.file_io import OutputFile, is_stdio, raise_if_stopped, stop_on_signals
 
     with OutputFile(output) as target:
         engine = _load(config, ("tts",))
 
         async def run() -> float:
-            with WavWriter(target.temp, engine.tts.sample_rate) as writer:
+            with WavWriter(target.temp, engine.tts.sample_rate) as writer, stop_on_signals() as stop:
                 async for chunk in engine.tts.stream(clean_for_speech(text)):
+                    raise_if_stopped(stop)
                     writer.write(chunk)
                 return writer.samples_written / writer.sample_rate
 
