@@ -83,7 +83,14 @@ class LLMConfig(_Strict):
     temperature: float = Field(0.1, ge=0.0, le=2.0)
     top_p: float = Field(0.9, gt=0.0, le=1.0)
     max_tokens: int = Field(64, ge=1, le=4096)
-    context: int = Field(2048, ge=256)
+    context: int = Field(2048, ge=256, description="tokens of context per conversation (per slot)")
+    parallel: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="llama.cpp: requests decoded together in one batch (slots, continuous batching); "
+        "the KV cache holds `context` tokens for each",
+    )
     threads: int = Field(2, ge=1, description="llama.cpp threads for the prompt")
     generate_threads: int = Field(
         1,

@@ -37,8 +37,9 @@ class LlamaCppLLM:
         path = resolve_model(config.model)
         params = xlc.CommonParams()
         params.model.path = str(path)
-        params.n_ctx = config.context
-        params.n_parallel = 1
+        # one slot per concurrent request, each with the full context (the cache is n_ctx in all)
+        params.n_ctx = config.context * config.parallel
+        params.n_parallel = config.parallel
         params.cpuparams.n_threads = config.generate_threads
         params.cpuparams_batch.n_threads = config.threads
         params.verbosity = -1
@@ -48,7 +49,9 @@ class LlamaCppLLM:
         except Exception as exc:
             raise BackendUnavailable(f"{path}: llama.cpp could not load this model ({exc})") from None
         self.model_path = path
-        self._worker: ModelWorker[str] = ModelWorker("llm")
+        # Server is llama.cpp's HTTP server core: each call queues a task for its slot loop and
+        # waits without the GIL, so `parallel` threads can call it at once and share each batch
+        self._worker: ModelWorker[str] = ModelWorker("llm", threads=config.parallel)
 
     def _request(self, messages: Sequence[Message], params: GenerationParams, stream: bool) -> dict[str, Any]:
         seed = params.seed if params.seed is not None else self.config.seed

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from rejoinder.engine import Engine
+from rejoinder.server.capacity import Capacity
 from rejoinder.server.metrics import Metrics
 from rejoinder.server.sessions import SessionHost
 
@@ -18,6 +19,11 @@ class ServerSettings:
     model_name: str = "rejoinder"
     idle_timeout_s: float = 300.0
     """A live session with no audio or events for this long is closed."""
+    capacity: Capacity | None = None
+    """Live sessions served well (measured by `bench --ramp`, or configured); None: max_sessions."""
+
+    def admission(self) -> Capacity:
+        return self.capacity or Capacity(self.max_sessions, "max_sessions")
 
 
 ENGINE = web.AppKey("engine", Engine)
