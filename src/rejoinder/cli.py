@@ -605,3 +605,8 @@ def serve(
         web.run_app(application, host=host, port=port, print=None, access_log=None)
     except OSError as exc:
         raise BadInputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+from rejoinder.cluster.command import cluster_command  # noqa: E402  (its own module; registered here)
+
+app.command("cluster")(cluster_command)
