@@ -8,23 +8,23 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from fast.test_admission import ask
 from rejoinder.cluster.app import Running, build_app, start, stop
 from rejoinder.cluster.settings import ClusterSettings, Scale
 from rejoinder.config import Config
 
-sys.path.insert(0, str(Path(__file__).parent / "fast"))
-from test_admission import ask  # noqa: E402
-
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.timeout(300),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # Ray's own pydantic use
+]
 
 
 def fake_config() -> Config:
@@ -58,7 +58,10 @@ def cluster() -> Iterator[Running]:
         stop(running)
 
 
-async def open_sessions(url: str, count: int) -> tuple[aiohttp.ClientSession, list[Any], list[dict[str, Any]]]:
+Opened = tuple[aiohttp.ClientSession, list[Any], list[dict[str, Any]]]
+
+
+async def open_sessions(url: str, count: int) -> Opened:
     """Opens `count` Realtime sockets one by one; the admitted ones and the refusals."""
     client = aiohttp.ClientSession()
     admitted, refused = [], []
