@@ -37,7 +37,12 @@ def fake_config() -> Config:
 def layout(hosts: int) -> ClusterSettings:
     small = Scale(num_cpus=0.25)
     return ClusterSettings(
-        hosts=Scale(replicas=hosts, num_cpus=0.25), sessions_per_host=1, stt=small, llm=small, tts=small
+        hosts=Scale(replicas=hosts, num_cpus=0.25),
+        sessions_per_host=1,
+        drain_s=5,
+        stt=small,
+        llm=small,
+        tts=small,
     )
 
 

@@ -50,6 +50,9 @@ class ClusterSettings(_Strict):
     hosts: Scale = Scale(replicas=2, num_cpus=0.25)
     """Session hosts: the Realtime WebSocket and the HTTP endpoints; VAD runs here."""
     sessions_per_host: int = Field(4, ge=1, description="live sessions one host admits; more are refused")
+    drain_s: float = Field(
+        600.0, ge=0, description="a host being scaled down or replaced waits this long for its sessions"
+    )
     stt: Scale = Scale()
     llm: Scale = Scale(max_ongoing_requests=32)
     tts: Scale = Scale()
@@ -59,6 +62,7 @@ class ClusterSettings(_Strict):
         above the session cap so that refusals, /health and HTTP calls still reach the replica."""
         options = self.hosts.options()
         options["max_ongoing_requests"] = max(self.hosts.max_ongoing_requests, self.sessions_per_host * 2 + 8)
+        options["graceful_shutdown_timeout_s"] = self.drain_s
         return options
 
 
