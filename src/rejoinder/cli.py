@@ -440,6 +440,7 @@ def bench(
     max_clients: Annotated[int, typer.Option("--max-clients", min=1, help="Ramp: stop here.")] = 32,
     seed: Annotated[int, typer.Option("--seed", help="Load test: deals questions, offsets, thinking.")] = 0,
     llm_parallel: Annotated[int | None, typer.Option("--llm-parallel", help="llama.cpp slots.")] = None,
+    config_file: ConfigOpt = None,
     log_level: LogOpt = "warning",
 ) -> None:
     """Replay spoken questions through the live pipeline at 1x speed; report median and p95 per stage.
@@ -450,6 +451,7 @@ def bench(
         raise BadInputError("--baseline must be 'sequential' or 'none'")
     config = build_config(
         preset_name,
+        config_file,
         vad__min_silence_ms=silence_ms,
         vad__speculate_after_ms=speculate_ms,
         stt__encoder_window=stt_window,
