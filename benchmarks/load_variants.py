@@ -1,14 +1,15 @@
-"""llama.cpp slots under load: the same load test against LLM variants, interleaved in one run.
+"""Settings under load: the same load test against several model settings, interleaved in one run.
 
-Each variant is a separately loaded copy of the LLM (the other stages are shared); the variants
-take turns (A B C A B C ...) so that a change in the machine's other load hits them alike.
+Each variant is its own loaded set of models; the variants take turns (A B C A B C ...) so that a
+change in the machine's other load hits them alike.
 
-    python benchmarks/llm_slots.py --clients 4 --turns 3 --reps 2 --json --out slots.json
-    python benchmarks/llm_slots.py --variants 1:2,1:1,4:1          # parallel:threads per variant
+    python benchmarks/load_variants.py --clients 4 --turns 3 --reps 2 --out variants.json \
+        --variant default --variant llm.threads=1 --variant llm.threads=1,llm.parallel=4
 
-A variant `P:T` runs llama.cpp with P slots (llm.parallel, continuous batching) and T threads for
-prompts and batches (llm.threads). Questions: the spoken eval set when installed (else the bundled
-samples), dealt to clients as `rejoinder bench --clients` does.
+A variant is a comma-separated list of `section.field=value` overrides of the default config
+(`default` for none): llm.parallel (llama.cpp slots, continuous batching), llm.threads (prompt
+and batch threads), stt.threads, tts.threads, ... Questions: the spoken eval set when installed
+(else the bundled samples), or FILES, dealt to clients as `rejoinder bench --clients` does.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rejoinder import registry
 from rejoinder.config import Config
 from rejoinder.engine import Engine
 from rejoinder.loadtest.corpus import default_files, load_questions
@@ -28,9 +28,13 @@ from rejoinder.loadtest.report import conditions
 from rejoinder.loadtest.run import LoadResult, LoadSettings, Percentiles, run_load
 
 
-def variant(text: str) -> tuple[int, int]:
-    parallel, threads = text.split(":")
-    return int(parallel), int(threads)
+def variant(text: str) -> Config:
+    config = Config()
+    for item in [] if text == "default" else text.split(","):
+        key, value = item.split("=")
+        section, field = key.strip().split(".")
+        setattr(getattr(config, section), field, type(getattr(getattr(config, section), field))(value))
+    return config
 
 
 def row(name: str, results: list[LoadResult]) -> dict[str, Any]:
@@ -43,8 +47,11 @@ def row(name: str, results: list[LoadResult]) -> dict[str, Any]:
         "answered": sum(r.answered for r in results),
         "voice_to_voice_ms": pooled("voice_to_voice_ms").__dict__,
         "first_audio_ms": pooled("first_audio_ms").__dict__,
+        "stt_ms": pooled("stt_ms").__dict__,
         "llm_first_token_ms": pooled("llm_first_token_ms").__dict__,
-        "peak_rss_mb": max(r.resources.peak_rss_mb for r in results),
+        "tts_first_audio_ms": pooled("tts_first_audio_ms").__dict__,
+        "underruns": sum(r.underruns for r in results),
+        "peak_rss_mb": max(r.resources.peak_rss_mb for r in results),  # the process: all variants
         "process_cores": [r.resources.process_cores for r in results],
         "other_cores": [r.resources.other_cores for r in results],
         "conditions": [conditions(r) for r in results],
@@ -52,17 +59,7 @@ def row(name: str, results: list[LoadResult]) -> dict[str, Any]:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    config = Config()
-    base = Engine.load(config, ("vad", "stt", "tts"))
-    engines: dict[str, Engine] = {}
-    for text in args.variants.split(","):
-        parallel, threads = variant(text)
-        llm_config = config.llm.model_copy(update={"parallel": parallel, "threads": threads})
-        llm = registry.create("llm", llm_config.backend, llm_config)
-        llm.prefill([{"role": "system", "content": llm_config.system_prompt}])
-        engine = base.with_stages(llm=llm)
-        engine.config = config.model_copy(update={"llm": llm_config})
-        engines[f"parallel={parallel} threads={threads}"] = engine
+    engines = {name: Engine.load(variant(name)) for name in args.variant or ["default"]}
     questions = load_questions(list(args.files) or default_files())
     results: dict[str, list[LoadResult]] = {name: [] for name in engines}
     for rep in range(args.reps):
@@ -91,7 +88,7 @@ if __name__ == "__main__":
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--variants", default="1:2,1:1,4:1")
+    parser.add_argument("--variant", action="append", help="overrides, e.g. llm.threads=1,llm.parallel=4")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
