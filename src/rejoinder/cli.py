@@ -441,6 +441,10 @@ def bench(
     seed: Annotated[int, typer.Option("--seed", help="Load test: deals questions, offsets, thinking.")] = 0,
     llm_parallel: Annotated[int | None, typer.Option("--llm-parallel", help="llama.cpp slots.")] = None,
     config_file: ConfigOpt = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Load test a running server (Realtime WebSocket) instead.")
+    ] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", envvar="REJOINDER_API_KEY")] = None,
     log_level: LogOpt = "warning",
 ) -> None:
     """Replay spoken questions through the live pipeline at 1x speed; report median and p95 per stage.
@@ -460,14 +464,15 @@ def bench(
     from rejoinder.bench import corpus, run_bench
     from rejoinder.loadtest import command as load
 
-    is_load = clients > 1 or ramp
+    is_load = clients > 1 or ramp or url is not None
     paths = load.corpus_files(files) if is_load else list(files or corpus())
     for path in paths:
         _check_input(path)
-    engine = _load(config, ("vad", "stt", "llm", "tts"))
+    engine = _load(config, ("vad", "stt", "llm", "tts")) if url is None else None
     if is_load:
         options = load.LoadOptions(clients, turns, seed, ramp, bound_ms, max_clients)
-        return load.run_command(engine, paths, options, json_out, err, out)
+        return load.run_command(engine, paths, options, json_out, err, out, url, api_key)
+    assert engine is not None
     with err.status(f"replaying {len(paths) * runs} question(s) x {clients} client(s) in real time"):
         result = _run(run_bench(engine, paths, runs, clients, baseline == "sequential"))
     if json_out:

@@ -87,3 +87,16 @@ def test_the_ramp_stops_at_the_first_level_over_the_bound() -> None:
     assert ok.capacity == 2 and [lv.settings.clients for lv in ok.levels] == [1, 2]
     assert ok.stopped == "reached --max-clients 2"
     assert ok.to_dict()["levels"][1]["voice_to_voice_ms"]["n"] == 2
+
+
+def test_against_a_server_the_clients_past_capacity_are_refused_and_the_rest_answered() -> None:
+    from rejoinder.server.capacity import Capacity
+    from server_helpers import running_server
+
+    with running_server(fake_engine(), capacity=Capacity(2, "configured")) as base:
+        result = asyncio.run(run_load(None, questions(6), replace(FAST, clients=3), url=base))
+    assert result.refused == 1 and result.url == base
+    assert (result.asked, result.answered) == (4, 4)  # two admitted clients, two questions each
+    assert all(t.voice_to_voice_ms is not None and t.voice_to_voice_ms > 250 for t in result.turns)
+    assert all(t.transcript for t in result.turns)
+    assert verdict(result, 10_000) == "1 of 3 clients refused by the server"

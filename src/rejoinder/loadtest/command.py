@@ -32,7 +32,14 @@ def corpus_files(files: list[Path] | None) -> list[Path]:
 
 
 def run_command(
-    engine: Engine, files: list[Path], options: LoadOptions, json_out: bool, err: Console, out: Console
+    engine: Engine | None,
+    files: list[Path],
+    options: LoadOptions,
+    json_out: bool,
+    err: Console,
+    out: Console,
+    url: str | None = None,
+    api_key: str | None = None,
 ) -> None:
     if options.ramp and options.max_clients < options.clients:
         raise BadInputError("--max-clients must be at least --clients")
@@ -45,7 +52,7 @@ def run_command(
     load = LoadSettings(clients=options.clients, turns=options.turns, seed=options.seed)
     if not options.ramp:
         with err.status(f"{options.clients} client(s) talking in real time"):
-            result = asyncio.run(run_load(engine, questions, load))
+            result = asyncio.run(run_load(engine, questions, load, url, api_key))
         if json_out:
             print(json.dumps(result.to_dict(with_turns=True), indent=2))
         else:
@@ -58,7 +65,7 @@ def run_command(
             err.print(level_line(level, failed))
             status.update(f"ramping up clients (next: {level.settings.clients + 1})")
 
-        result_ramp = asyncio.run(run_ramp(engine, questions, load, ramp, progress))
+        result_ramp = asyncio.run(run_ramp(engine, questions, load, ramp, progress, url, api_key))
     if json_out:
         print(json.dumps(result_ramp.to_dict(), indent=2))
     else:

@@ -45,6 +45,8 @@ class RampResult:
 def verdict(result: LoadResult, bound_ms: float) -> str | None:
     """Why this level fails the bound, or None if it holds."""
     p95 = result.voice_to_voice_ms.p95
+    if result.refused:
+        return f"{result.refused} of {result.settings.clients} clients refused by the server"
     if result.answered < result.asked:
         return f"{result.asked - result.answered} of {result.asked} questions unanswered"
     if p95 is None or p95 > bound_ms:
@@ -53,16 +55,20 @@ def verdict(result: LoadResult, bound_ms: float) -> str | None:
 
 
 async def run_ramp(
-    engine: Engine,
+    engine: Engine | None,
     questions: list[Question],
     load: LoadSettings,
     ramp: RampSettings,
     on_level: Callable[[LoadResult, str | None], None] | None = None,
+    url: str | None = None,
+    api_key: str | None = None,
 ) -> RampResult:
     result = RampResult(ramp.bound_ms, 0, f"reached --max-clients {ramp.max_clients}")
     clients = ramp.start
     while clients <= ramp.max_clients:
-        level = await run_load(engine, questions, replace(load, clients=clients, seed=load.seed + clients))
+        level = await run_load(
+            engine, questions, replace(load, clients=clients, seed=load.seed + clients), url, api_key
+        )
         result.levels.append(level)
         failed = verdict(level, ramp.bound_ms)
         if on_level is not None:

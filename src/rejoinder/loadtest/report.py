@@ -24,6 +24,11 @@ def _cell(value: float | None) -> str:
 
 def conditions(result: LoadResult) -> str:
     r = result.resources
+    if result.url:
+        return (
+            f"CPU: the load generator {r.process_cores:.2f} cores, everything else (the server too if "
+            f"local) {r.other_cores} of {r.cores} (load average {r.load_avg_1m}); {r.wall_s:.0f} s"
+        )
     shared = (
         f"other processes used {r.other_cores:.2f} of {r.cores} cores meanwhile"
         if r.other_cores is not None
@@ -37,9 +42,11 @@ def conditions(result: LoadResult) -> str:
 
 def print_load(console: Console, result: LoadResult) -> None:
     s = result.settings
+    refused = f", {result.refused} refused by the server" if result.refused else ""
+    where = f" against {result.url}" if result.url else ""
     table = Table(
-        title=f"{s.clients} client(s), {result.answered}/{result.asked} questions answered, "
-        f"{result.distinct_share:.0%} distinct"
+        title=f"{s.clients} client(s){where}, {result.answered}/{result.asked} questions answered, "
+        f"{result.distinct_share:.0%} distinct{refused}"
     )
     table.add_column("latency (ms)")
     for col in ("n", "p50", "p95", "p99", "max"):

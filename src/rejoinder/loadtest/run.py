@@ -12,6 +12,7 @@ from typing import Any
 from rejoinder.engine import Engine
 from rejoinder.loadtest.client import ClientSettings, LoadClient, TurnResult
 from rejoinder.loadtest.corpus import Question, deal, distinct_share
+from rejoinder.loadtest.remote import RemoteClient, run_remote
 from rejoinder.loadtest.resources import ResourceSampler, ResourceUse
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,10 @@ class LoadResult:
     underruns: int
     underrun_ms: float
     resources: ResourceUse
+    """With `url`, this process is only the load generator: the server's CPU is in 'other'."""
+    refused: int = 0
+    """Clients the server refused at connection (remote runs only)."""
+    url: str | None = None
     turns: list[TurnResult] = field(default_factory=list)
 
     def to_dict(self, with_turns: bool = False) -> dict[str, Any]:
@@ -76,25 +81,34 @@ class LoadResult:
         return data
 
 
-async def run_load(engine: Engine, questions: list[Question], settings: LoadSettings) -> LoadResult:
+async def run_load(
+    engine: Engine | None,
+    questions: list[Question],
+    settings: LoadSettings,
+    url: str | None = None,
+    api_key: str | None = None,
+) -> LoadResult:
+    """In this process on `engine`, or against the server at `url` over its Realtime WebSocket."""
     hands = deal(questions, settings.clients, settings.turns, settings.seed)
     rng = random.Random(settings.seed)
-    clients = [
-        LoadClient(
-            engine,
-            hand,
-            ClientSettings(
-                start_delay_s=rng.uniform(0, settings.spread_s),
-                think_s=settings.think_s,
-                answer_timeout_s=settings.answer_timeout_s,
-                seed=rng.randrange(1 << 30),
-            ),
+    client_settings = [
+        ClientSettings(
+            start_delay_s=rng.uniform(0, settings.spread_s),
+            think_s=settings.think_s,
+            answer_timeout_s=settings.answer_timeout_s,
+            seed=rng.randrange(1 << 30),
         )
-        for hand in hands
+        for _ in hands
     ]
-    log.info("load started", extra={"clients": settings.clients, "turns": settings.turns})
+    log.info("load started", extra={"clients": settings.clients, "turns": settings.turns, "url": url})
+    clients: list[LoadClient] | list[RemoteClient]
     with ResourceSampler() as sampler:
-        await asyncio.gather(*(c.run() for c in clients))
+        if url is not None:
+            clients = await run_remote(url, hands, client_settings, api_key)
+        else:
+            assert engine is not None
+            clients = [LoadClient(engine, hand, s) for hand, s in zip(hands, client_settings, strict=True)]
+            await asyncio.gather(*(c.run() for c in clients))
     turns = [t for c in clients for t in c.results]
     result = LoadResult(
         settings=settings,
@@ -110,6 +124,8 @@ async def run_load(engine: Engine, questions: list[Question], settings: LoadSett
         underruns=sum(c.underruns for c in clients),
         underrun_ms=round(sum(c.underrun_ms for c in clients), 1),
         resources=sampler.use,
+        refused=sum(isinstance(c, RemoteClient) and c.refused is not None for c in clients),
+        url=url,
         turns=turns,
     )
     log.info(
