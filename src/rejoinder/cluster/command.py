@@ -66,11 +66,10 @@ def cluster_command(
         f"host(s) x {settings.sessions_per_host} sessions = {total} live sessions; Ctrl-C stops it"
     )
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a background job may ignore it
+        signal.signal(sig, lambda *_: stopped.set())
     try:
         stopped.wait()
-    except KeyboardInterrupt:
-        pass
     finally:
         err.print("stopping the cluster")
         stop(running)
