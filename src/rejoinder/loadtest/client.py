@@ -26,6 +26,8 @@ from rejoinder.timeline import TurnReport
 
 FRAME = int(0.02 * SAMPLE_RATE)
 """20 ms microphone frames."""
+END_TOLERANCE_S = 0.3
+"""The VAD may place the end of speech this much before the clip's true end (a trailing fricative)."""
 
 
 @dataclass
@@ -99,11 +101,18 @@ class LoadClient:
             await self._stream(session, np.zeros(FRAME, np.float32))
         return self._result(question, start)
 
+    def _final(self, start: int) -> list[TurnReport]:
+        """Turns that reach the question's end (a pause mid-question may make an earlier turn,
+        cut off by the rest of the question, that does not count as the answer)."""
+        assert self._end_mark is not None
+        end = max(start, self._end_mark - int(END_TOLERANCE_S * SAMPLE_RATE))
+        return [r for r in self._reports if r.end_s * SAMPLE_RATE >= end]
+
     def _answered(self, start: int) -> bool:
-        return any(r.end_s * SAMPLE_RATE > start for r in self._reports)
+        return bool(self._final(start))
 
     def _result(self, question: Question, start: int) -> TurnResult:
-        reports = [r for r in self._reports if r.end_s * SAMPLE_RATE > start]
+        reports = self._final(start)
         report = reports[-1] if reports else None
         heard = self._first_audio_wall is not None and self._end_wall is not None
         result = TurnResult(question.name, heard and report is not None and report.status == "completed")

@@ -111,7 +111,8 @@ class RemoteClient:
                 self._transcript = event.get("transcript", "")
             elif kind == "response.done" and self._end_wall is not None:
                 self._status = event["response"]["status"]
-                self._done.set()
+                if self._status != "cancelled":  # a pause mid-question: the answer comes after
+                    self._done.set()
 
     def _play(self, samples: int) -> None:
         now = time.perf_counter()
