@@ -7,7 +7,7 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,14 +21,19 @@ from rejoinder.server.app import ServerSettings, create_app
 
 
 @contextmanager
-def running_server(engine: Engine, **settings: Any) -> Iterator[str]:
-    """Yields the base URL (http://127.0.0.1:PORT) of a live server."""
+def running_server(
+    engine: Engine, configure: Callable[[web.Application], None] | None = None, **settings: Any
+) -> Iterator[str]:
+    """Yields the base URL (http://127.0.0.1:PORT) of a live server; `configure` may adjust the app."""
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     state: dict[str, Any] = {}
 
     async def start() -> None:
-        runner = web.AppRunner(create_app(engine, ServerSettings(**settings)))
+        app = create_app(engine, ServerSettings(**settings))
+        if configure is not None:
+            configure(app)
+        runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

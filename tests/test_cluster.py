@@ -31,6 +31,7 @@ def fake_config() -> Config:
     config = Config()
     for stage in ("vad", "stt", "llm", "tts"):
         getattr(config, stage).backend = "fake"  # FakeSTT hears tone 0 as "hello"
+    config.router.enabled = False  # one (fake) LLM tier
     return config
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import run
-from rejoinder.config import Config, LLMConfig, RouterConfig, TierConfig
+from rejoinder.config import STRONG_PROMPT, Config, LLMConfig, RouterConfig, TierConfig
 from rejoinder.engine import Engine
 from rejoinder.routers import Router, calibrate
 from rejoinder.routers.evaluate import evaluate
@@ -17,7 +17,10 @@ from rejoinder.session import Session
 from scripted import ScriptedLLM
 from test_cli import cli
 
-SIMPLE = ["Hello!", "What is the capital of Italy?", "Thanks, bye.", "How many legs does a spider have?"]
+SIMPLE = ["Hello!", "Turn on the lights.", "Thanks, bye.", "Nice to meet you."]
+"""Social turns and commands: the small tier's fluent reply is enough. Questions that ask for a
+fact, a number or a reason go to the strong tier (SmolLM2-135M got 75 % of facts and 36 % of
+arithmetic right in `rejoinder eval --text`)."""
 COMPLEX = [
     "Explain how a transformer neural network works and why attention helps.",
     "Write a Python function that merges two sorted lists.",
@@ -27,10 +30,10 @@ COMPLEX = [
 
 
 @pytest.mark.parametrize("strategy", ["features", "learned"])
-def test_simple_go_small_and_complex_go_large(strategy: str) -> None:
+def test_simple_go_small_and_complex_go_strong(strategy: str) -> None:
     router = Router(RouterConfig(strategy=strategy))  # type: ignore[arg-type]
     assert [router.route(q).tier for q in SIMPLE] == ["small"] * len(SIMPLE)
-    assert [router.route(q).tier for q in COMPLEX] == ["large"] * len(COMPLEX)
+    assert [router.route(q).tier for q in COMPLEX] == ["strong"] * len(COMPLEX)
     decision = router.route(COMPLEX[0])
     assert 0.0 <= decision.score <= 1.0 and decision.features["reasoning"] > 0
 
@@ -51,7 +54,21 @@ def test_context_makes_a_follow_up_complex() -> None:
     ]
     alone = router.route("And why is that?").score
     followed = router.route("And why is that?", history).score
-    assert followed > alone and router.route("And why is that?", history).tier == "large"
+    assert followed > alone and router.route("And why is that?", history).tier == "strong"
+
+
+@pytest.mark.parametrize("strategy", ["features", "learned"])
+def test_questions_about_the_conversation_go_to_the_strong_tier(strategy: str) -> None:
+    router = Router(RouterConfig(strategy=strategy))  # type: ignore[arg-type]
+    named = [{"role": "user", "content": "Hi, my name is Sarah."}, {"role": "assistant", "content": "Hi!"}]
+    capital = [
+        {"role": "user", "content": "What is the capital of France?"},
+        {"role": "assistant", "content": "Paris."},
+    ]
+    assert router.route("What is my name?", named).tier == "strong"
+    assert router.route("And what about Germany?", capital).tier == "strong"
+    assert router.route("Thank you.", capital).tier == "small"
+    assert router.route("What is the capital of Italy?").tier == "strong"
 
 
 def test_calibration_hits_the_target_share() -> None:
@@ -60,7 +77,7 @@ def test_calibration_hits_the_target_share() -> None:
     assert sum(s >= threshold for s in scores) == 30
     router = Router(RouterConfig(strategy="learned", strong_share=0.3))
     calib = load_rows("calib")
-    sent = sum(router.route(r["text"]).tier == "large" for r in calib)
+    sent = sum(router.route(r["text"]).tier == "strong" for r in calib)
     assert abs(sent / len(calib) - 0.3) < 0.1
 
 
@@ -101,9 +118,9 @@ def test_turns_report_their_route_and_use_the_tier_model(engine: Engine) -> None
     simple = run(session.respond("What is the capital of Italy?"))
     hard = run(session.respond(COMPLEX[0]))
     assert simple.route is not None and simple.route.tier == "small" and simple.reply == "Rome."
-    assert hard.route is not None and hard.route.tier == "large" and hard.reply.startswith("Attention")
+    assert hard.route is not None and hard.route.tier == "strong" and hard.reply.startswith("Attention")
     assert len(small.calls) == 1 and len(large.calls) == 1
-    assert "four plain sentences" in large.calls[0][0]["content"]  # the large tier's own prompt
+    assert large.calls[0][0]["content"] == STRONG_PROMPT  # the strong tier's own prompt
 
 
 def test_escalation_reasks_the_large_tier(engine: Engine) -> None:
@@ -111,7 +128,7 @@ def test_escalation_reasks_the_large_tier(engine: Engine) -> None:
     session = Session(routed_engine(engine, small, large, escalate=True), lambda e: asyncio_noop())
     report = run(session.respond("What is the capital of Australia?"))
     assert report.reply == "It is Canberra."
-    assert report.route is not None and (report.route.tier, report.route.escalated) == ("large", True)
+    assert report.route is not None and (report.route.tier, report.route.escalated) == ("strong", True)
     off = Session(routed_engine(engine, ScriptedLLM("I don't know."), large), lambda e: asyncio_noop())
     assert run(off.respond("What is the capital of Australia?")).reply == "I don't know."
 
@@ -124,7 +141,7 @@ def test_route_cli_json_and_eval() -> None:
     result = cli("route", "Explain the theory of relativity in detail.", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) >= {"tier", "score", "ms", "strategy"} and data["tier"] == "large"
+    assert set(data) >= {"tier", "score", "ms", "strategy"} and data["tier"] == "strong"
     report = cli("route", "--eval", "--json")
     assert report.returncode == 0, report.stderr
     assert {r["strategy"] for r in json.loads(report.stdout)} == {"features", "learned"}
@@ -134,14 +151,18 @@ def test_route_cli_json_and_eval() -> None:
 def test_reply_with_two_tiers_reports_routes(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from helpers import SAMPLES
 
-    result = cli("reply", SAMPLES / "capital_of_italy.wav", "-o", tmp_path / "a.wav", "--json", "--route")
+    result = cli(
+        "reply", SAMPLES / "capital_of_italy.wav", "-o", tmp_path / "a.wav", "--json"
+    )  # routing is on
     assert result.returncode == 0, result.stderr
     [turn] = json.loads(result.stdout)["turns"]
-    assert turn["route"]["tier"] == "small" and 0 <= turn["route"]["score"] <= 1
+    assert turn["route"]["tier"] == "strong" and 0 <= turn["route"]["score"] <= 1
+    assert "rome" in turn["reply"].lower()
 
 
 def test_two_tiers_on_the_same_model_share_one_copy() -> None:
-    config = Config(router=RouterConfig(enabled=True))
+    same = [TierConfig(name="a"), TierConfig(name="b", llm=LLMConfig(max_tokens=128))]
+    config = Config(router=RouterConfig(enabled=True, tiers=same))
     engine = Engine.load(config, ("llm",), warmup=False)
     assert len(engine.tiers) == 2 and engine.tiers[0].llm is engine.tiers[1].llm is engine.llm
     different = config.model_copy(

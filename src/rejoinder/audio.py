@@ -6,7 +6,7 @@ Everything inside the pipeline is mono float32 in [-1, 1]; 16 kHz on the way in.
 from __future__ import annotations
 
 import wave
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from types import TracebackType
 
@@ -72,7 +72,7 @@ def probe_duration(path: Path) -> float | None:
 
 def stream_audio(
     path: str | Path, sample_rate: int = SAMPLE_RATE, block_s: float = 0.5
-) -> Iterator[FloatArray]:
+) -> Generator[FloatArray, None, None]:
     """Decode any audio file lazily into mono float32 blocks at `sample_rate`.
 
     Memory stays bounded whatever the file's length: nothing is read ahead of the consumer.
@@ -160,14 +160,20 @@ class WavWriter:
         self._wav.setframerate(sample_rate)
 
     def write(self, samples: FloatArray) -> None:
-        self._wav.writeframes(to_pcm16(samples))
+        try:
+            self._wav.writeframes(to_pcm16(samples))
+        except OSError as exc:  # disk full, quota, a vanished mount: the user's to fix
+            raise BadInputError(f"{self.path}: cannot write output ({exc.strerror or exc})") from None
         self.samples_written += samples.size
 
     def silence(self, seconds: float) -> None:
         self.write(np.zeros(int(seconds * self.sample_rate), np.float32))
 
     def close(self) -> None:
-        self._wav.close()
+        try:
+            self._wav.close()
+        except OSError as exc:
+            raise BadInputError(f"{self.path}: cannot write output ({exc.strerror or exc})") from None
 
     def __enter__(self) -> WavWriter:
         return self

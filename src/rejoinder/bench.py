@@ -167,6 +167,16 @@ async def _sequential(engine: Engine, questions: list[np.ndarray]) -> list[dict[
     return results
 
 
+def _by_tier(turns: list[dict[str, Any]]) -> dict[str, dict[str, float | int]]:
+    """End of speech -> first audio for the turns each LLM tier answered (routing's latency cost)."""
+    tiers: dict[str, list[float]] = {}
+    for t in turns:
+        if t["timings_ms"]["first_audio"] is not None:
+            tier = (t.get("route") or {}).get("tier", "default")
+            tiers.setdefault(tier, []).append(t["timings_ms"]["first_audio"])
+    return {tier: summarise(values) for tier, values in sorted(tiers.items())}
+
+
 async def run_bench(
     engine: Engine, files: list[Path], runs: int = 1, clients: int = 1, baseline: bool = True
 ) -> dict[str, Any]:
@@ -198,6 +208,7 @@ async def run_bench(
         "turns": len(turns),
         "expected_turns": len(questions) * clients,
         "stages_ms": {s: summarise(v) for s, v in per_stage.items()},
+        "first_audio_by_tier_ms": _by_tier(turns),
         "speculative_share": round(sum(bool(t.get("speculative")) for t in turns) / max(1, len(turns)), 2),
         "speculative_audio_share": round(
             sum(bool(t.get("speculative_audio")) for t in turns) / max(1, len(turns)), 2

@@ -12,6 +12,7 @@ import re
 import unicodedata
 
 from rejoinder.config import ChunkerConfig
+from rejoinder.speakable import speakable
 
 ABBREVIATIONS = frozenset(
     [
@@ -61,7 +62,8 @@ _END_MARK = r"[.!?…]+[\"')\]]*"
 """Sentence-final punctuation, with closing quotes or brackets after it."""
 _SENTENCE_END = re.compile(_END_MARK + r"(?=\s)")
 _ENDS_SENTENCE = re.compile(_END_MARK + r"\s*$")
-_CLAUSE_END = re.compile(r"(?:[,;:](?=\s)|\s[-–—]{1,2}(?=\s))")
+_CLAUSE_END = re.compile(r"(?:[,;:](?=\s)|\s[-–—]{1,2}(?=\s+[^\s\d]))")
+"""A comma, semicolon, colon or spaced dash, but not the minus of "5 - 3"."""
 _FENCE = "```"
 
 
@@ -148,7 +150,7 @@ class ClauseChunker:
         return self.config.first_min_words if self.emitted == 0 else self.config.min_words
 
     def _emit(self, raw: str) -> list[str]:
-        text = clean_for_speech(raw)
+        text = speakable(clean_for_speech(raw))
         if not _speakable(text):
             return []
         self.emitted += 1

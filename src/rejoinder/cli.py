@@ -1,4 +1,4 @@
-"""Command line: reply, transcribe, say, backends, models."""
+"""Command line: reply, transcribe, say, serve, bench, route, eval, backends, models."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rejoinder import logs
-from rejoinder.config import PRESETS, Config, preset
+from rejoinder.config import PRESETS, Config, preset, with_llm_parallel
 from rejoinder.errors import BadInputError, RejoinderError
 from rejoinder.registry import Stage
 
@@ -56,7 +56,14 @@ BaseUrlOpt = Annotated[
 ]
 StageUrlOpt = Annotated[str | None, typer.Option(help="Per-stage server, overriding --base-url.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="JSON file with any settings (see docs).")]
-RouteOpt = Annotated[bool, typer.Option("--route", help="Route each turn to a small or large LLM tier.")]
+RouteOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--route/--no-route",
+        help="Route each turn to the small or the strong LLM tier (default: on with preset cpu).",
+        show_default=False,
+    ),
+]
 StrategyOpt = Annotated[str | None, typer.Option("--route-strategy", help="features or learned [learned].")]
 ShareOpt = Annotated[
     float | None, typer.Option("--strong-share", help="Calibrate: share of turns for the top tier.")
@@ -66,7 +73,8 @@ EscalateOpt = Annotated[
 ]
 LogOpt = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error (JSON to stderr).")]
 InputArg = Annotated[
-    Path, typer.Argument(help="Audio file: wav, flac, ogg, mp3, ...; any rate; stereo is mixed.")
+    Path,
+    typer.Argument(help="Audio file: wav, flac, ogg, mp3, ...; any rate; stereo is mixed; '-' reads stdin."),
 ]
 
 
@@ -148,7 +156,9 @@ def _run(coro: Any) -> Any:
 @app.command()
 def reply(
     source: InputArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the spoken replies (WAV).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Where to write the spoken replies (WAV); '-' = stdout.")
+    ],
     json_out: JsonOpt = False,
     preset_name: PresetOpt = "cpu",
     stt: SttOpt = None,
@@ -165,7 +175,7 @@ def reply(
     speed: SpeedOpt = None,
     silence_ms: SilenceOpt = None,
     vad_threshold: ThresholdOpt = None,
-    route: RouteOpt = False,
+    route: RouteOpt = None,
     route_strategy: StrategyOpt = None,
     strong_share: ShareOpt = None,
     escalate: EscalateOpt = False,
@@ -185,7 +195,7 @@ def reply(
     config = build_config(
         preset_name,
         config_file,
-        router__enabled=route or None,
+        router__enabled=route,
         router__strategy=route_strategy,
         router__strong_share=strong_share,
         router__escalate=escalate or None,
@@ -208,48 +218,54 @@ def reply(
         vad__min_silence_ms=silence_ms,
         vad__threshold=vad_threshold,
     )
+    from rejoinder.file_io import OutputFile, input_path, is_stdio
     from rejoinder.transports.file import reply_to_file
 
-    _check_output(output)
-    _check_input(source)
-    engine = _load(config, ("vad", "stt", "llm", "tts"))
+    report = err if is_stdio(output) else out  # with -o -, stdout carries the WAV alone
+    with input_path(source) as src, OutputFile(output, (src,)) as target:
+        _check_input(src)
+        engine = _load(config, ("vad", "stt", "llm", "tts"))
 
-    def show(report: Any) -> None:
-        if not json_out:
-            _print_turn(report.to_dict())
+        def show(turn: Any) -> None:
+            if not json_out:
+                _print_turn(turn.to_dict(), report)
 
-    with _file_progress(source, "replying") as progress:
-        reports, seconds = _run(reply_to_file(engine, source, output, on_turn=show, progress=progress))
+        with _file_progress(src, "replying") as progress:
+            reports, seconds = _run(reply_to_file(engine, src, target.temp, on_turn=show, progress=progress))
+        if seconds:
+            target.commit()
     turns = [r.to_dict() for r in reports]
     if json_out:
         print(
             json.dumps(
                 {"turns": turns, "output": str(output) if seconds else None, "output_s": round(seconds, 2)},
                 indent=2,
-            )
+            ),
+            file=sys.stderr if is_stdio(output) else sys.stdout,
         )
     elif not turns:
         err.print("no speech found in the input; nothing to answer, no output written")
     else:
-        out.print(f"[bold]{len(turns)} turn(s)[/]; {seconds:.1f} s of reply audio written to {output}")
+        shown = "stdout" if is_stdio(output) else output
+        report.print(f"[bold]{len(turns)} turn(s)[/]; {seconds:.1f} s of reply audio written to {shown}")
     if any(t["status"] == "failed" for t in turns):
         raise typer.Exit(1)
 
 
-def _print_turn(t: dict[str, Any]) -> None:
+def _print_turn(t: dict[str, Any], console: Console = out) -> None:
     ms = t["timings_ms"]
 
     def f(v: float | None) -> str:
         return "-" if v is None else f"{v:.0f}"
 
     route = f" [dim]route: {t['route']['tier']} ({t['route']['score']:.2f})[/]" if t.get("route") else ""
-    out.print(f"[bold]turn {t['index'] + 1}[/] [dim]{t['start_s']:.1f}-{t['end_s']:.1f} s[/]{route}")
-    out.print(f"  you:   {t['transcript'] or '[dim](nothing understood)[/]'}")
+    console.print(f"[bold]turn {t['index'] + 1}[/] [dim]{t['start_s']:.1f}-{t['end_s']:.1f} s[/]{route}")
+    console.print(f"  you:   {t['transcript'] or '[dim](nothing understood)[/]'}")
     if t["reply"]:
-        out.print(f"  agent: {t['reply']}")
+        console.print(f"  agent: {t['reply']}")
     if t.get("error"):
-        out.print(f"  [red]error: {t['error']}[/]")
-    out.print(
+        console.print(f"  [red]error: {t['error']}[/]")
+    console.print(
         f"  [dim]first audio {f(ms['first_audio'])} ms after end of speech | stt {f(ms['stt'])} | "
         f"llm first token {f(ms['llm_first_token'])} / total {f(ms['llm_total'])} | "
         f"tts first audio {f(ms['tts_first_audio'])}[/]"
@@ -278,12 +294,14 @@ def transcribe(
         stt__language=language,
         vad__min_silence_ms=silence_ms,
     )
+    from rejoinder.file_io import input_path
     from rejoinder.transports.file import transcribe_file
 
-    _check_input(source)
-    engine = _load(config, ("vad", "stt"))
-    with _file_progress(source, "transcribing") as progress:
-        segments = _run(transcribe_file(engine, source, progress))
+    with input_path(source) as src:
+        _check_input(src)
+        engine = _load(config, ("vad", "stt"))
+        with _file_progress(src, "transcribing") as progress:
+            segments = _run(transcribe_file(engine, src, progress))
     text = " ".join(str(s["text"]) for s in segments)
     if json_out:
         print(json.dumps({"text": text, "segments": segments}, indent=2))
@@ -297,7 +315,7 @@ def transcribe(
 @app.command()
 def say(
     text: Annotated[str, typer.Argument(help="What to say.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="WAV file to write.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="WAV file to write; '-' = stdout.")],
     preset_name: PresetOpt = "cpu",
     tts: TtsOpt = None,
     voice: VoiceOpt = None,
@@ -314,18 +332,24 @@ def say(
     config = build_config(
         preset_name, base_url=base_url, tts__backend=tts, tts__voice=voice, tts__speed=speed
     )
-    _check_output(output)
-    engine = _load(config, ("tts",))
     from rejoinder.audio import WavWriter
+    from rejoinder.file_io import OutputFile, is_stdio
 
-    async def run() -> float:
-        with WavWriter(output, engine.tts.sample_rate) as writer:
-            async for chunk in engine.tts.stream(clean_for_speech(text)):
-                writer.write(chunk)
-            return writer.samples_written / writer.sample_rate
+    with OutputFile(output) as target:
+        engine = _load(config, ("tts",))
 
-    seconds = _run(run())
-    out.print(f"{seconds:.1f} s of speech written to {output}")
+        async def run() -> float:
+            with WavWriter(target.temp, engine.tts.sample_rate) as writer:
+                async for chunk in engine.tts.stream(clean_for_speech(text)):
+                    writer.write(chunk)
+                return writer.samples_written / writer.sample_rate
+
+        seconds = _run(run())
+        target.commit()
+    if is_stdio(output):
+        err.print(f"{seconds:.1f} s of speech written to stdout")
+    else:
+        out.print(f"{seconds:.1f} s of speech written to {output}")
 
 
 @app.command()
@@ -358,14 +382,23 @@ def backends(json_out: JsonOpt = False) -> None:
 
 @models_app.command("assemble")
 def models_assemble() -> None:
-    """Join the split Whisper base model once and verify its sha256 (run by scripts/install.sh)."""
-    from rejoinder.models import WHISPER_BASE_SIZE, whisper_base_dir
+    """Join the split Whisper base and Qwen GGUF models once and verify their sha256 (run by
+    scripts/install.sh)."""
+    from rejoinder.models import SPLIT_GGUFS, WHISPER_BASE_SIZE, split_gguf_path, whisper_base_dir
 
-    with Progress(TextColumn("assembling Whisper base"), BarColumn(), DownloadColumn(), console=err) as bar:
-        task = bar.add_task("join", total=WHISPER_BASE_SIZE)
-        path = whisper_base_dir(lambda done, total: bar.update(task, completed=done, total=total))
-        bar.update(task, completed=WHISPER_BASE_SIZE)
-    err.print(f"Whisper base ready (sha256 verified): {path}")
+    jobs: list[tuple[str, int, Callable[[Any], Path]]] = [
+        ("Whisper base", WHISPER_BASE_SIZE, lambda p: whisper_base_dir(p)),
+        *((m.title, m.size, lambda p, m=m: split_gguf_path(m, p)) for m in SPLIT_GGUFS.values()),
+    ]
+    for title, size, assemble in jobs:
+        with Progress(TextColumn(f"assembling {title}"), BarColumn(), DownloadColumn(), console=err) as bar:
+            task = bar.add_task("join", total=size)
+            path = assemble(lambda done, total, task=task: bar.update(task, completed=done, total=total))
+            bar.update(task, completed=size)
+        err.print(f"{title} ready (sha256 verified): {path}")
+    from rejoinder.models import smart_turn_path
+
+    err.print(f"Smart Turn v3.2 ready (sha256 verified): {smart_turn_path()}")
 
 
 def _check_input(path: Path) -> None:
@@ -389,13 +422,6 @@ def _check_port(host: str, port: int) -> None:
             probe.bind(address)
         except OSError as exc:
             raise BadInputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-
-
-def _check_output(path: Path) -> None:
-    if path.is_dir():
-        raise BadInputError(f"{path}: output is a directory; give a .wav file path")
-    if not path.parent.exists():
-        raise BadInputError(f"{path.parent}: output directory does not exist")
 
 
 def main() -> None:
@@ -430,6 +456,7 @@ def bench(
     stt_retry_s: Annotated[
         float | None, typer.Option("--stt-retry-s", help="Retry window if Whisper loops.")
     ] = None,
+    route: RouteOpt = None,
     turns: Annotated[int, typer.Option("--turns", min=1, help="Load test: questions per client.")] = 4,
     ramp: Annotated[
         bool, typer.Option("--ramp", help="Add clients until the p95 passes --bound-ms.")
@@ -459,8 +486,9 @@ def bench(
         vad__min_silence_ms=silence_ms,
         vad__speculate_after_ms=speculate_ms,
         stt__encoder_window=stt_window,
-        llm__parallel=llm_parallel,
+        router__enabled=route,
     )
+    with_llm_parallel(config, llm_parallel)
     from rejoinder.bench import corpus, run_bench
     from rejoinder.loadtest import command as load
 
@@ -497,6 +525,11 @@ def _print_bench(result: dict[str, Any]) -> None:
             f"[dim]sequential {stage}[/]", *(str(s.get(k, "-")) for k in ("median", "p95", "min", "max"))
         )
     out.print(table)
+    for tier, s in result.get("first_audio_by_tier_ms", {}).items():
+        out.print(
+            f"first audio, {tier} tier: median {s.get('median', '-')} ms, "
+            f"p95 {s.get('p95', '-')} ms ({s['n']} turns)"
+        )
     out.print(
         f"speed-up of median first audio vs sequential: {result.get('speedup_first_audio_median', '-')}x; "
         f"speculative turns {result['speculative_share']:.0%} "
@@ -573,13 +606,26 @@ def serve(
         Path | None, typer.Option("--capacity-from", help="The capacity from `bench --ramp --json`.")
     ] = None,
     llm_parallel: Annotated[int | None, typer.Option("--llm-parallel", help="llama.cpp slots.")] = None,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-origin",
+            help="Web origin (scheme://host[:port]) that may connect; repeatable; '*' = any.",
+        ),
+    ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host", help="Host name accepted besides loopback ones (DNS rebinding guard); repeatable."
+        ),
+    ] = None,
     preset_name: PresetOpt = "cpu",
     llm_model: LlmModelOpt = None,
     system_prompt: PromptOpt = None,
     max_tokens: MaxTokOpt = None,
     voice: VoiceOpt = None,
     silence_ms: SilenceOpt = None,
-    route: RouteOpt = False,
+    route: RouteOpt = None,
     config_file: ConfigOpt = None,
     log_level: LogOpt = "info",
 ) -> None:
@@ -593,18 +639,22 @@ def serve(
         llm__max_tokens=max_tokens,
         tts__voice=voice,
         vad__min_silence_ms=silence_ms,
-        router__enabled=route or None,
-        llm__parallel=llm_parallel,
+        router__enabled=route,
     )
+    with_llm_parallel(config, llm_parallel)
     from aiohttp import web
 
     from rejoinder.server import capacity as cap
     from rejoinder.server.app import ServerSettings, create_app
+    from rejoinder.server.security import settings_from_options
 
     admission = cap.resolve(capacity, capacity_from, max_sessions)
+    security = settings_from_options(host, allow_origin, allow_host)
     _check_port(host, port)  # fail in a second, not after loading the models
     engine = _load(config, ("vad", "stt", "llm", "tts"))
-    settings = ServerSettings(api_key=api_key, max_sessions=admission.sessions, capacity=admission)
+    settings = ServerSettings(
+        api_key=api_key, max_sessions=admission.sessions, capacity=admission, security=security
+    )
     application = create_app(engine, settings)
     shown = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
     err.print(f"Rejoinder listening on {shown} (WebSocket /v1/realtime, WebRTC /v1/realtime/calls)")
@@ -614,6 +664,10 @@ def serve(
         raise BadInputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-from rejoinder.cluster.command import cluster_command  # noqa: E402  (its own module; registered here)
+from rejoinder.evals.cli import eval_command  # noqa: E402  (its own module; registered here)
+
+app.command("eval")(eval_command)
+
+from rejoinder.cluster.command import cluster_command  # noqa: E402
 
 app.command("cluster")(cluster_command)

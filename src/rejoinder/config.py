@@ -18,10 +18,19 @@ DEFAULT_SYSTEM_PROMPT = (
     "Spain is Madrid, which sits in the center of the country.'"
 )
 
-LARGE_PROMPT = (
-    "You are a careful voice assistant whose words are spoken aloud. Think the question through and "
-    "answer in up to four plain sentences, without lists, markdown or code."
+STRONG_PROMPT = (
+    "You are a helpful voice assistant; everything you write is spoken aloud. Use short, plain "
+    "sentences, without lists, markdown, code, equations or symbols. For a simple question, give the "
+    "answer first, in one or two sentences. When a question needs working out, such as arithmetic, "
+    "days of the week, clock times, what is left over, or which of two things is bigger or heavier, "
+    "go step by step out loud, then say the result. Work from what the question literally says, one "
+    "fact at a time. For example, asked 'If tomorrow is Friday, what day was yesterday?', say: "
+    "'Tomorrow is Friday, so today is Thursday, and yesterday was Wednesday.' Asked 'A class starts "
+    "at 8:45 and lasts 30 minutes. When does it end?', say: '8:45 plus 15 minutes is 9:00, plus 15 "
+    "more is 9:15.' Use what the user told you earlier in the conversation, such as their name."
 )
+"""The strong tier's prompt: answer first, spoken style, reasoning out loud for questions that need
+working out (two worked examples of the technique, not taken from the eval set), uses the history."""
 
 
 class _Strict(BaseModel):
@@ -40,6 +49,24 @@ class VADConfig(_Strict):
     interrupt_response: bool = Field(True, description="user speech stops the agent (barge-in)")
     speculate_after_ms: int = Field(
         160, ge=0, description="silence after which STT and LLM start speculatively (0 = never)"
+    )
+    end_of_turn: Literal["smart", "silence"] = Field(
+        "smart",
+        description="'smart': an end-of-turn model (Smart Turn v3.2) ends a complete turn after a short "
+        "silence and waits longer (up to a cap) after an unfinished one; 'silence': a fixed "
+        "min_silence_ms of silence ends every turn",
+    )
+    eagerness: Literal["low", "medium", "high", "auto"] = Field(
+        "auto",
+        description="'smart' only: how soon a turn is ended (high: soonest, shortest cap; low: "
+        "waits longest for the speaker to go on; auto = medium)",
+    )
+    turn_backend: str = Field("smart-turn", description="end-of-turn model for 'smart'")
+    barge_in: Literal["words", "onset"] = Field(
+        "words",
+        description="'words': while the agent speaks, user speech interrupts once its words say so "
+        "(a cue such as 'wait', or real words going on), and backchannels ('uh-huh', 'okay') or "
+        "noises do not; 'onset': any speech interrupts as soon as the VAD confirms it",
     )
 
 
@@ -139,11 +166,20 @@ class TierConfig(_Strict):
     llm: LLMConfig = LLMConfig()
 
 
+def strong_llm() -> LLMConfig:
+    """The default strong tier: the packaged Qwen2.5-Coder-1.5B with its own prompt and budget."""
+    return LLMConfig(model="qwen1.5b", system_prompt=STRONG_PROMPT, max_tokens=128)
+
+
 class RouterConfig(_Strict):
-    enabled: bool = False
+    enabled: bool = Field(True, description="route each turn to the small or the strong tier")
     strategy: Literal["features", "learned"] = "learned"
     tiers: list[TierConfig] = Field(
-        default_factory=list, description="weakest first; empty = 'small' (the llm section) and 'large'"
+        default_factory=list,
+        description="weakest first; empty = 'small' (the llm section) and 'strong' (the strong section)",
+    )
+    strong: LLMConfig = Field(
+        default_factory=strong_llm, description="the strong tier when no explicit tiers are given"
     )
     thresholds: list[float] | None = Field(
         None, description="one per tier boundary; None = calibrated from strong_share, or evenly spaced"
@@ -165,17 +201,27 @@ class Config(_Strict):
 
     def tier_configs(self) -> list[TierConfig]:
         """The routing tiers, weakest first; without explicit tiers the main LLM is 'small' and
-        'large' is the same model allowed longer, more detailed answers."""
+        the router's `strong` section (Qwen2.5-Coder-1.5B by default) is 'strong'."""
         if self.router.tiers:
             return list(self.router.tiers)
-        large = self.llm.model_copy(
-            update={"max_tokens": max(self.llm.max_tokens, 128), "system_prompt": LARGE_PROMPT}
-        )
-        return [TierConfig(name="small", llm=self.llm), TierConfig(name="large", llm=large)]
+        return [TierConfig(name="small", llm=self.llm), TierConfig(name="strong", llm=self.router.strong)]
+
+
+def with_llm_parallel(config: Config, parallel: int | None) -> Config:
+    """Every tier's llama.cpp with `parallel` slots (None: as configured)."""
+    if parallel is not None:
+        config.llm = config.llm.model_copy(update={"parallel": parallel})
+        config.router.strong = config.router.strong.model_copy(update={"parallel": parallel})
+        config.router.tiers = [
+            t.model_copy(update={"llm": t.llm.model_copy(update={"parallel": parallel})})
+            for t in config.router.tiers
+        ]
+    return config
 
 
 PRESETS: dict[str, str] = {
-    "cpu": "embedded offline default: Silero VAD, Whisper base int8, SmolLM2-135M GGUF, Piper joe",
+    "cpu": "embedded offline default: Silero VAD, Whisper base int8, SmolLM2-135M GGUF routed to "
+    "Qwen2.5-Coder-1.5B GGUF for hard turns, Piper joe",
     "seed": "reference GPU set: Whisper small 8-bit, Phi-3.5-mini-instruct 4-bit (transformers), Parler-TTS "
     "mini expresso with a voice description; needs the [seed] and [gpu] extras and a CUDA GPU",
     "remote": "local Silero VAD; STT, LLM and TTS on an OpenAI-compatible server (--base-url): vLLM, "
@@ -196,6 +242,7 @@ def preset(name: str) -> Config:
                 backend="transformers", model="microsoft/Phi-3.5-mini-instruct", quantize="4bit", context=4096
             ),
             tts=TTSConfig(backend="parler", model="parler-tts/parler-tts-mini-expresso", voice="Thomas"),
+            router=RouterConfig(enabled=False),
         )
     if name == "remote":
         return Config(
@@ -203,5 +250,6 @@ def preset(name: str) -> Config:
             stt=STTConfig(backend="openai", model="whisper-1"),
             llm=LLMConfig(backend="openai", model="default"),
             tts=TTSConfig(backend="openai", voice="alloy"),
+            router=RouterConfig(enabled=False),
         )
     return Config(preset="cpu")

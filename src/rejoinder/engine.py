@@ -12,9 +12,11 @@ import numpy as np
 
 from rejoinder import registry
 from rejoinder.config import Config, LLMConfig
+from rejoinder.endpointing import load_end_of_turn
 from rejoinder.registry import Stage
 from rejoinder.stages import LLM, STT, TTS, VAD
 from rejoinder.stages.capabilities import can_prefill, can_transcribe_blocking, can_warm_up
+from rejoinder.stages.turn import EndOfTurn
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +41,15 @@ class Engine:
         """A rejoinder.routers.Router when routing is enabled."""
         self.tiers: list[Tier] = []
         """Weakest first; one tier (the `llm` stage) when routing is off."""
+        self.end_of_turn: EndOfTurn | None = None
+        """The end-of-turn model ('smart' turn detection); None: a fixed silence ends turns."""
 
     @classmethod
     def from_stages(cls, config: Config, **stages: Any) -> Engine:
         """An engine over already-built stage objects (tests, embedding in other programs)."""
         engine = cls(config)
         engine._stages.update(stages)
+        engine.end_of_turn = stages.get("turn")
         if "llm" in stages:
             engine.tiers = [Tier("default", stages["llm"], config.llm)]
         return engine
@@ -55,6 +60,7 @@ class Engine:
         engine = Engine.from_stages(self.config, **{**self._stages, **stages})
         old, new = self._stages.get("llm"), stages.get("llm")
         engine.router = self.router
+        engine.end_of_turn = stages.get("turn", self.end_of_turn)
         engine.tiers = [
             Tier(t.name, new if new is not None and t.llm is old else t.llm, t.config) for t in self.tiers
         ] or engine.tiers
@@ -95,6 +101,10 @@ class Engine:
             )
         if "llm" in engine._stages:
             engine._load_tiers(status)
+        if "vad" in engine._stages and config.vad.end_of_turn == "smart":
+            if status:
+                status(f"loading end-of-turn model ({config.vad.turn_backend})")
+            engine.end_of_turn = load_end_of_turn(config.vad)
         if warmup:
             if status:
                 status("warming up")
@@ -133,6 +143,8 @@ class Engine:
                 tier.llm.prefill([{"role": "system", "content": prompt}])
         if can_warm_up(tts):
             tts.warmup()
+        if can_warm_up(self.end_of_turn):
+            self.end_of_turn.warmup()
 
     def _get(self, stage: str) -> Any:
         if stage not in self._stages:

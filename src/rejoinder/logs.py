@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -22,7 +23,7 @@ class JsonFormatter(logging.Formatter):
         out.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        return redact(json.dumps(out, default=str))
 
 
 def setup(level: str = "warning", path: str | None = None) -> None:
@@ -33,3 +34,50 @@ def setup(level: str = "warning", path: str | None = None) -> None:
     root.setLevel(level.upper())
     root.propagate = False
     logging.Formatter.converter = time.gmtime
+
+
+# ---- secrets never reach a log -----------------------------------------------------------------
+_secrets: set[str] = set()
+_PATTERNS = [
+    re.compile(r"(openai-insecure-api-key\.)[^\s,'\"\]]+"),
+    re.compile(r"(api_key=)[^\s&'\"]+"),
+    re.compile(r"((?i:bearer)\s+)[^\s,'\"]+"),
+]
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    """`text` with known secrets and anything shaped like an API key in transit replaced."""
+    for secret in _secrets:
+        text = text.replace(secret, REDACTED)
+    for pattern in _PATTERNS:
+        text = pattern.sub(r"\1" + REDACTED, text)
+    return text
+
+
+def protect_secrets(*secrets: str | None) -> None:
+    """Scrub every log record made from now on, whichever logger or handler takes it.
+
+    The record factory cleans messages (aiohttp's own warnings echo WebSocket subprotocols,
+    which browsers use to carry the key); JsonFormatter also cleans `extra` fields and tracebacks.
+    """
+    for secret in secrets:
+        if secret and len(secret) >= 4:  # a shorter "key" would blank ordinary words
+            _secrets.update({secret, json.dumps(secret)[1:-1]})
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "_rejoinder_redacts", False):
+        return
+
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: the handler reports it as usual
+            return record
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return record
+
+    make_record._rejoinder_redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make_record)

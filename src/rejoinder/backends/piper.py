@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
-from rejoinder.backends.worker import Emit, ModelWorker
+from rejoinder.backends.worker import ModelWorker
 from rejoinder.config import TTSConfig
 from rejoinder.errors import BadInputError
 from rejoinder.models import piper_joe_path
@@ -57,9 +57,9 @@ class PiperTTS:
             pass
 
     def stream(self, text: str) -> AsyncIterator[np.ndarray]:
-        def produce(emit: Emit[np.ndarray]) -> None:
+        def sentences() -> Iterator[np.ndarray]:
+            # Piper yields one chunk per sentence: batch work steps aside for voice between them.
             for chunk in self.voice.synthesize(text, self._syn):
-                if not emit(chunk.audio_float_array.astype(np.float32, copy=False)):
-                    return
+                yield chunk.audio_float_array.astype(np.float32, copy=False)
 
-        return self._worker.iterate(produce)
+        return self._worker.iterate_steps(sentences)

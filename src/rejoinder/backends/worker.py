@@ -2,15 +2,25 @@
 
 One worker per model instance: calls to the model are serialised (most runtimes are not
 re-entrant), the event loop stays free, and different stages of different sessions overlap.
+
+Jobs have a priority. Live voice turns submit at `Priority.VOICE` (the default); the HTTP model
+endpoints run under `batch_priority()` and submit at `Priority.BATCH`. A waiting voice job runs
+before any waiting batch job, and long batch work yields the thread between steps (one item of
+an `iterate_steps` iterator, one `yield_requested()` check of a producer), so a voice job waits
+for at most one step of batch work, never for a whole request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import threading
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
+from enum import IntEnum
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -18,6 +28,32 @@ Emit = Callable[[T], bool]
 """Called from the worker thread for each item; False means the consumer has gone: stop."""
 
 _DONE = object()
+
+
+class Priority(IntEnum):
+    """Lower runs first."""
+
+    VOICE = 0
+    BATCH = 1
+
+
+_priority: ContextVar[Priority] = ContextVar("rejoinder_model_priority", default=Priority.VOICE)
+_running = threading.local()
+"""The priority of the job the current worker thread is running (for yield_requested)."""
+
+
+def current_priority() -> Priority:
+    return _priority.get()
+
+
+@contextlib.contextmanager
+def batch_priority() -> Iterator[None]:
+    """Model calls made inside (in this task or thread) queue behind live voice work."""
+    token = _priority.set(Priority.BATCH)
+    try:
+        yield
+    finally:
+        _priority.reset(token)
 
 
 class _Failure:
@@ -28,9 +64,63 @@ class _Failure:
 class ModelWorker(Generic[T]):
     def __init__(self, name: str, threads: int = 1) -> None:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"rejoinder-{name}")
+        self._lock = threading.Lock()
+        self._heap: list[tuple[int, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._active = 0
 
+    # ---- scheduling ------------------------------------------------------------------------
+    def _submit(self, priority: Priority, job: Callable[[], None]) -> None:
+        """Queue `job`; each pool task runs the most urgent queued job, not its own."""
+        with self._lock:
+            heapq.heappush(self._heap, (int(priority), next(self._seq), job))
+        self._pool.submit(self._run_next)
+
+    def _run_next(self) -> None:
+        with self._lock:
+            priority, _, job = heapq.heappop(self._heap)
+            self._active += 1
+        _running.priority = priority
+        try:
+            job()
+        finally:
+            _running.priority = None
+            with self._lock:
+                self._active -= 1
+
+    @property
+    def idle(self) -> bool:
+        """Nothing running and nothing queued."""
+        with self._lock:
+            return self._active == 0 and not self._heap
+
+    def waiting(self, priority: Priority | None = None) -> int:
+        """Jobs queued (at `priority`, or at any priority)."""
+        with self._lock:
+            return sum(1 for p, _, _ in self._heap if priority is None or p == priority)
+
+    def yield_requested(self) -> bool:
+        """True inside a job when a more urgent job is waiting: a long job should step aside."""
+        running = getattr(_running, "priority", None)
+        if running is None:
+            return False
+        with self._lock:
+            return bool(self._heap) and self._heap[0][0] < running
+
+    # ---- API ---------------------------------------------------------------------------------
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        future: Future[Any] = Future()
+
+        def job() -> None:
+            if not future.set_running_or_notify_cancel():
+                return  # the caller gave up before the job started
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self._submit(current_priority(), job)
+        return await asyncio.wrap_future(future)
 
     async def iterate(self, produce: Callable[[Emit[T]], None]) -> AsyncIterator[T]:
         """Turn a blocking producer into an async iterator; leaving the loop early stops it."""
@@ -57,7 +147,61 @@ class ModelWorker(Generic[T]):
             finally:
                 put(_DONE)
 
-        loop.run_in_executor(self._pool, job)
+        self._submit(current_priority(), job)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, _Failure):
+                    raise item.exc
+                yield item  # type: ignore[misc]
+        finally:
+            stop.set()
+
+    async def iterate_steps(self, start: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+        """Like `iterate`, for work that comes out as an iterator: each item is one step.
+
+        Between steps the job checks for more urgent work; if some is waiting, it puts the rest
+        of the iterator back in the queue behind it (same thread, state kept), so a voice turn
+        waits for at most one item of a long batch request.
+        """
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        stop = threading.Event()
+        priority = current_priority()
+        state: dict[str, Iterator[T]] = {}
+
+        def put(item: object) -> None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def job() -> None:
+            finished = True
+            try:
+                if stop.is_set():
+                    return
+                if "it" not in state:
+                    state["it"] = start()
+                for item in state["it"]:
+                    if stop.is_set():
+                        return
+                    put(item)
+                    if self.yield_requested():
+                        finished = False
+                        self._submit(priority, job)
+                        return
+            except BaseException as exc:
+                put(_Failure(exc))
+            finally:
+                if finished:
+                    put(_DONE)
+                    close = getattr(state.get("it"), "close", None)
+                    if close is not None:
+                        with contextlib.suppress(Exception):
+                            close()
+
+        self._submit(priority, job)
         try:
             while True:
                 item = await queue.get()

@@ -21,7 +21,11 @@ def _model_key(llm: Any) -> tuple[str, str, int, int, int]:
 
 
 def build_app(
-    config: Config, cluster: ClusterSettings, api_key: str | None = None, log_level: str = "warning"
+    config: Config,
+    cluster: ClusterSettings,
+    api_key: str | None = None,
+    log_level: str = "warning",
+    security: Any = None,
 ) -> Any:
     """Session hosts bound to one STT, one LLM per distinct tier model, and one TTS deployment."""
     from ray import serve
@@ -42,7 +46,7 @@ def build_app(
             deployments[key] = deployment.bind(tier, log_level)
         llms.append(deployments[key])
     host = serve.deployment(name="session-host", **cluster.host_options())(SessionHostReplica)
-    return host.bind(config, cluster.sessions_per_host, stt, llms, tts, api_key, log_level)
+    return host.bind(config, cluster.sessions_per_host, stt, llms, tts, api_key, log_level, security)
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ def start(
     num_cpus: int | None = None,
     api_key: str | None = None,
     log_level: str = "warning",
+    security: Any = None,
 ) -> Running:
     """Deploys and waits until every replica is up. Without `address` a local Ray cluster is
     started (head only; `num_cpus` logical CPUs, default this machine's count)."""
@@ -80,7 +85,8 @@ def start(
             ray.init(address=address, log_to_driver=log_level == "debug", configure_logging=False)
     t0 = time.perf_counter()
     serve.start(http_options={"host": host, "port": port}, logging_config={"log_level": "WARNING"})
-    serve.run(build_app(config, cluster, api_key, log_level), name=APP_NAME, route_prefix="/")
+    app = build_app(config, cluster, api_key, log_level, security)
+    serve.run(app, name=APP_NAME, route_prefix="/")
     log.info("cluster deployed", extra={"s": round(time.perf_counter() - t0, 1)})
     shown = f"[{host}]" if ":" in host else host
     return Running(f"http://{shown}:{port}", started)

@@ -37,6 +37,12 @@ def cluster_command(
         str | None,
         typer.Option("--api-key", envvar="REJOINDER_API_KEY", help="Require this key on every API call."),
     ] = None,
+    allow_origin: Annotated[
+        list[str] | None, typer.Option("--allow-origin", help="Web origin that may connect; repeatable.")
+    ] = None,
+    allow_host: Annotated[
+        list[str] | None, typer.Option("--allow-host", help="Host name accepted besides loopback ones.")
+    ] = None,
     preset_name: Annotated[str, typer.Option("--preset", help="Model set.")] = "cpu",
     config_file: Annotated[Path | None, typer.Option("--config", help="JSON file with any settings.")] = None,
     llm_parallel: Annotated[int | None, typer.Option("--llm-parallel", help="llama.cpp slots.")] = None,
@@ -50,14 +56,17 @@ def cluster_command(
     from rejoinder.cli import _check_port, build_config
     from rejoinder.cluster.app import start, stop
     from rejoinder.cluster.settings import load_settings
+    from rejoinder.config import with_llm_parallel
+    from rejoinder.server.security import settings_from_options
 
-    config = build_config(preset_name, config_file, llm__parallel=llm_parallel)
+    config = with_llm_parallel(build_config(preset_name, config_file), llm_parallel)
     settings = load_settings(cluster_config, hosts=hosts, sessions_per_host=sessions_per_host)
+    security = settings_from_options(host, allow_origin, allow_host)
     if address is None:
         _check_port(host, port)
     with err.status("starting the cluster and loading the models in their replicas"):
         try:
-            running = start(config, settings, address, host, port, num_cpus, api_key, log_level)
+            running = start(config, settings, address, host, port, num_cpus, api_key, log_level, security)
         except ConnectionError as exc:
             raise BadInputError(f"cannot join the Ray cluster at {address}: {exc}") from None
     total = settings.hosts.replicas * settings.sessions_per_host

@@ -21,6 +21,7 @@ from rejoinder.config import Config
 from rejoinder.engine import Engine
 from rejoinder.server.app import create_app
 from rejoinder.server.capacity import Capacity
+from rejoinder.server.security import SecuritySettings
 from rejoinder.server.state import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,12 @@ class SessionHostReplica:
         tts: Any,
         api_key: str | None = None,
         log_level: str = "warning",
+        security: SecuritySettings | None = None,
     ) -> None:
         logs.setup(log_level)
         self.config, self.sessions, self.api_key = config, sessions, api_key
+        self.security = security or SecuritySettings()
+        """The public bind's rules: the bridge passes the client's Host and Origin through."""
         self._stt, self._llms, self._tts = stt, llms, tts
         self._base: str | None = None
         self._client: aiohttp.ClientSession | None = None
@@ -71,6 +75,7 @@ class SessionHostReplica:
                     api_key=self.api_key,
                     max_sessions=self.sessions,
                     capacity=Capacity(self.sessions, "configured"),
+                    security=self.security,
                 )
                 self._runner = web.AppRunner(create_app(await self._engine(), settings), access_log=None)
                 await self._runner.setup()

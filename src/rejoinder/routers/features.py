@@ -137,6 +137,12 @@ FOLLOW_UP = re.compile(
     r"^\s*(and|but|so|what about|why|how come|can you explain|tell me more|more)\b|\b(that|it|this)\b", re.I
 )
 NUMBER = re.compile(r"\d")
+REFERENCE = re.compile(
+    r"\b(my|me|mine|i|i'm|i've|we|our|us|he|she|him|her|his|it|its|they|them|their|there|that|those|"
+    r"this|these|again|earlier|before)\b",
+    re.I,
+)
+"""Words that point back into the conversation: "What is my name?", "Which sea does it flow into?"."""
 
 FEATURES = (
     "words",
@@ -151,6 +157,7 @@ FEATURES = (
     "numbers",
     "follow_up",
     "previous",
+    "context",
 )
 
 
@@ -173,6 +180,8 @@ def extract(text: str, history: Sequence[Message] = ()) -> dict[str, float]:
         "numbers": min(len(NUMBER.findall(text)), 4) / 4,
         "follow_up": float(bool(previous_user) and short and bool(FOLLOW_UP.search(text))),
         "previous": 0.0,
+        # a question that refers back to the conversation needs a model that can use it
+        "context": float(bool(previous_user) and n <= 14 and bool(REFERENCE.search(text))),
     }
     if f["follow_up"] and previous_user:
         f["previous"] = FeatureScorer().score(previous_user, ())[0]
@@ -187,14 +196,15 @@ WEIGHTS = {
     "code": 3.0,
     "greeting": -2.5,
     "command": -2.0,
-    "factoid": -1.5,
-    "yes_no": -1.0,
+    "factoid": 1.0,
+    "yes_no": 0.5,
     "clauses": 1.0,
     "numbers": 0.5,
     "follow_up": 0.5,
     "previous": 3.0,
+    "context": 2.0,
 }
-BIAS = -1.2
+BIAS = -0.5
 
 
 def logistic(x: float) -> float:

@@ -54,7 +54,7 @@ def calibrate(scores: Sequence[float], shares: Sequence[float]) -> list[float]:
 class Router:
     def __init__(self, config: RouterConfig, scorer: Scorer | None = None) -> None:
         self.config = config
-        self.tiers = [t.name for t in config.tiers] or ["small", "large"]
+        self.tiers = [t.name for t in config.tiers] or ["small", "strong"]
         self.scorer = scorer or make_scorer(config.strategy)
         if config.thresholds is not None:
             if len(config.thresholds) != len(self.tiers) - 1:

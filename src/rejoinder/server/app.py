@@ -16,6 +16,7 @@ from rejoinder.engine import Engine
 from rejoinder.server import openai_api, realtime_routes
 from rejoinder.server.errors import error_response
 from rejoinder.server.metrics import Metrics
+from rejoinder.server.security import install_security
 from rejoinder.server.sessions import SessionHost
 from rejoinder.server.state import ENGINE, HOST, METRICS, SETTINGS, ServerSettings
 
@@ -34,7 +35,7 @@ def _key_from(request: web.Request) -> str | None:
         proto = proto.strip()
         if proto.startswith("openai-insecure-api-key."):
             return proto.removeprefix("openai-insecure-api-key.")
-    return None
+    return None  # never from the URL: the security middleware refuses ?api_key=
 
 
 @web.middleware
@@ -76,6 +77,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> web.Ap
     app[SETTINGS] = settings = settings or ServerSettings()
     app[METRICS] = Metrics()
     app[HOST] = SessionHost(app[METRICS], settings.admission(), settings.idle_timeout_s)
+    install_security(app, settings.security, settings.api_key)
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)

@@ -3,81 +3,110 @@ a GPU, say) can serve STT, LLM and TTS to many pipeline machines running the `re
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from rejoinder.audio import PCM_RATE, StreamResampler, to_pcm16
+from rejoinder.audio import PCM_RATE, StreamResampler, probe_duration, to_pcm16
+from rejoinder.backends.worker import batch_priority
 from rejoinder.chunking import clean_for_speech
 from rejoinder.errors import BadInputError
+from rejoinder.server.chat_tools import chat_tools, complete_with_tools, tool_message
 from rejoinder.server.errors import error_response
+from rejoinder.server.limits import (
+    API_LIMITS,
+    ApiLimits,
+    ClientGone,
+    RequestError,
+    capped_multipart,
+    read_json,
+    speech_pieces,
+    unless_client_leaves,
+)
 from rejoinder.stages.llm import GenerationParams, Message
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadInputError("the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise BadInputError("the body must be a JSON object")
-    return body
-
-
-def _bad_input_is_400(handler: Handler) -> Handler:
-    """A request the endpoint cannot use gets an OpenAI-style 400, never a 500."""
+def _model_endpoint(handler: Handler) -> Handler:
+    """Model calls at batch priority (behind live voice turns), stopped if the client leaves;
+    a request the endpoint cannot use gets an OpenAI-style 4xx, never a 500."""
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
-            return await handler(request)
+            with batch_priority():  # the task copies this context: its model calls queue as batch
+                work = asyncio.ensure_future(handler(request))
+            return await unless_client_leaves(request, work, request.app[API_LIMITS].poll_s)
+        except RequestError as exc:
+            return error_response(str(exc), exc.status, param=exc.param)
         except BadInputError as exc:
             return error_response(str(exc))
+        except (ClientGone, ConnectionError):
+            return web.Response(status=499)  # nobody is listening; aiohttp drops it
 
     return wrapped
 
 
-def _messages(body: dict[str, Any]) -> list[Message]:
+def _messages(body: dict[str, Any], limits: ApiLimits) -> list[Message]:
     raw = body.get("messages")
     if not isinstance(raw, list) or not raw:
-        raise BadInputError("'messages' must be a non-empty array")
+        raise RequestError("'messages' must be a non-empty array", param="messages")
+    if len(raw) > limits.chat_messages:
+        raise RequestError(f"at most {limits.chat_messages} messages per request", param="messages")
     out: list[Message] = []
+    chars = 0
     for m in raw:
+        if isinstance(m, dict) and (m.get("role") == "tool" or m.get("tool_calls")):
+            out.append(tool_message(m))
+            continue
         if not isinstance(m, dict) or m.get("role") not in ("system", "developer", "user", "assistant"):
-            raise BadInputError("each message needs a role of system, user or assistant")
+            raise RequestError("each message needs a role of system, user or assistant", param="messages")
         content = m.get("content", "")
         if isinstance(content, list):  # content parts: keep the text ones
             content = " ".join(
-                p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+                str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
             )
         if not isinstance(content, str):
-            raise BadInputError("message content must be a string or text parts")
+            raise RequestError("message content must be a string or text parts", param="messages")
+        chars += len(content)
+        if chars > limits.chat_prompt_chars:
+            raise RequestError(
+                f"the messages are longer than the limit of {limits.chat_prompt_chars:,} characters",
+                param="messages",
+            )
         out.append({"role": "system" if m["role"] == "developer" else m["role"], "content": content})
     return out
 
 
-def _params(body: dict[str, Any], defaults: Any) -> GenerationParams:
+def _params(body: dict[str, Any], defaults: Any, max_tokens_cap: int) -> GenerationParams:
     try:
         max_tokens = int(body.get("max_completion_tokens") or body.get("max_tokens") or defaults.max_tokens)
         temperature = float(body.get("temperature", defaults.temperature))
         top_p = float(body.get("top_p", defaults.top_p))
         seed = body.get("seed", defaults.seed)
         seed = None if seed is None else int(seed)
-    except (TypeError, ValueError):
-        raise BadInputError("temperature, top_p, max_tokens and seed must be numbers") from None
-    if not (0 <= temperature <= 2 and 0 < top_p <= 1 and 1 <= max_tokens <= 8192):
-        raise BadInputError("out of range: temperature 0-2, top_p (0, 1], max_tokens 1-8192")
+    except (TypeError, ValueError, OverflowError):
+        raise RequestError("temperature, top_p, max_tokens and seed must be numbers") from None
+    if not (0 <= temperature <= 2 and 0 < top_p <= 1):
+        raise RequestError("out of range: temperature 0-2, top_p (0, 1]")
+    if not 1 <= max_tokens <= max_tokens_cap:
+        raise RequestError(f"max_tokens must be 1-{max_tokens_cap}", param="max_tokens")
     return GenerationParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
 
 
-def add_routes(app: web.Application, engine_key: Any) -> None:
+def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None = None) -> None:
+    app[API_LIMITS] = limits or ApiLimits()
+
     def engine(request: web.Request) -> Any:
         return request.app[engine_key]
 
@@ -98,10 +127,11 @@ def add_routes(app: web.Application, engine_key: Any) -> None:
         )
 
     async def chat(request: web.Request) -> web.StreamResponse:
-        body = await _json(request)
+        limits = request.app[API_LIMITS]
+        body = await read_json(request, limits.json_body_bytes)
         eng = engine(request)
-        messages = _messages(body)
-        params = _params(body, eng.config.llm)
+        messages = _messages(body, limits)
+        params = _params(body, eng.config.llm, min(limits.chat_max_tokens, eng.config.llm.context))
         cid, created, model = (
             f"chatcmpl-{uuid.uuid4().hex[:24]}",
             int(time.time()),
@@ -118,6 +148,20 @@ def add_routes(app: web.Application, engine_key: Any) -> None:
             }
             return f"data: {json.dumps(data)}\n\n".encode()
 
+        tools, tool_choice = chat_tools(body, eng.llm)
+        if tools:
+            envelope = {"id": cid, "created": created, "model": model}
+            return await complete_with_tools(
+                request,
+                eng.llm,
+                messages,
+                params,
+                tools,
+                tool_choice,
+                bool(body.get("stream")),
+                chunk,
+                envelope,
+            )
         if not body.get("stream"):
             text = "".join([piece async for piece in eng.llm.stream(messages, params)])
             return web.json_response(
@@ -151,26 +195,22 @@ def add_routes(app: web.Application, engine_key: Any) -> None:
     async def transcriptions(request: web.Request) -> web.Response:
         from rejoinder.transports.file import transcribe_file
 
+        limits = request.app[API_LIMITS]
         if not request.content_type.startswith("multipart/"):
-            return error_response("send multipart/form-data with a 'file' field")
-        fields: dict[str, str] = {}
+            raise RequestError("send multipart/form-data with a 'file' field")
         with tempfile.TemporaryDirectory() as tmp:
-            path: Path | None = None
-            reader = await request.multipart()
-            async for part in reader:
-                if part.name == "file":  # type: ignore[union-attr]
-                    path = Path(tmp) / "upload"
-                    with open(path, "wb") as f:
-                        while block := await part.read_chunk():  # type: ignore[union-attr]
-                            f.write(block)
-                elif part.name:  # type: ignore[union-attr]
-                    fields[part.name] = await part.text()  # type: ignore[union-attr]
-            if path is None:
-                return error_response("the 'file' field is missing", param="file")
+            path = Path(tmp) / "upload"
+            with open(path, "wb") as sink:
+                got_file, fields = await capped_multipart(request, limits, sink)
+            if not got_file:
+                raise RequestError("the 'file' field is missing", param="file")
+            stated = probe_duration(path)
+            if stated is not None and stated > limits.upload_s:
+                raise RequestError(_too_long(stated, limits.upload_s), param="file")
             try:
-                segments = await transcribe_file(engine(request), path)
+                segments = await transcribe_file(engine(request), path, max_s=limits.upload_s)
             except BadInputError as exc:
-                return error_response(str(exc).replace(str(path), "file"), param="file")
+                raise RequestError(str(exc).replace(str(path), "file"), param="file") from None
         text = " ".join(str(s["text"]) for s in segments)
         if fields.get("response_format") == "text":
             return web.Response(text=text)
@@ -187,32 +227,64 @@ def add_routes(app: web.Application, engine_key: Any) -> None:
         return web.json_response({"text": text})
 
     async def speech(request: web.Request) -> web.StreamResponse:
-        body = await _json(request)
-        text = clean_for_speech(str(body.get("input", "")))
+        limits = request.app[API_LIMITS]
+        body = await read_json(request, limits.json_body_bytes)
+        raw = body.get("input", "")
+        if not isinstance(raw, str):
+            raise RequestError("'input' must be a string", param="input")
+        if len(raw) > limits.speech_chars:
+            raise RequestError(
+                f"'input' is {len(raw):,} characters; the limit is {limits.speech_chars:,}", param="input"
+            )
+        text = clean_for_speech(raw)
         fmt = body.get("response_format", "pcm")
         if not any(ch.isalnum() for ch in text):
-            return error_response("'input' has nothing speakable", param="input")
+            raise RequestError("'input' has nothing speakable", param="input")
         if fmt not in ("pcm", "wav"):
-            return error_response(
+            raise RequestError(
                 "response_format must be pcm (24 kHz 16-bit mono) or wav", param="response_format"
             )
         tts = engine(request).tts
         resample = StreamResampler(tts.sample_rate, PCM_RATE)
-        if fmt == "wav":
-            import numpy as np
 
-            from rejoinder.backends.openai_compat import wav_bytes
+        async def pcm() -> AsyncIterator[bytes]:
+            # One piece (a sentence, or a cut of a long one) per model job: memory stays bounded
+            # whatever the input, and voice turns get the model between pieces.
+            for piece in speech_pieces(text, limits.speech_piece_chars):
+                async for chunk in tts.stream(piece):
+                    yield to_pcm16(resample(chunk))
 
-            audio = [resample(chunk) async for chunk in tts.stream(text)]
-            return web.Response(body=wav_bytes(np.concatenate(audio), PCM_RATE), content_type="audio/wav")
+        if fmt == "wav":  # the header needs the length: collect PCM16 (bounded by speech_chars)
+            data = bytearray()
+            async for block in pcm():
+                data += block
+            return web.Response(body=_wav_header(len(data)) + bytes(data), content_type="audio/wav")
         response = web.StreamResponse(headers={"Content-Type": "audio/pcm"})
         await response.prepare(request)
-        async for chunk in tts.stream(text):
-            await response.write(to_pcm16(resample(chunk)))
+        async for block in pcm():
+            await response.write(block)
         await response.write_eof()
         return response
 
     app.router.add_get("/v1/models", models)
-    app.router.add_post("/v1/chat/completions", _bad_input_is_400(chat))
-    app.router.add_post("/v1/audio/transcriptions", _bad_input_is_400(transcriptions))
-    app.router.add_post("/v1/audio/speech", _bad_input_is_400(speech))
+    app.router.add_post("/v1/chat/completions", _model_endpoint(chat))
+    app.router.add_post("/v1/audio/transcriptions", _model_endpoint(transcriptions))
+    app.router.add_post("/v1/audio/speech", _model_endpoint(speech))
+
+
+def _too_long(seconds: float, limit: float) -> str:
+    return f"the audio is {seconds:.0f} s long; the limit is {limit:.0f} s"
+
+
+def _wav_header(data_bytes: int) -> bytes:
+    """A 44-byte PCM16 mono WAV header at PCM_RATE."""
+    import struct
+
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + data_bytes)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, PCM_RATE, PCM_RATE * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", data_bytes)
+    )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from rejoinder.engine import Engine
 from rejoinder.server.capacity import Capacity
 from rejoinder.server.metrics import Metrics
+from rejoinder.server.security import SecuritySettings
 from rejoinder.server.sessions import SessionHost
 
 
@@ -19,6 +20,7 @@ class ServerSettings:
     model_name: str = "rejoinder"
     idle_timeout_s: float = 300.0
     """A live session with no audio or events for this long is closed."""
+    security: SecuritySettings = field(default_factory=SecuritySettings)
     capacity: Capacity | None = None
     """Live sessions served well (measured by `bench --ramp`, or configured); None: max_sessions."""
 

@@ -6,13 +6,16 @@ like a polite user, the file waits for each reply before it "speaks" on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from rejoinder.audio import SAMPLE_RATE, WavWriter, stream_audio
 from rejoinder.engine import Engine
+from rejoinder.errors import BadInputError
 from rejoinder.events import SessionEvent, TurnFinished
 from rejoinder.output import DirectOutput
 from rejoinder.session import Session
@@ -72,16 +75,30 @@ async def reply_to_file(
 
 
 async def transcribe_file(
-    engine: Engine, source: str | Path, progress: Progress | None = None
+    engine: Engine, source: str | Path, progress: Progress | None = None, max_s: float | None = None
 ) -> list[dict[str, object]]:
-    """VAD-split a file into utterances and transcribe each as it completes (bounded memory)."""
-    from rejoinder.turns import SpeechEnded, TurnDetector
+    """Split a file into utterances as a live session would (the same end-of-turn decision) and
+    transcribe each as it completes (bounded memory).
 
-    detector = TurnDetector(engine.vad.stream(), engine.config.vad)
+    Decoding runs in a thread, block by block, so a long file never holds up the event loop (live
+    sessions share it in the server); `max_s` refuses audio longer than that as soon as decoding
+    passes it.
+    """
+    from rejoinder.endpointing import TurnTaker
+    from rejoinder.turns import SpeechEnded
+
+    async def text_of(audio: np.ndarray) -> str:
+        return (await engine.stt.transcribe(audio)).text
+
+    detector = TurnTaker(engine.vad.stream(), engine.config.vad, engine.end_of_turn, text_of)
     segments: list[dict[str, object]] = []
     consumed = 0
+    blocks = stream_audio(source, SAMPLE_RATE)
 
-    async def handle(events: list[object]) -> None:
+    def next_block() -> np.ndarray | None:
+        return next(blocks, None)
+
+    async def handle(events: Sequence[object]) -> None:
         for ev in events:
             if isinstance(ev, SpeechEnded) and ev.audio.size:
                 transcript = await engine.stt.transcribe(np.asarray(ev.audio))
@@ -94,10 +111,17 @@ async def transcribe_file(
                         }
                     )
 
-    for block in stream_audio(source, SAMPLE_RATE):
-        await handle(list(detector.feed(block)))
-        consumed += block.size
-        if progress:
-            progress(consumed / SAMPLE_RATE)
-    await handle(list(detector.finish()))
+    try:
+        while (block := await asyncio.to_thread(next_block)) is not None:
+            consumed += block.size
+            if max_s is not None and consumed > max_s * SAMPLE_RATE:
+                raise BadInputError(f"{source}: longer than the limit of {max_s:g} s")
+            await handle(await detector.feed(block))
+            if progress:
+                progress(consumed / SAMPLE_RATE)
+        await handle(await detector.finish())
+    finally:
+        detector.close()
+        with contextlib.suppress(ValueError):  # cancelled mid-block: closed when collected
+            blocks.close()
     return segments

@@ -32,10 +32,23 @@ class SessionSettings:
         self.vad_enabled = True
         self.create_response = True
 
+    @property
+    def _semantic(self) -> bool:
+        """Turns end by the end-of-turn model (semantic_vad), not a fixed silence (server_vad)."""
+        return self.config.vad.end_of_turn == "smart" and self.session.engine.end_of_turn is not None
+
     def describe(self) -> dict[str, Any]:
         vad = self.config.vad
-        turn_detection = (
-            {
+        turn_detection: dict[str, Any] | None = None
+        if self.vad_enabled and self._semantic:
+            turn_detection = {
+                "type": "semantic_vad",
+                "eagerness": vad.eagerness,
+                "create_response": self.create_response,
+                "interrupt_response": vad.interrupt_response,
+            }
+        elif self.vad_enabled:
+            turn_detection = {
                 "type": "server_vad",
                 "threshold": vad.threshold,
                 "prefix_padding_ms": vad.prefix_padding_ms,
@@ -43,9 +56,6 @@ class SessionSettings:
                 "create_response": self.create_response,
                 "interrupt_response": vad.interrupt_response,
             }
-            if self.vad_enabled
-            else None
-        )
         responder = self.session.responder
         return {
             "type": "realtime",
@@ -112,18 +122,42 @@ class SessionSettings:
             self.vad_enabled = False
             return
         td = expect(td, dict, param, "null or an object")
-        if td.get("type", "server_vad") != "server_vad":
-            raise ProtocolError(
-                f"{param}.type must be 'server_vad' (or the whole setting null)", "invalid_value", param
-            )
+        kind = td.get("type", "server_vad")
         vad = self.config.vad.model_copy()
-        try:
-            for key, field in (
+        if kind == "semantic_vad":
+            if self.session.engine.end_of_turn is None:
+                raise ProtocolError(
+                    "semantic_vad needs the end-of-turn model, which this server did not load "
+                    "(it runs with end_of_turn 'silence'); use server_vad",
+                    "invalid_value",
+                    f"{param}.type",
+                )
+            eagerness = td.get("eagerness", "auto")
+            if eagerness not in ("low", "medium", "high", "auto"):
+                raise ProtocolError(
+                    f"{param}.eagerness must be low, medium, high or auto",
+                    "invalid_value",
+                    f"{param}.eagerness",
+                )
+            vad.end_of_turn, vad.eagerness = "smart", eagerness
+            fields = [("interrupt_response", "interrupt_response")]
+        elif kind == "server_vad":
+            vad.end_of_turn = "silence"
+            fields = [
                 ("threshold", "threshold"),
                 ("silence_duration_ms", "min_silence_ms"),
                 ("prefix_padding_ms", "prefix_padding_ms"),
                 ("interrupt_response", "interrupt_response"),
-            ):
+            ]
+        else:
+            raise ProtocolError(
+                f"{param}.type must be 'server_vad' or 'semantic_vad' (or the whole setting null)",
+                "invalid_value",
+                f"{param}.type",
+            )
+        key = ""
+        try:
+            for key, field in fields:
                 if key in td and td[key] is not None:
                     setattr(vad, field, td[key])
         except ValidationError as exc:

@@ -1,0 +1,246 @@
+"""Semantic endpointing: when a pause is the end of the user's turn.
+
+`TurnTaker` wraps the VAD `TurnDetector` and emits the same events (SpeechStarted, SpeechPaused,
+SpeechResumed, SpeechEnded). In 'smart' mode a short silence after speech asks two judges:
+the end-of-turn model (Smart Turn: how it sounded) and, when a transcriber is given, the
+speculative transcript (turn_text.py: how it reads). A turn that sounds complete and does not
+read as unfinished ends there; otherwise the taker waits, asking the model again as the silence
+grows with a threshold that falls towards a cap, where the turn ends anyway. A transcript that
+reads as unfinished ("my flight leaves from", "uh, and then") holds the turn open until the cap.
+In 'silence' mode a fixed silence ends every turn, as before.
+
+Every decision is taken at a stream position (after so many 32 ms frames), never from the wall
+clock, so a file read faster than real time gets the same turns as a live stream; `feed` awaits
+the model (its own worker thread) and the transcript at that position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from rejoinder.config import VADConfig
+from rejoinder.stages.turn import EndOfTurn
+from rejoinder.stages.vad import VADStream
+from rejoinder.turn_text import unfinished_reason
+from rejoinder.turns import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted, TurnDetector, TurnEvent
+
+log = logging.getLogger(__name__)
+
+Transcriber = Callable[[np.ndarray], Awaitable[str]]
+"""The utterance so far -> its text (the speculative STT)."""
+
+
+@dataclass(frozen=True)
+class EndpointPolicy:
+    """When to ask the judges and how sure the model must be (times are silence after speech).
+
+    Smart Turn is trained to be asked once, about 200 ms into a pause; asked again as the
+    silence grows its probability creeps up for any pause, so re-checks keep the same bar.
+    """
+
+    first_check_ms: float
+    """First question to the model (and to the transcript)."""
+    recheck_ms: float | None
+    """Ask the model again after this much more silence while it says 'not yet' (None: never;
+    the turn then ends at the cap)."""
+    threshold: float
+    """Probability that ends a turn whose transcript is a statement or a command (or unknown)."""
+    question_threshold: float
+    """...and one whose transcript is a question: a question is a strong sign of a finished turn."""
+    cap_ms: float
+    """The turn ends here whatever the judges say."""
+
+
+_P = EndpointPolicy
+EAGERNESS: dict[str, EndpointPolicy] = {
+    "high": _P(first_check_ms=160, recheck_ms=320, threshold=0.8, question_threshold=0.4, cap_ms=1200),
+    "medium": _P(first_check_ms=192, recheck_ms=480, threshold=0.9, question_threshold=0.5, cap_ms=1600),
+    "low": _P(first_check_ms=256, recheck_ms=None, threshold=0.97, question_threshold=0.6, cap_ms=2000),
+}
+EAGERNESS["auto"] = EAGERNESS["medium"]
+
+
+def policy_for(config: VADConfig) -> EndpointPolicy:
+    return EAGERNESS[config.eagerness]
+
+
+class TurnTaker:
+    """Turn events for one audio stream; `await feed(samples)` replaces `detector.feed(samples)`.
+
+    Smart when `config.end_of_turn == "smart"` and a model is given, else fixed silence
+    (`config.min_silence_ms`). SpeechEnded carries `decided_s`, `reason`, `endpointing_ms`.
+    `pause_transcript` is the transcription started at the current SpeechPaused, for the
+    speculation to reuse instead of transcribing the same audio again.
+    """
+
+    def __init__(
+        self,
+        vad: VADStream,
+        config: VADConfig,
+        model: EndOfTurn | None = None,
+        transcribe: Transcriber | None = None,
+        policy: EndpointPolicy | None = None,
+    ) -> None:
+        self.config = config
+        self.model = model if config.end_of_turn == "smart" else None
+        self.transcribe = transcribe if self.model is not None else None
+        self.policy = policy or policy_for(config)
+        detector_config = config
+        if self.model is not None:  # the detector's own silence rule becomes the cap
+            detector_config = config.model_copy(update={"min_silence_ms": round(self.policy.cap_ms)})
+        self.detector = TurnDetector(vad, detector_config)
+        self.pause_transcript: asyncio.Task[str] | None = None
+        self.check_ms: list[float] = []
+        """Wall time of each check so far (model and transcript, queueing included)."""
+        self._next_check_ms = self.policy.first_check_ms
+        self._probability: float | None = None
+        self._unfinished: str | None = None
+        """None: not judged yet; '': reads as possibly complete; else why it reads unfinished."""
+        self._question = False
+        self._check_ms = 0.0
+
+    @property
+    def mode(self) -> str:
+        return "smart" if self.model is not None else "silence"
+
+    @property
+    def speaking(self) -> bool:
+        return self.detector.speaking
+
+    async def feed(self, samples: np.ndarray) -> list[TurnEvent]:
+        """16 kHz mono float32 audio, any block size; the events it completes, in order."""
+        events: list[TurnEvent] = []
+        for event in self.detector.steps(samples):
+            if event is not None:
+                events.append(self._on_event(event))
+            if self.model is None or not self.detector.speaking:
+                continue
+            silence = self.detector.silence_ms
+            if silence >= self._next_check_ms:
+                ended = await self._check(silence)
+                if ended is not None:
+                    events.append(ended)
+        return events
+
+    async def finish(self) -> list[TurnEvent]:
+        """End of input: a turn still open ends here."""
+        return [self._on_event(event) for event in self.detector.finish()]
+
+    def close(self) -> None:
+        self._drop_transcript()
+
+    # --- decisions ------------------------------------------------------------------------
+    async def _check(self, silence_ms: float) -> SpeechEnded | None:
+        assert self.model is not None
+        recheck = self.policy.recheck_ms
+        self._next_check_ms = silence_ms + recheck if recheck is not None else float("inf")
+        if self._unfinished:
+            return None  # the words hold the turn open until the cap: no need to ask the model
+        t0 = time.perf_counter()
+        if self._unfinished is None and self.transcribe is not None:
+            if self.pause_transcript is None:  # no SpeechPaused before this check
+                self._start_transcript(self.detector.utterance())
+            probability, text = await asyncio.gather(self._probability_now(), self._transcript())
+            self._unfinished = unfinished_reason(text) or ""
+            self._question = text.strip().endswith("?")
+        else:
+            probability = await self._probability_now()
+        self._check_ms = (time.perf_counter() - t0) * 1000
+        self.check_ms.append(self._check_ms)
+        if probability is None:  # the model failed: the fixed silence decides this pause
+            if silence_ms >= self.config.min_silence_ms:
+                return self._end("silence", "end-of-turn model failed: fixed silence")
+            self._next_check_ms = min(self._next_check_ms, self.config.min_silence_ms)
+            return None
+        self._probability = probability
+        threshold = self.policy.question_threshold if self._question else self.policy.threshold
+        if self._unfinished or probability < threshold:
+            return None
+        return self._end("model", f"p={probability:.2f}" + (" (question)" if self._question else ""))
+
+    async def _probability_now(self) -> float | None:
+        assert self.model is not None
+        try:
+            return float(await self.model.probability(self.detector.turn_audio(self.model.window_s)))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("end-of-turn model failed; falling back to fixed silence")
+            return None
+
+    async def _transcript(self) -> str:
+        assert self.pause_transcript is not None
+        try:
+            return await asyncio.shield(self.pause_transcript)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("speculative transcript failed; judging the turn by sound alone")
+            return ""
+
+    def _end(self, reason: str, detail: str) -> SpeechEnded | None:
+        ended = self.detector.end_turn()
+        if ended is None:
+            return None
+        annotated = self._on_event(ended, reason, detail)
+        assert isinstance(annotated, SpeechEnded)
+        return annotated
+
+    # --- events ---------------------------------------------------------------------------
+    def _on_event(self, event: TurnEvent, reason: str | None = None, detail: str = "") -> TurnEvent:
+        if isinstance(event, SpeechPaused):
+            self._drop_transcript()
+            if self.transcribe is not None:
+                self._start_transcript(event.audio)
+            return event
+        if isinstance(event, SpeechStarted | SpeechResumed):
+            self._drop_transcript()
+            self._reset()
+            return event
+        assert isinstance(event, SpeechEnded)
+        if reason is None:
+            reason = "cap" if self.model is not None and event.reason == "silence" else event.reason
+            if reason == "cap" and self._unfinished:
+                detail = f"transcript {self._unfinished}"
+        ended = dataclasses.replace(
+            event, reason=reason, probability=self._probability, check_ms=self._check_ms, detail=detail
+        )
+        self.pause_transcript = None  # the turn owns it now (the speculation may be awaiting it)
+        self._reset()
+        return ended
+
+    def _reset(self) -> None:
+        self._next_check_ms = self.policy.first_check_ms
+        self._probability = None
+        self._unfinished = None
+        self._question = False
+        self._check_ms = 0.0
+
+    def _start_transcript(self, audio: np.ndarray) -> None:
+        assert self.transcribe is not None
+        task = asyncio.ensure_future(self.transcribe(audio))
+        # A failure is logged where it is awaited; nobody may await a turn's leftover task.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self.pause_transcript = task
+
+    def _drop_transcript(self) -> None:
+        task, self.pause_transcript = self.pause_transcript, None
+        if task is not None and not task.done():
+            task.cancel()
+
+
+def load_end_of_turn(config: VADConfig) -> EndOfTurn | None:
+    """The end-of-turn model the config asks for (None for 'silence'); load once per process."""
+    if config.end_of_turn != "smart":
+        return None
+    from rejoinder import registry
+
+    model: EndOfTurn = registry.create("turn", config.turn_backend, config)
+    return model

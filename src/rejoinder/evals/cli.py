@@ -1,0 +1,167 @@
+"""`rejoinder eval`: answer accuracy per category and tier, and each tier's latency, for routing on,
+the small tier alone and the strong tier alone, in one run."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rejoinder import logs
+from rejoinder.errors import BadInputError
+
+err = Console(stderr=True)
+out = Console(highlight=False)
+
+
+def eval_command(
+    json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    configs: Annotated[
+        str, typer.Option("--configs", help="Comma-separated: routed, small-only, strong-only.")
+    ] = "routed,small-only,strong-only",
+    split: Annotated[str, typer.Option("--split", help="all, tune or holdout.")] = "all",
+    only: Annotated[
+        str | None, typer.Option("--only", help="Only conversations whose id or category contains this.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="At most this many conversations.")
+    ] = None,
+    text: Annotated[
+        bool, typer.Option("--text", help="Send the question text instead of the audio (no STT).")
+    ] = False,
+    small_model: Annotated[
+        str | None, typer.Option("--small-model", help="Model of the small tier [smollm2].")
+    ] = None,
+    strong_model: Annotated[
+        str | None, typer.Option("--strong-model", help="Model of the strong tier [qwen1.5b].")
+    ] = None,
+    questions: Annotated[
+        Path | None, typer.Option("--questions", help="Another question set (same JSON layout).")
+    ] = None,
+    turns: Annotated[
+        bool, typer.Option("--turns", help="Evaluate turn-taking instead (rejoinder.evals.turns).")
+    ] = False,
+    config_file: Annotated[Path | None, typer.Option("--config", help="JSON file with any settings.")] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "warning",
+) -> None:
+    """Replay the bundled spoken question set through the pipeline; report accuracy per category and
+    tier, and first-audio latency per tier, with routing on beside the small and strong tiers alone."""
+    logs.setup(log_level)
+    if turns:
+        _run_turns(json_out=json_out, config_file=config_file)
+        return
+    from rejoinder.cli import _load, build_config
+    from rejoinder.evals.accuracy import CONFIGS, report, run_eval
+    from rejoinder.evals.questions import load
+
+    names = [c.strip() for c in configs.split(",") if c.strip()]
+    if not names or any(n not in CONFIGS for n in names):
+        raise BadInputError(f"--configs takes a comma-separated list of: {', '.join(CONFIGS)}")
+    if split not in ("all", "tune", "holdout"):
+        raise BadInputError("--split must be all, tune or holdout")
+    conversations = [
+        c
+        for c in load(questions)
+        if (split == "all" or c.split == split) and (only is None or only in c.id or only == c.category)
+    ][:limit]
+    if not conversations:
+        raise BadInputError("no conversation matches the filters")
+    if not text:
+        missing = [t.audio for c in conversations for t in c.turns if not t.audio.is_file()]
+        if missing:
+            raise BadInputError(f"{missing[0]}: audio missing; run scripts/make_eval_audio.py")
+    config = build_config("cpu", config_file, router__enabled=True, llm__model=small_model)
+    if strong_model is not None:
+        config.router.strong.model = strong_model
+    engine = _load(config, ("vad", "stt", "llm", "tts"))
+    total = sum(len(c.turns) for c in conversations)
+    t0 = time.perf_counter()
+    with Progress(
+        TextColumn("eval {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("turns"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    ) as bar:
+        tasks = {n: bar.add_task(n, total=total, start=False) for n in names}
+
+        def progress(name: str, done: int, _total: int) -> None:
+            bar.start_task(tasks[name])
+            bar.update(tasks[name], completed=done)
+            if not err.is_terminal:  # a log file gets a line per conversation instead of a bar
+                err.print(
+                    f"eval {name}: {done}/{total} turns, {time.perf_counter() - t0:.0f} s", soft_wrap=True
+                )
+
+        runs = asyncio.run(run_eval(engine, conversations, names, progress, text_only=text))
+    result = report(engine, runs, text, time.perf_counter() - t0)
+    if json_out:
+        print(json.dumps(result, indent=2))
+    else:
+        print_report(result)
+
+
+def _run_turns(**options: Any) -> None:
+    """Turn-taking evaluation lives in rejoinder.evals.turns (its own module) when installed."""
+    if importlib.util.find_spec("rejoinder.evals.turns") is None:
+        raise BadInputError(
+            "turn-taking evaluation is not available in this version (no rejoinder.evals.turns)"
+        )
+    turns = importlib.import_module("rejoinder.evals.turns")
+    turns.run(**options)
+
+
+def _pct(acc: dict[str, Any]) -> str:
+    if acc.get("accuracy") is None:
+        return "-"
+    return f"{acc['accuracy']:.0%} ({acc['correct']}/{acc['scored']})"
+
+
+def print_report(result: dict[str, Any]) -> None:
+    configs = result["configs"]
+    table = Table(title=f"accuracy ({result['mode']}; STT {result['stt']})")
+    table.add_column("")
+    for c in configs:
+        table.add_column(c["config"], justify="right")
+    table.add_row("[bold]overall[/]", *(_pct(c["overall"]) for c in configs))
+    for cat in configs[0]["per_category"]:
+        table.add_row(cat, *(_pct(c["per_category"][cat]) for c in configs))
+    for split in ("tune", "holdout"):
+        table.add_row(f"[dim]{split} split[/]", *(_pct(c["per_split"][split]) for c in configs))
+    table.add_row("[dim]STT word error rate[/]", *(f"{c['stt_wer']:.1%}" for c in configs))
+    out.print(table)
+    lat = Table(title="per tier: accuracy and latency after end of speech (ms)")
+    for col in (
+        "config",
+        "tier",
+        "turns",
+        "accuracy",
+        "first audio p50",
+        "p95",
+        "LLM first token p50",
+        "p95",
+    ):
+        lat.add_column(col, justify="left" if col in ("config", "tier") else "right")
+    for c in configs:
+        for tier, t in c["per_tier"].items():
+            fa, ft = t["first_audio_ms"], t["llm_first_token_ms"]
+            lat.add_row(
+                c["config"],
+                tier,
+                str(t["turns"]),
+                _pct(t),
+                *(str(x.get(k, "-")) for x in (fa,) for k in ("median", "p95")),
+                *(str(x.get(k, "-")) for x in (ft,) for k in ("median", "p95")),
+            )
+    out.print(lat)
+    out.print(f"wall {result['wall_s']} s; peak RSS {result['peak_rss_mb']} MB")

@@ -1,0 +1,266 @@
+"""Endpointing evaluation: false cut-offs and end-of-turn delay, smart beside fixed silence.
+
+Every clip of the bundled set (src/rejoinder/data/turns) is streamed with 3 s of silence after
+it, over a faint noise floor, through each detector in the same run. All times are stream
+times, known from the labels: a *cut-off* is a turn ended before the speaker finished (inside an
+intended pause, or elsewhere); the *delay* is from the true end of speech to the decision. In a
+live stream the smart detector's decision comes later by the model's compute time, reported
+beside it ("with model").
+
+Run: python -m rejoinder.evals.turns [--json] [--eagerness auto high low] [--interruptions]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rejoinder.bench import summarise
+from rejoinder.config import STTConfig, VADConfig
+from rejoinder.endpointing import Transcriber, TurnTaker
+from rejoinder.evals.turn_data import Clip, load
+from rejoinder.stages.stt import STT
+from rejoinder.stages.turn import EndOfTurn
+from rejoinder.stages.vad import VAD
+from rejoinder.turns import SpeechEnded
+
+TAIL_S = 3.0
+BLOCK = 512
+EARLY_S = 0.05
+"""A turn decided more than this before the true end of speech was cut off."""
+
+
+@dataclass(frozen=True)
+class Detector:
+    name: str
+    config: VADConfig
+    model: EndOfTurn | None = None
+    transcribe: Transcriber | None = None
+
+
+@dataclass
+class ClipResult:
+    file: str
+    kind: str
+    category: str
+    cut_off: bool = False
+    cut_in_pause: bool = False
+    cut_at_s: float | None = None
+    delay_ms: float | None = None
+    """From the true end of speech to the decision that ended the turn (stream time)."""
+    check_ms: float = 0.0
+    """Wall time of the check that decided (model and transcript): live streams wait for it."""
+    reason: str = ""
+    detail: str = ""
+    probability: float | None = None
+    checks: int = 0
+
+
+@dataclass
+class DetectorResult:
+    name: str
+    clips: list[ClipResult] = field(default_factory=list)
+    check_ms: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        complete = [c for c in self.clips if c.kind == "complete"]
+        paused = [c for c in self.clips if c.kind == "pause"]
+        delays = [c.delay_ms for c in complete if c.delay_ms is not None and not c.cut_off]
+        with_check = [c.delay_ms + c.check_ms for c in complete if c.delay_ms is not None and not c.cut_off]
+        cut = [c for c in paused if c.cut_off]
+        categories = sorted({c.category for c in paused})
+        return {
+            "detector": self.name,
+            "pause_turns": len(paused),
+            "false_cutoffs": len(cut),
+            "false_cutoff_rate": round(len(cut) / max(1, len(paused)), 3),
+            "false_cutoffs_in_pause": sum(c.cut_in_pause for c in cut),
+            "false_cutoffs_by_category": {k: sum(c.category == k for c in cut) for k in categories},
+            "pause_turns_by_category": {k: sum(c.category == k for c in paused) for k in categories},
+            "complete_turns": len(complete),
+            "complete_cut_early": sum(c.cut_off for c in complete),
+            "delay_ms": summarise(delays),
+            "delay_with_check_ms": summarise(with_check),
+            "delay_after_pause_turns_ms": summarise(
+                [c.delay_ms for c in paused if c.delay_ms is not None and not c.cut_off]
+            ),
+            "ended_by": {
+                r: sum(c.reason == r for c in self.clips) for r in sorted({c.reason for c in self.clips})
+            },
+            "checks": len(self.check_ms),
+            "check_ms": summarise(self.check_ms),
+        }
+
+
+async def run_clip(vad: VAD, detector: Detector, clip: Clip, seed: int = 0) -> tuple[ClipResult, list[float]]:
+    """Stream one clip through a fresh TurnTaker; score its turn ends against the labels."""
+    taker = TurnTaker(vad.stream(), detector.config, detector.model, detector.transcribe)
+    audio = clip.audio(TAIL_S, seed)
+    ends: list[SpeechEnded] = []
+    for start in range(0, audio.size, BLOCK):
+        ends += [e for e in await taker.feed(audio[start : start + BLOCK]) if isinstance(e, SpeechEnded)]
+    ends += [e for e in await taker.finish() if isinstance(e, SpeechEnded)]
+    result = ClipResult(clip.file, clip.kind, clip.category, checks=len(taker.check_ms))
+    for end in ends:
+        decided = end.decided_s if end.decided_s is not None else end.end_s
+        if decided < clip.speech_end_s - EARLY_S:
+            if not result.cut_off:
+                result.cut_off, result.cut_at_s = True, round(decided, 3)
+                result.cut_in_pause = any(a <= decided <= b + 0.1 for a, b in clip.pauses)
+            continue
+        if result.delay_ms is None:
+            result.delay_ms = round((decided - clip.speech_end_s) * 1000, 1)
+            result.check_ms = round(end.check_ms, 1) if end.reason == "model" else 0.0
+            result.reason, result.detail, result.probability = end.reason, end.detail, end.probability
+    return result, taker.check_ms
+
+
+def detectors(
+    model: EndOfTurn | None,
+    transcribe: Transcriber | None,
+    eagerness: Sequence[str],
+    baseline_ms: int = 500,
+    sound_only: bool = True,
+) -> list[Detector]:
+    """The fixed-silence baseline, then per eagerness the smart detector (with the transcript when
+    a transcriber is given) and, with `sound_only`, the model without the transcript."""
+    found = [
+        Detector(f"silence {baseline_ms} ms", VADConfig(end_of_turn="silence", min_silence_ms=baseline_ms))
+    ]
+    if model is None:
+        return found
+    for e in eagerness:
+        config = VADConfig(end_of_turn="smart", eagerness=e)
+        if transcribe is not None:
+            found.append(Detector(f"smart ({e})", config, model, transcribe))
+        if sound_only or transcribe is None:
+            found.append(Detector(f"model only ({e})", config, model))
+    return found
+
+
+async def evaluate(
+    vad: VAD,
+    compared: Sequence[Detector],
+    clips: Sequence[Clip],
+    progress: Callable[[str], None] | None = None,
+) -> list[DetectorResult]:
+    results = [DetectorResult(d.name) for d in compared]
+    for i, clip in enumerate(clips):
+        for detector, result in zip(compared, results, strict=True):
+            scored, check_ms = await run_clip(vad, detector, clip, seed=i)
+            result.clips.append(scored)
+            result.check_ms += check_ms
+        if progress:
+            progress(f"{i + 1}/{len(clips)} {clip.file}")
+    return results
+
+
+def run(
+    vad: VAD | None = None,
+    model: EndOfTurn | None = None,
+    eagerness: Sequence[str] = ("auto",),
+    baseline_ms: int = 500,
+    interruptions: bool = False,
+    stt: STT | None = None,
+    sound_only: bool = True,
+    limit: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The endpointing evaluation (and, with `interruptions`, the barge-in one) as a JSON-ready
+    dict; `format_report` prints it. Models not given are loaded here."""
+    from rejoinder import registry
+    from rejoinder.endpointing import load_end_of_turn
+
+    vad = vad or registry.create("vad", "silero", VADConfig())
+    model = model or load_end_of_turn(VADConfig(end_of_turn="smart"))
+    stt = stt or registry.create("stt", "faster-whisper", STTConfig())
+
+    async def transcribe(audio: np.ndarray) -> str:
+        return str((await stt.transcribe(audio)).text)
+
+    clips = [c for c in load() if c.set == "turns"][:limit]
+    compared = detectors(model, transcribe, eagerness, baseline_ms, sound_only)
+    results = asyncio.run(evaluate(vad, compared, clips, progress))
+    report: dict[str, Any] = {
+        "clips": {
+            "complete": sum(c.kind == "complete" for c in clips),
+            "pause": sum(c.kind == "pause" for c in clips),
+            "human": sum(c.source.startswith("human") for c in clips),
+        },
+        "endpointing": [r.summary() for r in results],
+        "per_clip": {r.name: [asdict(c) for c in r.clips] for r in results},
+    }
+    if interruptions:
+        from rejoinder.evals.interruptions import run as run_interruptions
+
+        report["interruptions"] = run_interruptions(vad=vad, stt=stt, progress=progress)
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    counts = report["clips"]
+    rows = report["endpointing"]
+    lines = [
+        f"Endpointing on {counts['pause']} turns with mid-utterance pauses and {counts['complete']} "
+        f"complete turns ({counts['human']} clips human): delay = ms of stream time from the true end "
+        "of speech to the decision; +check adds the wall time of the deciding check (model and "
+        "transcript), which a live stream also waits",
+        "",
+        f"{'detector':<20} {'false cut-offs':>15} {'delay p50':>10} {'p95':>6} {'+check p50':>11} "
+        f"{'p95':>6} {'complete cut':>13} {'checks':>7} {'ms/check':>9}",
+    ]
+    for s in rows:
+        d, w, c = s["delay_ms"], s["delay_with_check_ms"], s["check_ms"]
+        cut = f"{s['false_cutoffs']}/{s['pause_turns']} {s['false_cutoff_rate']:.0%}"
+        complete_cut = f"{s['complete_cut_early']}/{s['complete_turns']}"
+        lines.append(
+            f"{s['detector']:<20} {cut:>15} {d.get('median', '-'):>10} {d.get('p95', '-'):>6}"
+            f" {w.get('median', '-'):>11} {w.get('p95', '-'):>6} {complete_cut:>13} {s['checks']:>7}"
+            f" {c.get('median', '-'):>9}"
+        )
+    categories = list(rows[0]["pause_turns_by_category"])
+    lines += [
+        "",
+        "false cut-offs per category:",
+        f"{'detector':<20} " + " ".join(f"{k:>12}" for k in categories),
+    ]
+    for s in rows:
+        cells = [f"{s['false_cutoffs_by_category'][k]}/{s['pause_turns_by_category'][k]}" for k in categories]
+        lines.append(f"{s['detector']:<20} " + " ".join(f"{cell:>12}" for cell in cells))
+    if "interruptions" in report:
+        from rejoinder.evals.interruptions import format_report as format_interruptions
+
+        lines += ["", format_interruptions(report["interruptions"])]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m rejoinder.evals.turns", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--json", action="store_true", help="print the JSON report")
+    parser.add_argument("--eagerness", nargs="+", default=["auto"], choices=["low", "medium", "high", "auto"])
+    parser.add_argument("--baseline-ms", type=int, default=500, help="the fixed-silence detector beside it")
+    parser.add_argument("--interruptions", action="store_true", help="also the barge-in evaluation")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N clips")
+    args = parser.parse_args(argv)
+    report = run(
+        eagerness=args.eagerness,
+        baseline_ms=args.baseline_ms,
+        interruptions=args.interruptions,
+        limit=args.limit,
+        progress=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

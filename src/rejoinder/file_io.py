@@ -1,0 +1,194 @@
+"""Safe file mode I/O: an input that may be stdin, an output that is never half-written.
+
+- `-` as input: stdin is spooled to a private temporary file, at most STDIN_MAX_BYTES.
+- The output is checked before any work (not the input itself through any path, symlink or
+  hard link; a writable location; not a terminal for `-`), written to a temporary file beside
+  it, and renamed over the target only when the run succeeds: a failed or interrupted run
+  leaves an existing output as it was and no partial file.
+- `-` as output: the WAV goes to stdout once complete (a WAV header needs the final length).
+  Targets that are not regular files (/dev/null, a FIFO) are written the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import stat
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO
+
+from rejoinder.errors import BadInputError
+
+STDIN_MAX_BYTES = 1 << 30
+"""1 GiB: about 9 hours of 16 kHz 16-bit mono WAV, far more of any compressed format."""
+_BLOCK = 1 << 20
+
+
+def is_stdio(path: Path | str) -> bool:
+    return str(path) == "-"
+
+
+@contextlib.contextmanager
+def input_path(
+    source: Path, stdin: BinaryIO | None = None, max_bytes: int = STDIN_MAX_BYTES
+) -> Iterator[Path]:
+    """A readable path for `source`; for `-`, a temporary copy of stdin (removed afterwards)."""
+    if not is_stdio(source):
+        yield source
+        return
+    stream = stdin if stdin is not None else sys.stdin.buffer
+    with tempfile.TemporaryDirectory(prefix="rejoinder-stdin-") as tmp:
+        path = Path(tmp) / "stdin"
+        total = 0
+        with open(path, "wb") as spool:
+            while block := stream.read(_BLOCK):
+                total += len(block)
+                if total > max_bytes:
+                    raise BadInputError(
+                        f"stdin: more than {max_bytes >> 20} MiB of audio; save it to a file, pass its path"
+                    )
+                spool.write(block)
+        if total == 0:
+            raise BadInputError("stdin: no data (pipe an audio file in, or give its path)")
+        try:
+            yield path
+        except BadInputError as exc:
+            raise BadInputError(str(exc).replace(str(path), "stdin")) from None
+
+
+class OutputFile:
+    """The output of one command run: `temp` is where to write; `commit()` publishes it."""
+
+    def __init__(self, target: Path, inputs: tuple[Path, ...] = (), stdout: BinaryIO | None = None) -> None:
+        self.target = target
+        self.inputs = inputs
+        self.to_stdout = is_stdio(target)
+        self._stdout = stdout
+        self.temp = target  # replaced in __enter__
+        self._direct = False  # copy into the target at commit instead of renaming over it
+        self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self._old_handlers: dict[int, Any] = {}
+        self.committed = False
+
+    # ---- checks and the temporary file -----------------------------------------------------
+    def __enter__(self) -> OutputFile:
+        if self.to_stdout:
+            stream = self._stdout if self._stdout is not None else sys.stdout.buffer
+            if stream.isatty():
+                raise BadInputError("refusing to write audio to a terminal; redirect stdout or give -o FILE")
+            self._in_private_dir()
+        else:
+            self._check_target()
+            if self._direct:
+                self._in_private_dir()
+            else:
+                self._beside_target()
+        if _main_thread():
+            # Ctrl-C and a polite kill stop the run here and now (asyncio.run's own Ctrl-C handler
+            # only cancels its task, which a session waiting on a turn may absorb); the temporary
+            # file is then removed on the way out
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old_handlers[sig] = signal.signal(sig, _interrupt)
+        return self
+
+    def _check_target(self) -> None:
+        path = self.target
+        if path.is_dir():
+            raise BadInputError(f"{path}: output is a directory; give a .wav file path")
+        parent = path.resolve().parent
+        if not parent.exists():
+            raise BadInputError(f"{path.parent}: output directory does not exist")
+        for source in self.inputs:
+            if path.exists() and source.exists() and os.path.samefile(source, path):
+                raise BadInputError(f"{path}: this is the input file; give the output another name")
+        if path.exists():
+            mode = path.stat().st_mode
+            if not stat.S_ISREG(mode):
+                self._direct = True  # /dev/null, a FIFO: write into it, never rename over it
+            elif not os.access(path, os.W_OK):
+                raise BadInputError(f"{path}: output exists and is read-only")
+
+    def _beside_target(self) -> None:
+        final = self.target.resolve()  # through a symlink: replace what it points to
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+        except OSError as exc:
+            raise BadInputError(
+                f"{final.parent}: cannot write output there ({exc.strerror or exc})"
+            ) from None
+        os.close(fd)
+        self.temp = Path(name)
+        self._final = final
+        old = final.stat().st_mode if final.exists() else None
+        os.chmod(self.temp, stat.S_IMODE(old) if old is not None else 0o666 & ~_umask())
+
+    def _in_private_dir(self) -> None:
+        self._tmpdir = tempfile.TemporaryDirectory(prefix="rejoinder-out-")
+        self.temp = Path(self._tmpdir.name) / "output.wav"
+        self.temp.touch()
+
+    # ---- publish or throw away -------------------------------------------------------------
+    def commit(self) -> None:
+        try:
+            if self.to_stdout:
+                stream = self._stdout if self._stdout is not None else sys.stdout.buffer
+                with open(self.temp, "rb") as src:
+                    shutil.copyfileobj(src, stream, _BLOCK)
+                stream.flush()
+            elif self._direct:
+                with open(self.temp, "rb") as src, open(self.target, "wb") as dst:
+                    shutil.copyfileobj(src, dst, _BLOCK)
+            else:
+                os.replace(self.temp, self._final)
+        except BrokenPipeError:
+            _silence_stdout()
+            raise BadInputError("stdout was closed before all the audio was written") from None
+        except OSError as exc:
+            raise BadInputError(f"{self.target}: cannot write output ({exc.strerror or exc})") from None
+        self.committed = True
+
+    def discard(self) -> None:
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
+        elif not self.committed and self.temp != self.target:
+            with contextlib.suppress(FileNotFoundError):
+                self.temp.unlink()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for sig, handler in self._old_handlers.items():
+            signal.signal(sig, handler)
+        self.discard()
+        if isinstance(e, BadInputError) and str(self.temp) in str(e):
+            raise BadInputError(str(e).replace(str(self.temp), str(self.target))) from None
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

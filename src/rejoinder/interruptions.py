@@ -1,0 +1,206 @@
+"""Barge-in gate: while the agent speaks, is the user's sound a real interruption?
+
+Stopping at the VAD's onset lets a backchannel ("uh-huh", "yeah", "okay", "mm-hm") cut the agent
+off. The gate reads the words (the STT on well under a second of audio) `confirm_ms` after the
+onset was confirmed, and again every `recheck_ms` while the user goes on:
+- a barge-in cue ("stop", "wait", "no", "hold on", "sorry", "what", ...) interrupts at once;
+- other words that are not backchannels interrupt once the user has gone on speaking for
+  `min_speech_ms` after the onset (a misheard one-word backchannel is over by then);
+- only backchannels (or the start of one, "I" of "I see"), or no words (a cough, a knock),
+  keep the agent speaking; when the utterance ends (the VAD's SpeechEnded: `speech_ended()`)
+  undecided, it was not an interruption and is not a turn either; a wordless sound that goes on
+  for `max_wordless_ms` is ignored at once.
+A pause inside the user's speech decides nothing ("wait, | what did you say?"): the words are
+read again when speech resumes.
+Whisper base mishears isolated backchannels often enough ("cool" as "go") that words alone
+cannot decide at once; a short sound with one unknown word is far more often a backchannel than
+a barge-in, which is rarely a single word that is not a cue.
+
+Decisions are taken at stream positions (samples fed), so a file replayed faster than real
+time gets the same answers; the STT runs on its own worker thread while `feed` awaits it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+Transcriber = Callable[[np.ndarray], Awaitable[str]]
+
+BACKCHANNELS: frozenset[str] = frozenset(
+    {
+        "uh-huh", "uh huh", "uhuh", "mm-hm", "mm-hmm", "mm hmm", "mhm", "mm", "hmm", "hm", "mmm",
+        "yeah", "yes", "yep", "yup", "ya", "yah", "okay", "ok", "right", "alright", "all right",
+        "sure", "i see", "got it", "cool", "oh", "ah", "aha", "uh", "um", "wow", "nice", "great",
+        "oh okay", "oh ok", "ah right", "oh right", "oh yeah", "thanks", "thank you", "true",
+        "exactly", "indeed", "of course", "fine", "good", "perfect", "interesting", "really",
+        "ha", "haha", "ha ha",
+    }
+)  # fmt: skip
+"""Words and phrases that acknowledge without taking the turn (any mix of them, repeated)."""
+
+CUES: frozenset[str] = frozenset(
+    {
+        "stop", "wait", "no", "nope", "hold", "hang", "sorry", "excuse", "pardon", "hey", "actually",
+        "but", "please", "listen", "never", "not", "don't", "what", "why", "how", "can", "could",
+        "would", "let", "cancel", "enough", "quiet", "shut", "repeat", "again", "pause",
+    }
+)  # fmt: skip
+"""Words that start a barge-in: they interrupt as soon as they are heard."""
+
+
+class Decision(str, Enum):
+    WAIT = "wait"
+    """Not decided yet: keep speaking (optionally duck the volume)."""
+    INTERRUPT = "interrupt"
+    """A real barge-in: stop the agent now."""
+    IGNORE = "ignore"
+    """A backchannel or a noise: the agent goes on, and the utterance is not a new turn."""
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    confirm_ms: float = 96.0
+    """Audio after the VAD's confirmed onset before the words are first read."""
+    recheck_ms: float = 256.0
+    """Read the words again after this much more audio while undecided."""
+    min_speech_ms: float = 352.0
+    """Words that are neither cues nor backchannels interrupt once the user has spoken this long
+    after the onset."""
+    max_wordless_ms: float = 1200.0
+    """A sound this long with no words in it is ignored (music, typing, a long cough)."""
+    max_audio_s: float = 8.0
+    """Only the last this many seconds are read (memory and STT time stay bounded)."""
+    backchannels: frozenset[str] = field(default=BACKCHANNELS)
+    cues: frozenset[str] = field(default=CUES)
+
+
+def _tokens(text: str) -> list[str]:
+    return re.sub(r"[^\w\s'-]", " ", text.lower()).replace("-", " ").split()
+
+
+class Words(str, Enum):
+    NONE = "none"
+    """No words, only backchannels, or the start of one."""
+    CUE = "cue"
+    """A barge-in cue."""
+    OTHER = "other"
+    """Other words."""
+
+
+def classify(text: str, backchannels: frozenset[str] = BACKCHANNELS, cues: frozenset[str] = CUES) -> Words:
+    """What the words of a user's sound over the agent's speech amount to."""
+    words = _tokens(text)
+    if cues.intersection(words):
+        return Words.CUE
+    phrases = {tuple(_tokens(p)) for p in backchannels}
+    longest = max(len(p) for p in phrases)
+    i = 0
+    while i < len(words):
+        for n in range(min(longest, len(words) - i), 0, -1):
+            if tuple(words[i : i + n]) in phrases:
+                i += n
+                break
+        else:
+            rest = tuple(words[i:])
+            unfinished = any(p[: len(rest)] == rest for p in phrases if len(p) > len(rest))
+            return Words.NONE if unfinished else Words.OTHER
+    return Words.NONE
+
+
+class BargeInGate:
+    """One per session. `start(onset_audio)` at the user's speech onset while the agent speaks,
+    then `await feed(samples)` for each block of user audio, then `speech_ended()`."""
+
+    def __init__(self, transcribe: Transcriber, config: GateConfig | None = None, sample_rate: int = 16_000):
+        self.transcribe, self.config, self.sample_rate = transcribe, config or GateConfig(), sample_rate
+        self.decision = Decision.IGNORE
+        self.text = ""
+        self.decided_after_ms: float | None = None
+        """Stream time from the onset to the decision (None while undecided)."""
+        self.check_ms: list[float] = []
+        """Wall time of each read of the words (the STT)."""
+        self._audio: list[np.ndarray] = []
+        self._fed = 0
+        self._speech = 0
+        """Samples fed while the VAD heard speech (pauses inside the utterance left out)."""
+        self._next_check = 0
+        self._words = Words.NONE
+        self._active = False
+
+    @property
+    def active(self) -> bool:
+        """Between start() and a final decision."""
+        return self._active
+
+    def start(self, onset_audio: np.ndarray) -> None:
+        """The VAD confirmed user speech while the agent speaks; `onset_audio` is the speech so far
+        (with its prefix padding), what SpeechStarted's detector holds."""
+        self._audio = [np.asarray(onset_audio, np.float32)]
+        self._fed = self._speech = 0
+        self._next_check = self._samples(self.config.confirm_ms)
+        self._words = Words.NONE
+        self.decision, self.text, self.decided_after_ms = Decision.WAIT, "", None
+        self._active = True
+
+    async def feed(self, samples: np.ndarray, silence_ms: float = 0.0) -> Decision:
+        """User audio after the onset, any block size, and the silence the VAD hears at its end
+        (`TurnDetector.silence_ms`); the decision so far."""
+        if not self._active:
+            return self.decision
+        self._audio.append(np.asarray(samples, np.float32))
+        self._fed += samples.size
+        held, limit = sum(a.size for a in self._audio), self._samples(self.config.max_audio_s * 1000)
+        while len(self._audio) > 1 and held > limit:
+            held -= self._audio.pop(0).size
+        self._speech += max(0, samples.size - self._samples(silence_ms))
+        if self._speech >= self._next_check:
+            await self._read_words()
+        if not self._active:
+            return self.decision
+        speech_ms = self._speech / self.sample_rate * 1000
+        if self._words is Words.CUE or (
+            self._words is Words.OTHER and speech_ms >= self.config.min_speech_ms
+        ):
+            self._decide(Decision.INTERRUPT)
+        elif not self.text.strip() and speech_ms >= self.config.max_wordless_ms:
+            self._decide(Decision.IGNORE)
+        return self.decision
+
+    def speech_ended(self) -> Decision:
+        """The user stopped (the VAD's SpeechEnded): undecided means it was not an interruption."""
+        if self._active:
+            self._decide(Decision.IGNORE)
+        return self.decision
+
+    def cancel(self) -> None:
+        """The agent stopped speaking on its own: nothing to decide."""
+        self._active = False
+
+    async def _read_words(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            self.text = await self.transcribe(np.concatenate(self._audio))
+        except Exception:
+            log.exception("barge-in transcript failed; interrupting (the safe side)")
+            self._decide(Decision.INTERRUPT)
+            return
+        finally:
+            self.check_ms.append((time.perf_counter() - t0) * 1000)
+        self._next_check = self._speech + self._samples(self.config.recheck_ms)
+        self._words = classify(self.text, self.config.backchannels, self.config.cues)
+
+    def _decide(self, decision: Decision) -> None:
+        self.decision, self._active = decision, False
+        self.decided_after_ms = self._fed / self.sample_rate * 1000
+
+    def _samples(self, ms: float) -> int:
+        return round(ms / 1000 * self.sample_rate)

@@ -1,0 +1,116 @@
+"""`tools` and `tool_choice` on /v1/chat/completions, answered as OpenAI clients expect: the
+assistant message's `tool_calls` (finish_reason "tool_calls"), streamed as `delta.tool_calls`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from rejoinder.errors import BadInputError
+from rejoinder.stages.llm import GenerationParams, Message, OpenAITool, ToolCall, ToolChoice, supports_tools
+from rejoinder.tools.client import parse_tool_choice, parse_tools
+
+Chunk = Callable[[dict[str, Any], "str | None"], bytes]
+
+
+def chat_tools(body: dict[str, Any], llm: object) -> tuple[list[OpenAITool], ToolChoice]:
+    """The request's tools (validated) and choice; no tools, or "none" -> ([], "none")."""
+    raw = body.get("tools")
+    if raw is None or raw == []:
+        if body.get("tool_choice") not in (None, "none", "auto"):
+            raise BadInputError("tool_choice needs tools")
+        return [], "none"
+    tools = parse_tools(raw, "tools")
+    choice = parse_tool_choice(body.get("tool_choice"), [t.name for t in tools])
+    if choice == "none":
+        return [], "none"
+    if not supports_tools(llm):
+        raise BadInputError(f"the {getattr(llm, 'name', 'configured')} LLM backend cannot call tools")
+    return [t.openai() for t in tools], choice
+
+
+def tool_message(m: dict[str, Any]) -> Message:
+    """A `tool` result message, or an assistant message that made tool calls."""
+    content = m.get("content") or ""
+    if isinstance(content, list):
+        content = " ".join(
+            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    if not isinstance(content, str):
+        raise BadInputError("message content must be a string or text parts")
+    if m.get("role") == "tool":
+        if not isinstance(m.get("tool_call_id"), str):
+            raise BadInputError("a tool message needs its tool_call_id")
+        return {"role": "tool", "tool_call_id": m["tool_call_id"], "content": content}
+    calls = m.get("tool_calls")
+    if m.get("role") != "assistant" or not isinstance(calls, list):
+        raise BadInputError("tool_calls belong to assistant messages")
+    items = []
+    for i, c in enumerate(calls):
+        fn = c.get("function") if isinstance(c, dict) else None
+        if (
+            not isinstance(fn, dict)
+            or not isinstance(c.get("id"), str)
+            or not isinstance(fn.get("name"), str)
+        ):
+            raise BadInputError(f"tool_calls[{i}] needs an id and a function name")
+        args = fn.get("arguments", "{}")
+        items.append(
+            ToolCall(c["id"], fn["name"], args if isinstance(args, str) else json.dumps(args)).as_item()
+        )
+    return {"role": "assistant", "content": content, "tool_calls": items}
+
+
+async def complete_with_tools(
+    request: web.Request,
+    llm: Any,
+    messages: list[Message],
+    params: GenerationParams,
+    tools: list[OpenAITool],
+    choice: ToolChoice,
+    stream: bool,
+    chunk: Chunk,
+    envelope: dict[str, Any],
+) -> web.StreamResponse:
+    """One completion that may call tools; `chunk(delta, finish)` frames a streamed event and
+    `envelope` holds id/object/created/model for the whole response."""
+    items = llm.stream_chat(messages, params, tools, choice)
+    if not stream:
+        text: list[str] = []
+        calls: list[ToolCall] = []
+        async for item in items:
+            if isinstance(item, ToolCall):
+                calls.append(item)
+            else:
+                text.append(item)
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(text) or (None if calls else "")}
+        if calls:
+            message["tool_calls"] = [dict(c.as_item()) for c in calls]
+        return web.json_response(
+            {
+                **envelope,
+                "object": "chat.completion",
+                "choices": [
+                    {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+                ],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            }
+        )
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    await response.write(chunk({"role": "assistant", "content": ""}, None))
+    count = 0
+    async for item in items:  # a client hanging up cancels this loop
+        if isinstance(item, ToolCall):
+            call = {"index": count, **item.as_item()}
+            await response.write(chunk({"tool_calls": [call]}, None))
+            count += 1
+        else:
+            await response.write(chunk({"content": item}, None))
+    await response.write(chunk({}, "tool_calls" if count else "stop"))
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response

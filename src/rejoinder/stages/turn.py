@@ -1,0 +1,19 @@
+"""End of turn: has the speaker finished, judged from how and what they said (not only silence)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class EndOfTurn(Protocol):
+    name: str
+    sample_rate: int
+    window_s: float
+    """The model looks at the last `window_s` seconds of the audio it is given."""
+
+    async def probability(self, audio: np.ndarray) -> float:
+        """Probability in [0, 1] that the turn is complete, given the turn's audio up to now
+        (float32 16 kHz mono, trailing silence included). Blocking work runs off the event loop."""
+        ...

@@ -1,0 +1,187 @@
+"""Semantic endpointing (TurnTaker) with an energy VAD and a scripted end-of-turn model: fast."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from rejoinder.config import VADConfig
+from rejoinder.endpointing import EAGERNESS, TurnTaker
+from rejoinder.turn_text import unfinished_reason
+from rejoinder.turns import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted
+from turn_fakes import EnergyVAD, ScriptedEndOfTurn, ScriptedTranscriber, silence, tone
+
+SMART = VADConfig(end_of_turn="smart")
+MEDIUM = EAGERNESS["medium"]
+
+
+def stream(taker: TurnTaker, audio: np.ndarray, block: int = 512) -> list[object]:
+    async def go() -> list[object]:
+        events: list[object] = []
+        for i in range(0, audio.size, block):
+            events += await taker.feed(audio[i : i + block])
+        return events + await taker.finish()
+
+    return asyncio.run(go())
+
+
+def ends(events: list[object]) -> list[SpeechEnded]:
+    return [e for e in events if isinstance(e, SpeechEnded)]
+
+
+def turn(speech_s: float = 1.0, tail_s: float = 3.0) -> np.ndarray:
+    return np.concatenate([silence(0.5), tone(speech_s), silence(tail_s)])
+
+
+def test_a_complete_turn_ends_at_the_first_check() -> None:
+    model = ScriptedEndOfTurn(0.95)
+    events = stream(TurnTaker(EnergyVAD(), SMART, model), turn())
+    [end] = ends(events)
+    assert [type(e) for e in events] == [SpeechStarted, SpeechPaused, SpeechEnded]
+    assert end.reason == "model" and not end.forced
+    assert end.endpointing_ms == pytest.approx(MEDIUM.first_check_ms, abs=1)
+    assert end.end_s == pytest.approx(1.5, abs=0.04)
+    assert len(model.calls) == 1
+    assert model.calls[0].size >= 16_000  # the turn's audio, trailing silence included
+
+
+def test_an_unfinished_turn_waits_for_the_cap_asking_again() -> None:
+    model = ScriptedEndOfTurn(0.3)
+    [end] = ends(stream(TurnTaker(EnergyVAD(), SMART, model), turn()))
+    assert end.reason == "cap"
+    assert end.endpointing_ms == pytest.approx(MEDIUM.cap_ms, abs=32)
+    assert len(model.calls) == 1 + int((MEDIUM.cap_ms - MEDIUM.first_check_ms) // MEDIUM.recheck_ms)
+
+
+def test_a_late_yes_ends_the_turn_at_a_recheck() -> None:
+    answers = iter([0.2, 0.95])
+    model = ScriptedEndOfTurn(lambda audio: next(answers))
+    [end] = ends(stream(TurnTaker(EnergyVAD(), SMART, model), turn()))
+    assert end.reason == "model"
+    assert end.endpointing_ms == pytest.approx(MEDIUM.first_check_ms + MEDIUM.recheck_ms, abs=32)
+
+
+@pytest.mark.parametrize("eagerness", ["high", "medium", "low"])
+def test_eagerness_sets_the_first_check(eagerness: str) -> None:
+    config = VADConfig(end_of_turn="smart", eagerness=eagerness)  # type: ignore[arg-type]
+    [end] = ends(stream(TurnTaker(EnergyVAD(), config, ScriptedEndOfTurn(0.99)), turn()))
+    first = max(EAGERNESS[eagerness].first_check_ms, 160)  # the SpeechPaused frame comes first
+    assert end.endpointing_ms == pytest.approx(first, abs=33)
+
+
+def test_unfinished_words_hold_the_turn_open_whatever_the_model_says() -> None:
+    model = ScriptedEndOfTurn(0.99)
+    words = ScriptedTranscriber("My flight leaves from")
+    [end] = ends(stream(TurnTaker(EnergyVAD(), SMART, model, words), turn()))
+    assert end.reason == "cap" and "ends with 'from'" in end.detail
+    assert len(words.calls) == 1  # transcribed once, at the pause
+    assert len(model.calls) == 1  # no re-checks while the words say "unfinished"
+
+
+def test_a_question_needs_less_certainty() -> None:
+    model = ScriptedEndOfTurn(0.6)
+    statement = ends(stream(TurnTaker(EnergyVAD(), SMART, model, ScriptedTranscriber("I like it.")), turn()))
+    question = ends(stream(TurnTaker(EnergyVAD(), SMART, model, ScriptedTranscriber("Why?")), turn()))
+    assert statement[0].reason == "cap"
+    assert question[0].reason == "model" and question[0].endpointing_ms < 250
+
+
+def test_a_pause_then_more_speech_is_one_turn() -> None:
+    audio = np.concatenate([silence(0.5), tone(1.0), silence(0.8), tone(1.0), silence(3.0)])
+    answers = iter([0.1, 0.1, 0.99])  # two checks inside the pause say "not yet"
+    model = ScriptedEndOfTurn(lambda audio: next(answers))
+    events = stream(TurnTaker(EnergyVAD(), SMART, model), audio)
+    assert [type(e) for e in events] == [
+        SpeechStarted, SpeechPaused, SpeechResumed, SpeechPaused, SpeechEnded,
+    ]  # fmt: skip
+    [end] = ends(events)
+    assert end.start_s < 0.6 and end.end_s == pytest.approx(3.3, abs=0.05)
+
+
+def test_silence_mode_ends_after_the_fixed_silence_and_asks_no_model() -> None:
+    model = ScriptedEndOfTurn(0.99)
+    config = VADConfig(end_of_turn="silence", min_silence_ms=500)
+    taker = TurnTaker(EnergyVAD(), config, model)
+    [end] = ends(stream(taker, turn()))
+    assert taker.mode == "silence" and not model.calls
+    assert end.reason == "silence" and end.endpointing_ms == pytest.approx(512, abs=1)
+
+
+def test_block_size_and_a_slow_model_do_not_change_decisions() -> None:
+    """Decisions hang on stream position: a file fed in big blocks, faster than real time, with a
+    model that takes 30 ms, ends its turns where a live 32 ms stream with an instant model does."""
+    audio = np.concatenate([turn(1.0, 1.0), tone(0.7), silence(3.0)])
+
+    def answer(audio: np.ndarray) -> float:
+        return 0.95 if audio.size > 30_000 else 0.2  # a longer turn sounds complete sooner
+
+    live = ends(stream(TurnTaker(EnergyVAD(), SMART, ScriptedEndOfTurn(answer)), audio, 512))
+    bulk = ends(stream(TurnTaker(EnergyVAD(), SMART, ScriptedEndOfTurn(answer, delay_s=0.03)), audio, 16_000))
+    assert [(e.end_s, e.decided_s, e.reason) for e in live] == [
+        (e.end_s, e.decided_s, e.reason) for e in bulk
+    ]
+    assert len(live) == 2
+
+
+def test_a_failing_model_falls_back_to_the_fixed_silence() -> None:
+    model = ScriptedEndOfTurn(0.0, fail=True)
+    [end] = ends(stream(TurnTaker(EnergyVAD(), SMART, model), turn()))
+    assert end.reason == "silence" and "failed" in end.detail
+    assert 500 <= end.endpointing_ms < 800
+
+
+def test_a_failing_transcriber_leaves_the_model_to_judge() -> None:
+    words = ScriptedTranscriber("", fail=True)
+    [end] = ends(stream(TurnTaker(EnergyVAD(), SMART, ScriptedEndOfTurn(0.95), words), turn()))
+    assert end.reason == "model"
+
+
+def test_input_ending_mid_turn_forces_the_end() -> None:
+    [end] = ends(stream(TurnTaker(EnergyVAD(), SMART, ScriptedEndOfTurn(0.1)), turn(tail_s=0.1)))
+    assert end.forced and end.reason == "input_end"
+
+
+@pytest.mark.parametrize(
+    ("text", "unfinished"),
+    [
+        ("My flight leaves from", True),
+        ("So I was thinking...", True),
+        ("Uh, and then", True),
+        ("I'd like to book a table for", True),
+        ("The reason I'm calling is", True),
+        ("If it rains tomorrow.", True),
+        ("My phone number is 555.", True),
+        ("What is the capital of Italy?", False),
+        ("Where are you from?", False),
+        ("Turn it on.", False),
+        ("I think so.", False),
+        ("Thank you.", False),
+        ("Set a timer for 10 minutes.", False),
+        ("I don't know where it is.", False),
+        ("", False),
+    ],
+)
+def test_transcript_cues(text: str, unfinished: bool) -> None:
+    assert (unfinished_reason(text) is not None) is unfinished
+
+
+def test_the_pause_transcript_starts_at_speech_paused_for_the_speculation_to_share() -> None:
+    words = ScriptedTranscriber("Why?", delay_s=0.01)
+    taker = TurnTaker(EnergyVAD(), SMART, ScriptedEndOfTurn(0.9), words)
+    audio = turn()
+    seen: list[object] = []
+
+    async def go() -> None:
+        for i in range(0, audio.size, 512):
+            for event in await taker.feed(audio[i : i + 512]):
+                if isinstance(event, SpeechPaused):
+                    assert taker.pause_transcript is not None
+                    seen.append(await taker.pause_transcript)
+                    assert words.calls[0].size == event.audio.size
+                seen.append(type(event))
+
+    asyncio.run(go())
+    assert seen == [SpeechStarted, "Why?", SpeechPaused, SpeechEnded]
+    assert len(words.calls) == 1

@@ -1,0 +1,141 @@
+"""Model worker priorities: voice jobs jump the queue and long batch work steps aside for them."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+from rejoinder.backends.worker import ModelWorker, Priority, batch_priority, current_priority
+from rejoinder.engine import Engine
+from rejoinder.stages.llm import GenerationParams
+
+
+def test_a_voice_job_runs_between_steps_of_a_long_batch_stream() -> None:
+    worker: ModelWorker[int] = ModelWorker("test")
+    order: list[str] = []
+
+    def slow_steps() -> Iterator[int]:
+        for i in range(40):
+            time.sleep(0.02)  # one "sentence" of batch work
+            order.append(f"batch{i}")
+            yield i
+
+    async def batch() -> list[int]:
+        with batch_priority():
+            return [i async for i in worker.iterate_steps(slow_steps)]
+
+    async def voice() -> None:
+        while len(order) < 5:  # the batch stream is well under way
+            await asyncio.sleep(0.005)
+        await worker.run(lambda: order.append("voice"))
+
+    async def go() -> list[int]:
+        items, _ = await asyncio.gather(batch(), voice())
+        return items
+
+    items = asyncio.run(go())
+    worker.close()
+    assert items == list(range(40))  # the batch stream lost nothing by stepping aside
+    at = order.index("voice")
+    assert 5 <= at < len(order) - 10, order  # within a step or two, not after the batch stream
+
+
+def test_waiting_voice_jobs_run_before_waiting_batch_jobs() -> None:
+    worker: ModelWorker[None] = ModelWorker("test")
+    gate = threading.Event()
+    order: list[str] = []
+
+    async def go() -> None:
+        blocker = asyncio.ensure_future(worker.run(gate.wait))
+        await asyncio.sleep(0.05)
+        with batch_priority():
+            batch = [asyncio.ensure_future(worker.run(order.append, f"batch{i}")) for i in range(3)]
+        await asyncio.sleep(0)
+        voice = asyncio.ensure_future(worker.run(order.append, "voice"))
+        await asyncio.sleep(0.05)
+        assert worker.waiting(Priority.BATCH) == 3 and worker.waiting(Priority.VOICE) == 1
+        gate.set()
+        await asyncio.gather(blocker, voice, *batch)
+
+    asyncio.run(go())
+    worker.close()
+    assert order == ["voice", "batch0", "batch1", "batch2"]
+
+
+def test_batch_priority_is_scoped_to_its_task() -> None:
+    async def go() -> tuple[Priority, Priority]:
+        async def inside() -> Priority:
+            with batch_priority():
+                await asyncio.sleep(0.01)
+                return current_priority()
+
+        task = asyncio.ensure_future(inside())
+        await asyncio.sleep(0)
+        outside = current_priority()
+        return await task, outside
+
+    assert asyncio.run(go()) == (Priority.BATCH, Priority.VOICE)
+
+
+def test_a_cancelled_job_that_never_started_is_skipped() -> None:
+    worker: ModelWorker[None] = ModelWorker("test")
+    gate = threading.Event()
+    ran: list[int] = []
+
+    async def go() -> None:
+        blocker = asyncio.ensure_future(worker.run(gate.wait))
+        await asyncio.sleep(0.05)
+        queued = asyncio.ensure_future(worker.run(ran.append, 1))
+        await asyncio.sleep(0.01)
+        queued.cancel()
+        gate.set()
+        await blocker
+        await asyncio.sleep(0.05)
+
+    asyncio.run(go())
+    worker.close()
+    assert ran == []
+
+
+def test_batch_generation_steps_aside_for_voice_and_continues_where_it_stopped(engine: Engine) -> None:
+    """A batch completion interrupted by voice turns writes the same text as one left alone."""
+    llm = engine.llm
+    messages = [{"role": "user", "content": "Tell me a long story about a dragon."}]
+    params = GenerationParams(temperature=0.0, max_tokens=120, seed=0)
+    finished: dict[str, float] = {}
+
+    async def batch() -> str:
+        with batch_priority():
+            text = "".join([p async for p in llm.stream(messages, params)])
+        finished["batch"] = time.perf_counter()
+        return text
+
+    async def voice_turns() -> list[str]:
+        answers = []
+        for _ in range(2):
+            await asyncio.sleep(0.2)
+            answers.append(
+                "".join(
+                    [
+                        p
+                        async for p in llm.stream(
+                            [{"role": "user", "content": "Say hi."}], GenerationParams(max_tokens=4)
+                        )
+                    ]
+                )
+            )
+        finished["voice"] = time.perf_counter()
+        return answers
+
+    async def go() -> tuple[str, str, list[str]]:
+        alone = await batch()
+        shared, answers = await asyncio.gather(batch(), voice_turns())
+        return alone, shared, answers
+
+    alone, shared, answers = asyncio.run(go())
+    assert all(answers)
+    assert finished["voice"] < finished["batch"]  # both voice turns ran while the batch one was writing
+    assert len(alone) > 200
+    assert shared == alone
