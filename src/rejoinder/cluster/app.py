@@ -87,9 +87,30 @@ def start(
     serve.start(http_options={"host": host, "port": port}, logging_config={"log_level": "WARNING"})
     app = build_app(config, cluster, api_key, log_level, security)
     serve.run(app, name=APP_NAME, route_prefix="/")
-    log.info("cluster deployed", extra={"s": round(time.perf_counter() - t0, 1)})
     shown = f"[{host}]" if ":" in host else host
+    _wait_for_proxy(port, host)
+    log.info("cluster deployed", extra={"s": round(time.perf_counter() - t0, 1)})
     return Running(f"http://{shown}:{port}", started)
+
+
+def _wait_for_proxy(port: int, host: str, timeout_s: float = 60.0) -> None:
+    """serve.run returns once the replicas run; the proxy learns the route a moment later."""
+    import urllib.error
+    import urllib.request
+
+    local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(host)
+    local = local or (f"[{host}]" if ":" in host else host)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{local}:{port}/health", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Serve's proxy did not route /health on port {port} in {timeout_s:g} s")
+        time.sleep(0.2)
 
 
 def stop(running: Running) -> None:
