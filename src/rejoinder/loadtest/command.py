@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+import aiohttp
 from rich.console import Console
 
 from rejoinder.engine import Engine
@@ -43,6 +46,8 @@ def run_command(
 ) -> None:
     if options.ramp and options.max_clients < options.clients:
         raise BadInputError("--max-clients must be at least --clients")
+    if url is not None and not url.startswith(("http://", "https://", "ws://", "wss://")):
+        raise BadInputError(f"--url {url!r}: give http://HOST:PORT (or ws://) of a running server")
     questions = load_questions(files)
     groups = len({q.group for q in questions})
     err.print(
@@ -52,7 +57,9 @@ def run_command(
     load = LoadSettings(clients=options.clients, turns=options.turns, seed=options.seed)
     if not options.ramp:
         with err.status(f"{options.clients} client(s) talking in real time"):
-            result = asyncio.run(run_load(engine, questions, load, url, api_key))
+            result = _unreachable_is_bad_input(
+                url, lambda: asyncio.run(run_load(engine, questions, load, url, api_key))
+            )
         if json_out:
             print(json.dumps(result.to_dict(with_turns=True), indent=2))
         else:
@@ -65,8 +72,22 @@ def run_command(
             err.print(level_line(level, failed))
             status.update(f"ramping up clients (next: {level.settings.clients + 1})")
 
-        result_ramp = asyncio.run(run_ramp(engine, questions, load, ramp, progress, url, api_key))
+        result_ramp = _unreachable_is_bad_input(
+            url, lambda: asyncio.run(run_ramp(engine, questions, load, ramp, progress, url, api_key))
+        )
     if json_out:
         print(json.dumps(result_ramp.to_dict(), indent=2))
     else:
         print_ramp(out, result_ramp)
+
+
+T = TypeVar("T")
+
+
+def _unreachable_is_bad_input(url: str | None, run: Callable[[], T]) -> T:
+    try:
+        return run()
+    except (aiohttp.ClientError, OSError) as exc:
+        if url is None:
+            raise
+        raise BadInputError(f"cannot talk to {url}: {exc}") from None
