@@ -7,8 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras=""
-# --dev also brings the [seed] extra: the tests run the transformers backends on tiny models.
-if [[ "${1:-}" == "--dev" ]]; then extras="[dev,seed]"; fi
+# --dev also brings the [seed] extra (the tests run the transformers backends on tiny models) and
+# the [cluster] extra (a test runs the server on a small local Ray Serve cluster).
+if [[ "${1:-}" == "--dev" ]]; then extras="[dev,seed,cluster]"; fi
 python="${PYTHON:-python3}"
 if [[ ! -x .venv/bin/python ]]; then
   echo "rejoinder: creating .venv with $($python --version)" >&2

@@ -206,11 +206,11 @@ def test_session_limit_refuses_the_next_client_clearly(engine: Engine) -> None:
         async with aiohttp.ClientSession() as client:
             first = await connect(base, client)
             await events_until(first, "session.created")
-            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-                await connect(base, client)
-            assert refused.value.status == 503
-            async with client.get(base + "/v1/realtime") as r:
-                assert (await r.json())["error"]["code"] == "session_limit"
+            refused = await connect(base, client)  # accepted, told why in an error event, closed
+            event = json.loads((await refused.receive()).data)
+            assert event["type"] == "error" and event["error"]["code"] == "server_at_capacity"
+            await refused.receive()
+            assert refused.close_code == 1013
             await first.close()
             await asyncio.sleep(0.2)
             async with await connect(base, client) as again:

@@ -113,7 +113,14 @@ class LLMConfig(_Strict):
     temperature: float = Field(0.1, ge=0.0, le=2.0)
     top_p: float = Field(0.9, gt=0.0, le=1.0)
     max_tokens: int = Field(64, ge=1, le=4096)
-    context: int = Field(2048, ge=256)
+    context: int = Field(2048, ge=256, description="tokens of context per conversation (per slot)")
+    parallel: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="llama.cpp: requests decoded together in one batch (slots, continuous batching); "
+        "the KV cache holds `context` tokens for each",
+    )
     threads: int = Field(2, ge=1, description="llama.cpp threads for the prompt")
     generate_threads: int = Field(
         1,
@@ -201,6 +208,18 @@ class Config(_Strict):
         if self.router.tiers:
             return list(self.router.tiers)
         return [TierConfig(name="small", llm=self.llm), TierConfig(name="strong", llm=self.router.strong)]
+
+
+def with_llm_parallel(config: Config, parallel: int | None) -> Config:
+    """Every tier's llama.cpp with `parallel` slots (None: as configured)."""
+    if parallel is not None:
+        config.llm = config.llm.model_copy(update={"parallel": parallel})
+        config.router.strong = config.router.strong.model_copy(update={"parallel": parallel})
+        config.router.tiers = [
+            t.model_copy(update={"llm": t.llm.model_copy(update={"parallel": parallel})})
+            for t in config.router.tiers
+        ]
+    return config
 
 
 PRESETS: dict[str, str] = {

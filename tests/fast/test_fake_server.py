@@ -87,18 +87,20 @@ def test_an_idle_socket_is_closed_with_an_event_and_released() -> None:
 
 
 def test_past_the_limit_a_client_is_refused_quickly_and_the_others_stay() -> None:
-    async def go(base: str) -> tuple[int, str | None, float, int]:
+    async def go(base: str) -> tuple[dict[str, Any], int | None, float, int]:
         async with aiohttp.ClientSession() as client:
             first = await connect(base, client)
             start = time.perf_counter()
-            async with client.get(base.replace("http", "ws") + "/v1/realtime") as r:
-                status, retry = r.status, r.headers.get("Retry-After")
+            refused = await connect(base, client)  # accepted, told why, closed
+            event = json.loads((await refused.receive()).data)
+            await refused.receive()
             refused_ms = (time.perf_counter() - start) * 1000
             still = await sessions(client, base)
             await first.close()
-            return status, retry, refused_ms, still
+            return event, refused.close_code, refused_ms, still
 
     with running_server(fake_engine(), max_sessions=1) as base:
-        status, retry, refused_ms, still = asyncio.run(go(base))
-    assert (status, retry, still) == (503, "5", 1)
+        event, close_code, refused_ms, still = asyncio.run(go(base))
+    assert event["type"] == "error" and event["error"]["code"] == "server_at_capacity", event
+    assert (close_code, still) == (1013, 1)
     print(f"refused in {refused_ms:.1f} ms")

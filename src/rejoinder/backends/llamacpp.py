@@ -50,8 +50,9 @@ class LlamaCppLLM:
         path = resolve_model(config.model)
         params = xlc.CommonParams()
         params.model.path = str(path)
-        params.n_ctx = config.context
-        params.n_parallel = 1
+        # one slot per concurrent request, each with the full context (the cache is n_ctx in all)
+        params.n_ctx = config.context * config.parallel
+        params.n_parallel = config.parallel
         params.cpuparams.n_threads = config.generate_threads
         params.cpuparams_batch.n_threads = config.threads
         params.verbosity = -1
@@ -64,7 +65,9 @@ class LlamaCppLLM:
         self.model_path = path
         template = metadata_string(path, "tokenizer.chat_template")
         self.supports_tools = bool(template and "tools" in template)  # SmolLM2's cannot show tools
-        self._worker: ModelWorker[Any] = ModelWorker("llm")
+        # Server is llama.cpp's HTTP server core: each call queues a task for its slot loop and
+        # waits without the GIL, so `parallel` threads can call it at once and share each batch
+        self._worker: ModelWorker[Any] = ModelWorker("llm", threads=config.parallel)
 
     def _request(self, messages: Sequence[Message], params: GenerationParams, stream: bool) -> dict[str, Any]:
         seed = params.seed if params.seed is not None else self.config.seed

@@ -6,6 +6,7 @@ import sys
 
 from rejoinder.cli import files, info, live
 from rejoinder.cli.common import app, err
+from rejoinder.cluster.command import cluster_command
 from rejoinder.errors import RejoinderError
 from rejoinder.evals.cli import eval_command
 from rejoinder.soak.command import soak
@@ -14,6 +15,7 @@ __all__ = ["app", "files", "info", "live", "main"]
 
 app.command("eval")(eval_command)
 app.command()(soak)
+app.command("cluster")(cluster_command)
 
 
 def main() -> None:

@@ -140,7 +140,7 @@ def build_config(preset_name: str = "cpu", config_file: Path | None = None, **ov
     if config_file is not None:
         try:
             data = json.loads(config_file.read_text())
-            config = Config.model_validate({**config.model_dump(), **data})
+            config = Config.model_validate(_merged(config.model_dump(), data))
         except OSError as exc:
             raise BadInputError(f"{config_file}: cannot read config ({exc.strerror or exc})") from None
         except json.JSONDecodeError as exc:
@@ -168,6 +168,14 @@ def build_config(preset_name: str = "cpu", config_file: Path | None = None, **ov
         where = ".".join(str(x) for x in first["loc"])
         raise BadInputError(f"invalid option {where or key}: {first['msg']}") from None
     return config
+
+
+def _merged(base: dict[str, Any], update: Any) -> Any:
+    """`update` over `base`, section by section: {"router": {"strong": {"threads": 1}}} changes
+    one field and keeps the preset's other settings."""
+    if not isinstance(base, dict) or not isinstance(update, dict):
+        return update
+    return {**base, **{k: _merged(base[k], v) if k in base else v for k, v in update.items()}}
 
 
 @contextmanager

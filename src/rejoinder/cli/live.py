@@ -30,6 +30,7 @@ from rejoinder.cli.common import (
     err,
     out,
 )
+from rejoinder.config import with_llm_parallel
 from rejoinder.errors import BadInputError
 from rejoinder.tools.options import BuiltinToolsOpt, ToolsOpt, cli_tools
 
@@ -54,26 +55,51 @@ def bench(
         float | None, typer.Option("--stt-retry-s", help="Retry window if Whisper loops.")
     ] = None,
     route: RouteOpt = None,
+    turns: Annotated[int, typer.Option("--turns", min=1, help="Load test: questions per client.")] = 4,
+    ramp: Annotated[
+        bool, typer.Option("--ramp", help="Add clients until the p95 passes --bound-ms.")
+    ] = False,
+    bound_ms: Annotated[
+        float, typer.Option("--bound-ms", min=1, help="Ramp: voice-to-voice p95 bound.")
+    ] = 1000,
+    max_clients: Annotated[int, typer.Option("--max-clients", min=1, help="Ramp: stop here.")] = 32,
+    seed: Annotated[int, typer.Option("--seed", help="Load test: deals questions, offsets, thinking.")] = 0,
+    llm_parallel: Annotated[int | None, typer.Option("--llm-parallel", help="llama.cpp slots.")] = None,
+    config_file: ConfigOpt = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Load test a running server (Realtime WebSocket) instead.")
+    ] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", envvar="REJOINDER_API_KEY")] = None,
     log_level: LogOpt = "warning",
 ) -> None:
-    """Replay spoken questions through the live pipeline at 1x speed; report median and p95 per stage."""
+    """Replay spoken questions through the live pipeline at 1x speed; report median and p95 per stage.
+
+    With --clients above 1 (or --ramp) it is a load test: every client asks its own questions."""
     logs.setup(log_level)
     if baseline not in ("sequential", "none"):
         raise BadInputError("--baseline must be 'sequential' or 'none'")
     config = build_config(
         preset_name,
+        config_file,
         vad__min_silence_ms=silence_ms,
         vad__speculate_after_ms=speculate_ms,
         stt__backend=stt,
         stt__encoder_window=stt_window,
         router__enabled=route,
     )
+    with_llm_parallel(config, llm_parallel)
     from rejoinder.bench import corpus, run_bench
+    from rejoinder.loadtest import command as load
 
-    paths = list(files or corpus())
+    is_load = clients > 1 or ramp or url is not None
+    paths = load.corpus_files(files) if is_load else list(files or corpus())
     for path in paths:
         _check_input(path)
-    engine = _load(config, ("vad", "stt", "llm", "tts"))
+    engine = _load(config, ("vad", "stt", "llm", "tts")) if url is None else None
+    if is_load:
+        options = load.LoadOptions(clients, turns, seed, ramp, bound_ms, max_clients)
+        return load.run_command(engine, paths, options, json_out, err, out, url, api_key)
+    assert engine is not None
     with err.status(f"replaying {len(paths) * runs} question(s) x {clients} client(s) in real time"):
         result = _run(run_bench(engine, paths, runs, clients, baseline == "sequential"))
     if json_out:
@@ -121,6 +147,13 @@ def serve(
         typer.Option("--api-key", envvar="REJOINDER_API_KEY", help="Require this key on every API call."),
     ] = None,
     max_sessions: Annotated[int, typer.Option("--max-sessions", min=1, help="Concurrent conversations.")] = 4,
+    capacity: Annotated[
+        int | None, typer.Option("--capacity", min=1, help="Sessions served well; more are refused.")
+    ] = None,
+    capacity_from: Annotated[
+        Path | None, typer.Option("--capacity-from", help="The capacity from `bench --ramp --json`.")
+    ] = None,
+    llm_parallel: Annotated[int | None, typer.Option("--llm-parallel", help="llama.cpp slots.")] = None,
     allow_origin: Annotated[
         list[str] | None,
         typer.Option(
@@ -158,19 +191,23 @@ def serve(
         vad__min_silence_ms=silence_ms,
         router__enabled=route,
     )
+    with_llm_parallel(config, llm_parallel)
     from aiohttp import web
 
+    from rejoinder.server import capacity as cap
     from rejoinder.server.app import ServerSettings, create_app
     from rejoinder.server.security import settings_from_options
 
+    admission = cap.resolve(capacity, capacity_from, max_sessions)
     security = settings_from_options(host, allow_origin, allow_host)
     _check_port(host, port)  # fail in a second, not after loading the models
     toolset = cli_tools(tools, builtin_tools)
     engine = _load(config, ("vad", "stt", "llm", "tts"))
     engine.tools = toolset
-    application = create_app(
-        engine, ServerSettings(api_key=api_key, max_sessions=max_sessions, security=security)
+    settings = ServerSettings(
+        api_key=api_key, max_sessions=admission.sessions, capacity=admission, security=security
     )
+    application = create_app(engine, settings)
     shown = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
     err.print(f"Rejoinder listening on {shown} (WebSocket /v1/realtime, WebRTC /v1/realtime/calls)")
     try:

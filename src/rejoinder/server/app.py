@@ -55,7 +55,8 @@ async def health(request: web.Request) -> web.Response:
         {
             "status": "ok",
             "sessions": app[HOST].active,
-            "max_sessions": app[SETTINGS].max_sessions,
+            "max_sessions": app[HOST].max_sessions,
+            **app[HOST].load(),
             "preset": app[ENGINE].config.preset,
         }
     )
@@ -75,7 +76,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> web.Ap
     app[ENGINE] = engine
     app[SETTINGS] = settings = settings or ServerSettings()
     app[METRICS] = Metrics()
-    app[HOST] = SessionHost(app[METRICS], settings.max_sessions, settings.idle_timeout_s)
+    app[HOST] = SessionHost(app[METRICS], settings.admission(), settings.idle_timeout_s)
     install_security(app, settings.security, settings.api_key)
     app.router.add_get("/", index)
     app.router.add_get("/health", health)

@@ -7,11 +7,13 @@ import json
 import logging
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
+from rejoinder.server.capacity import AT_CAPACITY, RETRY_AFTER_S
 from rejoinder.server.errors import error_response
 from rejoinder.server.state import ENGINE, HOST, METRICS, SETTINGS
 from rejoinder.transports.realtime import RealtimeConnection
+from rejoinder.transports.realtime.wire import Wire
 from rejoinder.transports.websocket import MAX_FRAME, serve_socket, socket_sender
 
 log = logging.getLogger(__name__)
@@ -35,20 +37,23 @@ def _refused(app: web.Application) -> web.Response | None:
     reason = app[HOST].refusal()
     if reason is None:
         return None
-    response = error_response(reason, 503, "session_limit")
-    response.headers["Retry-After"] = "5"
+    response = error_response(reason, 503, AT_CAPACITY)
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
 
 
 async def realtime_ws(request: web.Request) -> web.StreamResponse:
     app = request.app
-    if (refusal := _refused(app)) is not None:
-        return refusal
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
     ws = web.WebSocketResponse(
         max_msg_size=MAX_FRAME, protocols=[p for p in offered if p == "realtime"], heartbeat=30
     )
+    refusal = app[HOST].refusal()
     await ws.prepare(request)
+    if refusal is not None:  # a Realtime client reads errors as events: accept, say why, close
+        await Wire(socket_sender(ws)).error(refusal, AT_CAPACITY)
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=AT_CAPACITY.encode())
+        return ws
     connection = new_connection(app, socket_sender(ws), on_end=ws.close)  # a tool ended the call
 
     async def close(reason: str) -> None:

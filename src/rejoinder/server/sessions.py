@@ -13,6 +13,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from prometheus_client import Gauge
+
+from rejoinder.server.capacity import RETRY_AFTER_S, Capacity
 from rejoinder.server.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -35,21 +38,44 @@ class Lease:
 
 
 class SessionHost:
-    def __init__(self, metrics: Metrics, max_sessions: int, idle_timeout_s: float) -> None:
-        self.metrics, self.max_sessions, self.idle_timeout_s = metrics, max_sessions, idle_timeout_s
+    def __init__(self, metrics: Metrics, capacity: Capacity | int, idle_timeout_s: float) -> None:
+        if isinstance(capacity, int):
+            capacity = Capacity(capacity, "max_sessions")
+        self.metrics, self.capacity, self.idle_timeout_s = metrics, capacity, idle_timeout_s
         self.leases: set[Lease] = set()
         self._watcher: asyncio.Task[None] | None = None
+        Gauge(
+            "rejoinder_capacity_sessions",
+            "Live sessions this server serves well; more are refused",
+            registry=metrics.registry,
+        ).set(capacity.sessions)
+
+    @property
+    def max_sessions(self) -> int:
+        return self.capacity.sessions
 
     @property
     def active(self) -> int:
         return len(self.leases)
+
+    def load(self) -> dict[str, object]:
+        """Capacity and current load, for /health."""
+        return {
+            "capacity": self.capacity.sessions,
+            "capacity_source": self.capacity.source,
+            "capacity_bound_ms": self.capacity.bound_ms,
+            "load": round(self.active / self.capacity.sessions, 2),
+            "at_capacity": self.active >= self.capacity.sessions,
+        }
 
     def refusal(self) -> str | None:
         """Why a new session cannot be admitted now, or None if there is room."""
         if self.active < self.max_sessions:
             return None
         self.metrics.sessions_rejected.inc()
-        return f"session limit reached ({self.max_sessions}); try again later"
+        return (
+            f"the server is at capacity ({self.max_sessions} live sessions); try again in {RETRY_AFTER_S} s"
+        )
 
     def admit(self, transport: str, close: Callable[[str], Awaitable[None]]) -> Lease:
         lease = Lease(transport, close)

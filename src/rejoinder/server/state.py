@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from rejoinder.engine import Engine
+from rejoinder.server.capacity import Capacity
 from rejoinder.server.metrics import Metrics
 from rejoinder.server.security import SecuritySettings
 from rejoinder.server.sessions import SessionHost
@@ -20,6 +21,11 @@ class ServerSettings:
     idle_timeout_s: float = 300.0
     """A live session with no audio or events for this long is closed."""
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    capacity: Capacity | None = None
+    """Live sessions served well (measured by `bench --ramp`, or configured); None: max_sessions."""
+
+    def admission(self) -> Capacity:
+        return self.capacity or Capacity(self.max_sessions, "max_sessions")
 
 
 ENGINE = web.AppKey("engine", Engine)
