@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rejoinder.cli import build_config
+from rejoinder.cli.common import build_config
 from rejoinder.config import preset, with_llm_parallel
 
 
