@@ -27,7 +27,15 @@ from rejoinder.session import Session
 from rejoinder.turns import SpeechEnded, TurnDetector
 
 FRAME_S = 0.02
-STAGES = ("endpointing", "stt", "llm_first_token", "first_clause", "tts_first_audio", "first_audio")
+STAGES = (
+    "voice_to_voice",
+    "endpointing",
+    "stt",
+    "llm_first_token",
+    "first_clause",
+    "tts_first_audio",
+    "first_audio",
+)
 
 
 def corpus() -> list[Path]:
@@ -122,7 +130,10 @@ async def _client(engine: Engine, questions: list[np.ndarray], delay_s: float) -
 
 def _stage_values(turn: dict[str, Any]) -> dict[str, float | None]:
     t, tl = turn["timings_ms"], turn["timeline_ms"]
+    endpointing, first = turn.get("endpointing_wall_ms"), t["first_audio"]
     return {
+        # the user stopped speaking -> the first reply audio: what a person hears as the delay
+        "voice_to_voice": None if endpointing is None or first is None else round(endpointing + first, 1),
         "endpointing": turn.get("endpointing_wall_ms"),
         "stt": t["stt"],
         "llm_first_token": t["llm_first_token"],

@@ -112,7 +112,7 @@ def _print_bench(result: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(
-        title=f"end of speech -> first audio, {result['turns']} turns, "
+        title=f"voice to voice (end of speech -> first audio), {result['turns']} turns, "
         f"{result['config']['clients']} client(s)"
     )
     for col in ("stage (ms)", "median", "p95", "min", "max"):
