@@ -85,11 +85,24 @@ async def _listen(session: Session, seconds: float) -> None:
         await asyncio.wait(pending, timeout=seconds)
 
 
+MAX_SILENCE_S = 10.0
+"""The most silence fed after a turn while waiting for the session to end it."""
+
+
 async def _say(session: Session, audio: np.ndarray, frame: int, silence_s: float) -> None:
-    """Feed one spoken turn and the silence after it, as fast as the session takes it."""
+    """Feed one spoken turn, then silence until the session has answered it (the end-of-turn
+    decision may wait longer than `silence_s` when it is unsure), as fast as the session takes it."""
+    before = len(session.reports)
     padded = np.concatenate([audio, np.zeros(int(silence_s * SAMPLE_RATE), np.float32)])
     for start in range(0, padded.size, frame):
         await session.push_audio(padded[start : start + frame])
+        if session.busy:
+            await session.wait_idle()
+    quiet = np.zeros(frame, np.float32)
+    waited = 0.0
+    while len(session.reports) == before and waited < MAX_SILENCE_S:
+        await session.push_audio(quiet)
+        waited += frame / SAMPLE_RATE
         if session.busy:
             await session.wait_idle()
     await session.wait_idle()
