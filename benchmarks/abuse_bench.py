@@ -7,6 +7,8 @@ memory:   peak server RSS (VmHWM) around each abusive request: 31 MB of one lett
 priority: a voice turn's first audio (speech_stopped -> first audio delta, seen by a WebSocket
           client) with the models idle, while a 100,000-character /v1/audio/speech request
           streams, and while a 1,900-token chat completion streams.
+llm:      the LLM alone, in one process: a voice request's first token, idle and while a
+          1,900-token batch completion (an HTTP request's priority, where it exists) runs.
 
 Run: .venv/bin/python benchmarks/abuse_bench.py memory|priority [--tree SRC] [--json]
   --tree: the `src` folder of the code under test (e.g. an export of an older commit); the
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +52,43 @@ try:
 except ImportError:
     pass  # code from before the limits existed
 web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+"""
+
+
+LLM_PROBE = """
+import asyncio, json, time
+from contextlib import nullcontext
+from rejoinder.config import DEFAULT_SYSTEM_PROMPT, LLMConfig
+from rejoinder.backends.llamacpp import LlamaCppLLM
+from rejoinder.stages.llm import GenerationParams
+try:
+    from rejoinder.backends.worker import batch_priority
+except ImportError:  # before priorities existed: the HTTP request's call is like any other
+    batch_priority = nullcontext
+llm = LlamaCppLLM(LLMConfig())
+system = {"role": "system", "content": DEFAULT_SYSTEM_PROMPT}
+llm.prefill([system])
+questions = ["What is the capital of Italy?", "Why is the sky blue?", "How many legs does a spider have?"]
+async def voice(q):
+    t = time.perf_counter()
+    async for _ in llm.stream([system, {"role": "user", "content": q}], GenerationParams(max_tokens=24)):
+        return round((time.perf_counter() - t) * 1000)
+async def batch():
+    story = [{"role": "user", "content": "Tell me a very long story about a dragon and a knight."}]
+    with batch_priority():
+        return len([p async for p in llm.stream(story, GenerationParams(max_tokens=1900, temperature=0.0))])
+async def main():
+    idle = [await voice(q) for q in questions]
+    task = asyncio.ensure_future(batch())
+    await asyncio.sleep(2.0)
+    during = []
+    for q in questions:
+        during.append(await voice(q))
+        await asyncio.sleep(1.0)
+    overlapped = not task.done()
+    print(json.dumps({"idle_first_token_ms": idle, "during_batch_first_token_ms": during,
+                      "batch_tokens": await task, "batch_still_running_after_voice": overlapped}))
+asyncio.run(main())
 """
 
 
@@ -202,7 +242,9 @@ async def _background(client: aiohttp.ClientSession, base: str, load: str) -> No
         request = client.post(base + "/v1/audio/speech", json={"input": text, "response_format": "pcm"})
     else:
         body = {
-            "messages": [{"role": "user", "content": "Count from one to one thousand, in words."}],
+            "messages": [
+                {"role": "user", "content": "Tell me a very long story about a dragon and a knight."}
+            ],
             "max_tokens": 1900,
             "temperature": 0.0,
             "stream": True,
@@ -217,7 +259,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("mode", choices=["memory", "priority"])
+    parser.add_argument("mode", choices=["memory", "priority", "llm"])
     parser.add_argument("--tree", type=Path, default=ROOT / "src")
     parser.add_argument("--rss-cap-mb", type=float, default=6000)
     parser.add_argument("--turns", type=int, default=3)
@@ -229,8 +271,14 @@ def main() -> None:
         out: Any = asyncio.run(
             run_memory(args.tree.resolve(), args.rss_cap_mb, args.speech_chars, args.cases)
         )
-    else:
+    elif args.mode == "priority":
         out = asyncio.run(run_priority(args.tree.resolve(), args.turns, args.loads))
+    else:
+        env = {**os.environ, "PYTHONPATH": str(args.tree.resolve())}
+        probe = subprocess.run([sys.executable, "-c", LLM_PROBE], env=env, capture_output=True, text=True)
+        out = json.loads(probe.stdout.strip().splitlines()[-1]) | {
+            "load_average_at_start": os.getloadavg()[0]
+        }
     print(json.dumps({"tree": str(args.tree), "speech_chars": args.speech_chars, args.mode: out}, indent=2))
 
 

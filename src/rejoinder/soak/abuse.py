@@ -284,7 +284,7 @@ async def abandoned_speech(client: aiohttp.ClientSession, base: str) -> Outcome:
 
 async def abandoned_chat(client: aiohttp.ClientSession, base: str) -> Outcome:
     body = {
-        "messages": [{"role": "user", "content": "Count from one to one thousand."}],
+        "messages": [{"role": "user", "content": "Tell me a very long story about a dragon and a knight."}],
         "max_tokens": 1900,
         "stream": True,
     }
