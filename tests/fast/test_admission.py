@@ -24,26 +24,29 @@ from test_cli import cli
 
 
 async def ask(ws: Any, utterance: int = 0, timeout: float = 20) -> tuple[str, int]:
-    """Speak fake utterance `utterance` (a tone) in real time; the reply's transcript and audio bytes."""
+    """Speak fake utterance `utterance` (a tone) in real time; the reply's transcript and audio
+    bytes (of a response that completed: anything else fails with the events seen)."""
     audio = resample(np.concatenate([tone(utterance, 0.8), silence(0.8)]), SAMPLE_RATE, PCM_RATE)
     step = PCM_RATE // 10
     for i in range(0, audio.size, step):
         chunk = base64.b64encode(to_pcm16(audio[i : i + step])).decode()
         await ws.send_str(json.dumps({"type": "input_audio_buffer.append", "audio": chunk}))
         await asyncio.sleep(0.1)
-    audio_bytes, text = 0, ""
+    audio_bytes, text, seen = 0, "", []
     async with asyncio.timeout(timeout):
         async for msg in ws:
             event = json.loads(msg.data)
+            seen.append(event["type"])
             if event["type"] == "response.output_audio.delta":
                 audio_bytes += len(base64.b64decode(event["delta"]))
             elif event["type"] == "response.output_audio_transcript.done":
                 text = event["transcript"]
             elif event["type"] == "response.done":
+                assert event["response"]["status"] == "completed", (event["response"], seen)
                 return text, audio_bytes
             elif event["type"] == "error":
                 raise AssertionError(event)
-    raise AssertionError("socket closed before response.done")
+    raise AssertionError(f"socket closed before response.done: {seen}")
 
 
 async def refused_over_socket(base: str, client: aiohttp.ClientSession) -> tuple[dict[str, Any], int | None]:
