@@ -166,8 +166,8 @@ class DetectorResult:
                 [c.delay_ms for c in paused if c.delay_ms is not None and not c.cut_off]
             ),
             "ended_by": {r: sum(c.reason == r for c in clips) for r in sorted({c.reason for c in clips})},
-            "checks": len(self.check_ms),
-            "check_ms": summarise(self.check_ms),
+            "checks": sum(c.checks for c in clips),
+            "check_ms": summarise(self.check_ms),  # the whole run's checks, whatever the split
         }
 
 
