@@ -9,6 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from fake_engine import fake_engine
 from helpers import HUMAN_AUDIO, SAMPLES
 from rejoinder.audio import read_audio
 from rejoinder.config import Config
@@ -38,3 +39,9 @@ def question() -> np.ndarray:
 
 def run(coro):  # type: ignore[no-untyped-def]
     return asyncio.run(coro)
+
+
+@pytest.fixture
+def fakes() -> Engine:
+    """Every stage a scripted fake: for the fast set."""
+    return fake_engine()

@@ -14,7 +14,7 @@ import aiohttp
 import numpy as np
 import pytest
 
-from fast.conftest import fake_engine
+from fake_engine import fake_engine
 from rejoinder.audio import PCM_RATE, SAMPLE_RATE, resample, to_pcm16
 from rejoinder.backends.fake import silence, tone
 from rejoinder.errors import BadInputError

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fast.conftest import fake_engine
+from fake_engine import fake_engine
 from rejoinder.backends.fake import FakeLLM
 from rejoinder.config import Config, RouterConfig
 from rejoinder.errors import BadInputError

@@ -12,7 +12,7 @@ from typing import Any, get_args
 import pytest
 from openai.types.realtime import RealtimeServerEvent
 
-from fast.conftest import SCRIPT, fake_engine
+from fake_engine import SCRIPT, fake_engine
 from rejoinder.audio import PCM_RATE, to_pcm16
 from rejoinder.backends.fake import silence, tone
 from rejoinder.transports.realtime import RealtimeConnection

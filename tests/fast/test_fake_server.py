@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from fast.conftest import fake_engine
+from fake_engine import fake_engine
 from rejoinder.backends.fake import tone
 from server_helpers import connect, running_server
 from test_webrtc import FileTrack

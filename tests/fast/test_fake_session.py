@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fast.conftest import SCRIPT, fake_engine
+from fake_engine import SCRIPT, fake_engine
 from rejoinder.backends.fake import FakeLLM, FakeSTT, silence, tone
 from rejoinder.config import Config, RouterConfig
 from rejoinder.engine import Engine

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from fast.conftest import fake_engine
+from fake_engine import fake_engine
 from rejoinder.backends.fake import FakeLLM, silence, tone
 from rejoinder.loadtest.corpus import Question, deal, distinct_share, speech_end
 from rejoinder.loadtest.ramp import RampSettings, run_ramp, verdict

@@ -8,7 +8,7 @@ import asyncio
 import json
 from typing import Any
 
-from fast.conftest import fake_engine
+from fake_engine import fake_engine
 from fast.test_fake_realtime import Client
 from rejoinder.backends.fake import FakeLLM
 from rejoinder.stages.llm import Message, ToolCall

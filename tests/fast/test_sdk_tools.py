@@ -10,7 +10,7 @@ from typing import Any
 
 from openai import AsyncOpenAI
 
-from fast.conftest import fake_engine
+from fake_engine import fake_engine
 from fast.test_realtime_tools import ORDER_TOOL, answer_from_tool
 from rejoinder.backends.fake import FakeLLM
 from rejoinder.stages.llm import ToolCall

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from fast.conftest import fake_engine
+from fake_engine import fake_engine
 from rejoinder.backends.fake import FakeLLM
 from rejoinder.events import ConversationEnded, SessionEvent, ToolCalled, ToolReturned, TurnFinished
 from rejoinder.responder import Answer

@@ -1,9 +1,7 @@
-"""Fixtures for the fast set: every stage is a scripted fake (rejoinder.backends.fake), so these
-tests need no model package and run in seconds: `pytest tests/fast`."""
+"""An engine whose every stage is a scripted fake (rejoinder.backends.fake), for the fast set
+(`pytest tests/fast`): no model package, seconds per test."""
 
 from __future__ import annotations
-
-import pytest
 
 from rejoinder.backends.fake import FakeLLM, FakeSTT, FakeTTS, FakeVAD
 from rejoinder.config import Config
@@ -23,8 +21,3 @@ def fake_engine(reply: str = "Rome is the capital of Italy.", **stages: object) 
         **stages,
     }
     return Engine.from_stages(config, **parts)
-
-
-@pytest.fixture
-def fakes() -> Engine:
-    return fake_engine()
