@@ -39,7 +39,7 @@ from rejoinder.output import AudioOutput, DirectOutput
 from rejoinder.responder import Answer, Responder
 from rejoinder.speculation import Speculation
 from rejoinder.stages.llm import Message
-from rejoinder.streams import run_ahead
+from rejoinder.streams import run_ahead, settle
 from rejoinder.timeline import EndOfTurnDecision, Timeline, TurnReport
 from rejoinder.tool_turns import records_summary
 from rejoinder.turns import SpeechPaused, SpeechResumed, SpeechStarted, TurnDetector, TurnEvent
@@ -206,8 +206,7 @@ class Session:
 
         async def after_previous() -> None:
             if previous is not None and not previous.done():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.shield(previous)
+                await settle(asyncio.shield(previous))
             await turn
 
         def reported(task: asyncio.Task[None]) -> None:
@@ -333,14 +332,12 @@ class Session:
         task = self._turn_task
         if task is not None and not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await settle(task)
 
     async def wait_idle(self) -> None:
         task = self._turn_task
         if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await settle(task)
 
     async def close(self) -> None:
         self.reset_detector()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -51,3 +51,14 @@ async def run_ahead(source: AsyncIterator[T]) -> AsyncIterator[T]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+
+
+async def settle(task: asyncio.Future[Any]) -> None:
+    """Wait until `task` has ended, whether it finished or was cancelled; a cancellation of the
+    waiter itself (Ctrl-C, a closing connection) still goes through."""
+    try:
+        await task
+    except asyncio.CancelledError:
+        waiter = asyncio.current_task()
+        if waiter is not None and getattr(waiter, "cancelling", lambda: 0)():
+            raise
