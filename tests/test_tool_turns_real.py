@@ -12,7 +12,7 @@ import pytest
 
 from rejoinder.audio import SAMPLE_RATE, WavWriter, resample
 from rejoinder.backends.piper import PiperTTS
-from rejoinder.config import TTSConfig
+from rejoinder.config import Config, TTSConfig
 from rejoinder.engine import Engine
 from rejoinder.tools import ToolSet
 from rejoinder.transports.file import reply_to_file
@@ -35,11 +35,13 @@ def spoken(text: str, path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def tool_engine(engine: Engine) -> Engine:
-    copy = engine.with_stages()
-    copy.tools = ToolSet.builtins()
-    return copy
+@pytest.fixture(scope="module")
+def tool_engine() -> Engine:
+    """The routed default (SmolLM2 + Qwen2.5-Coder-1.5B; the shared `engine` fixture has one
+    tier) with the built-in tools."""
+    engine = Engine.load(Config())
+    engine.tools = ToolSet.builtins()
+    return engine
 
 
 def test_a_spoken_calculation_is_answered_through_the_calculator(tool_engine: Engine, tmp_path: Path) -> None:
