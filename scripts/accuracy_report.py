@@ -36,6 +36,9 @@ def accuracy_table(data: dict[str, Any]) -> list[str]:
         lines.append(
             "| *STT word error rate* | " + " | ".join(f"{c['stt_wer'] * 100:.1f} %" for c in configs) + " |"
         )
+        if any("cut_turns" in c for c in configs):
+            cuts = " | ".join(str(c.get("cut_turns", "-")) for c in configs)
+            lines.append(f"| *spoken turns cut in two by the end-of-turn decision* | {cuts} |")
     return lines
 
 

@@ -13,7 +13,7 @@ import asyncio
 import resource
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,9 @@ class TurnResult:
     llm_first_token_ms: float | None
     stt_ms: float | None
     error: str | None = None
+    pieces: int = 1
+    """Turns the session made of this one spoken turn (2+: the end-of-turn decision cut it; the
+    last piece's reply is scored)."""
 
 
 @dataclass
@@ -100,7 +103,8 @@ async def _say(session: Session, audio: np.ndarray, frame: int, silence_s: float
             await session.wait_idle()
     quiet = np.zeros(frame, np.float32)
     waited = 0.0
-    while len(session.reports) == before and waited < MAX_SILENCE_S:
+    # until it has answered, and no part of the utterance is still waiting for its end of turn
+    while (len(session.reports) == before or session.state != "listening") and waited < MAX_SILENCE_S:
         await session.push_audio(quiet)
         waited += frame / SAMPLE_RATE
         if session.busy:
@@ -130,7 +134,7 @@ async def run_conversation(
                 await _say(session, read_audio(turn.audio, max_s=30), engine.vad.frame_samples, silence_s)
             new = session.reports[before:]
             report = new[-1] if new else None
-            out.append(_result(name, tier, conv, i, report))
+            out.append(replace(_result(name, tier, conv, i, report), pieces=len(new)))
             if report is not None:
                 await _listen(session, reply_samples.get(report.index, 0) / rate)
     finally:
@@ -251,6 +255,7 @@ def summarise_run(run: ConfigRun) -> dict[str, Any]:
         "latency": _latency(results),
         "escalated": sum(r.escalated for r in results),
         "failed": sum(r.status not in ("completed", "empty") for r in results),
+        "cut_turns": sum(r.pieces > 1 for r in results),
         "stt_wer": round(sum(e for e, _ in errors) / max(1, sum(n for _, n in errors)), 3),
     }
 
