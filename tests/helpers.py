@@ -8,6 +8,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from rejoinder.evals.accuracy import edit_distance
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "src" / "rejoinder" / "data" / "samples"
 HUMAN_AUDIO = REPO / "tests" / "data" / "human"
@@ -39,13 +41,8 @@ def normalise(text: str) -> list[str]:
 
 def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     """(edit distance in words, reference length) after normalisation."""
-    ref, hyp = normalise(reference), normalise(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1], len(ref)
+    ref = normalise(reference)
+    return edit_distance(ref, normalise(hypothesis)), len(ref)
 
 
 def wer(reference: str, hypothesis: str) -> float:

@@ -220,18 +220,22 @@ def _latency(results: Sequence[TurnResult]) -> dict[str, Any]:
     }
 
 
-def _word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
-    """Word-level edit distance and reference length, on lower-case words without punctuation."""
-    import re
-
-    ref = re.findall(r"[a-z0-9']+", reference.lower())
-    hyp = re.findall(r"[a-z0-9']+", hypothesis.lower())
+def edit_distance(ref: list[str], hyp: list[str]) -> int:
+    """Word-level Levenshtein distance (substitutions, insertions, deletions)."""
     row = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
         prev, row[0] = row[0], i
         for j, h in enumerate(hyp, 1):
             prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1], len(ref)
+    return row[-1]
+
+
+def _word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """Word-level edit distance and reference length, on lower-case words without punctuation."""
+    import re
+
+    ref = re.findall(r"[a-z0-9']+", reference.lower())
+    return edit_distance(ref, re.findall(r"[a-z0-9']+", hypothesis.lower())), len(ref)
 
 
 def summarise_run(run: ConfigRun) -> dict[str, Any]:
