@@ -46,11 +46,3 @@ def test_eval_bad_options_are_one_line_errors() -> None:
     one_line_error(run("--configs", "routed,huge"), "--configs")
     one_line_error(run("--only", "no-such-conversation"), "no conversation matches")
     one_line_error(run("--split", "train"), "--split")
-
-
-def test_turn_taking_eval_is_a_clear_error_until_it_exists() -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("rejoinder.evals.turns") is not None:
-        pytest.skip("rejoinder.evals.turns is present: its own tests cover `eval --turns`")
-    one_line_error(run("--turns"), "turn-taking evaluation is not available")

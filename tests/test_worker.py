@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -117,6 +118,9 @@ def test_a_cancelled_job_that_never_started_is_skipped() -> None:
         queued = asyncio.ensure_future(worker.run(ran.append, 1))
         await asyncio.sleep(0.01)
         queued.cancel()
+        # the cancellation reaches the worker's future once the loop has run it: wait for that
+        with contextlib.suppress(asyncio.CancelledError):
+            await queued
         gate.set()
         await blocker
         await asyncio.sleep(0.05)
