@@ -17,7 +17,7 @@ def fake_engine(reply: str = "Rome is the capital of Italy.", **stages: object) 
         "vad": FakeVAD(),
         "stt": FakeSTT(script=SCRIPT),
         "llm": FakeLLM(reply=reply),
-        "tts": FakeTTS(),
+        "tts": FakeTTS(word_s=0.05),  # short speech keeps paced replies quick; barge-in tests pass longer
         **stages,
     }
     return Engine.from_stages(config, **parts)

@@ -187,7 +187,7 @@ def test_bad_fields_get_a_human_error_naming_the_field(event: dict[str, Any], pa
 
 def test_a_replaced_response_still_gets_its_response_done() -> None:
     async def go() -> Client:
-        client = Client("word " * 30)
+        client = Client("word " * 12)
         item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "One"}]}
         await client.send("conversation.item.create", item=item)
         await client.send("response.create")

@@ -15,15 +15,15 @@ from rejoinder.loadtest.corpus import Question, deal, distinct_share, speech_end
 from rejoinder.loadtest.ramp import RampSettings, run_ramp, verdict
 from rejoinder.loadtest.run import LoadSettings, Percentiles, run_load
 
-FAST = LoadSettings(clients=2, turns=2, spread_s=0.3, think_s=(0.1, 0.3), answer_timeout_s=5)
+FAST = LoadSettings(clients=2, turns=2, spread_s=0.1, think_s=(0.05, 0.1), answer_timeout_s=5)
 
 
 def questions(count: int, per_group: int = 1) -> list[Question]:
     out = []
     for i in range(count):
-        audio = np.concatenate([silence(0.2), tone(i % 3, 0.6), silence(0.3)])
+        audio = np.concatenate([silence(0.1), tone(i % 3, 0.4), silence(0.3)])
         out.append(
-            Question(f"q{i // per_group}-{i % per_group}", f"q{i // per_group}", i % per_group, audio, 0.8)
+            Question(f"q{i // per_group}-{i % per_group}", f"q{i // per_group}", i % per_group, audio, 0.5)
         )
     return out
 

@@ -1,0 +1,126 @@
+"""Hears the user: when a turn starts and ends, work speculated in a pause, and barge-in.
+
+The session owns turns and state; this module only decides, from the audio, what the user is
+doing and tells the session (`ListenerHost`). Keeping it apart means a new kind of turn-taking
+(another end-of-turn model, a push-to-talk transport) changes one file.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+import numpy as np
+
+from rejoinder.audio import SAMPLE_RATE
+from rejoinder.config import Config
+from rejoinder.endpointing import TurnTaker
+from rejoinder.engine import Engine
+from rejoinder.interruptions import BargeInGate, Decision
+from rejoinder.responder import Responder
+from rejoinder.speculation import Speculation
+from rejoinder.turns import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted, TurnDetector, TurnEvent
+
+log = logging.getLogger(__name__)
+
+
+class ListenerHost(Protocol):
+    """What the listener needs from the session that owns the turns."""
+
+    @property
+    def busy(self) -> bool: ...
+
+    async def interrupt(self) -> None: ...
+
+    async def user_speaking(self, at_s: float) -> None: ...
+
+    async def user_finished(self, ended: SpeechEnded, speculation: Speculation | None) -> None: ...
+
+
+class Listener:
+    def __init__(self, engine: Engine, config: Config, responder: Responder, host: ListenerHost) -> None:
+        self.engine, self.config, self.responder, self.host = engine, config, responder, host
+        self._taker: TurnTaker | None = None
+        self._gate = BargeInGate(self._transcript)
+        self._speculation: Speculation | None = None
+
+    @property
+    def taker(self) -> TurnTaker:
+        """The VAD plus, in 'smart' mode, the end-of-turn model and the pause's transcript."""
+        if self._taker is None:
+            self._taker = TurnTaker(
+                self.engine.vad.stream(), self.config.vad, self.engine.end_of_turn, self._transcript
+            )
+        return self._taker
+
+    @property
+    def detector(self) -> TurnDetector:
+        return self.taker.detector
+
+    def reset(self) -> None:
+        """Start turn detection afresh (new settings, or the client cleared its buffer)."""
+        if self._taker is not None:
+            self._taker.close()
+        self._taker = None
+        self._gate.cancel()
+
+    async def close(self) -> None:
+        self.reset()
+        await self.drop_speculation()
+
+    async def _transcript(self, audio: np.ndarray) -> str:
+        return (await self.engine.stt.transcribe(audio)).text
+
+    async def push(self, samples: np.ndarray) -> None:
+        events = await self.taker.feed(samples)
+        if self._gate.active:
+            await self._judge_barge_in(samples)
+        for event in events:
+            await self._on_event(event)
+
+    async def end(self) -> None:
+        for event in await self.taker.finish():
+            await self._on_event(event)
+
+    async def _judge_barge_in(self, samples: np.ndarray) -> None:
+        """User speech while the agent speaks: interrupt only once its words say so."""
+        if not self.host.busy:  # the agent finished first: this is simply the user's next turn
+            self._gate.cancel()
+            await self.host.user_speaking(self.detector.position / SAMPLE_RATE)
+            return
+        if await self._gate.feed(samples, self.detector.silence_ms) is Decision.INTERRUPT:
+            log.info("barge-in", extra={"words": self._gate.text, "after_ms": self._gate.decided_after_ms})
+            await self.host.interrupt()
+            await self.host.user_speaking(self.detector.position / SAMPLE_RATE)
+
+    async def _on_event(self, event: TurnEvent) -> None:
+        if self._gate.active and isinstance(event, SpeechPaused | SpeechResumed):
+            return  # the agent is speaking and the user has not taken the turn (yet)
+        if isinstance(event, SpeechPaused):
+            await self.drop_speculation()
+            self._speculation = Speculation(
+                self.engine, self.responder, event.audio, self.taker.pause_transcript
+            )
+        elif isinstance(event, SpeechResumed):
+            await self.drop_speculation()
+        elif isinstance(event, SpeechStarted):
+            await self._on_speech_started(event)
+        elif self._gate.active and self._gate.speech_ended() is Decision.IGNORE:
+            log.info("not a barge-in", extra={"words": self._gate.text})  # a backchannel or a noise
+        else:
+            speculation, self._speculation = self._speculation, None
+            await self.host.user_finished(event, speculation)
+
+    async def _on_speech_started(self, event: SpeechStarted) -> None:
+        await self.drop_speculation()
+        if self.config.vad.interrupt_response and self.host.busy:
+            if self.config.vad.barge_in == "words":
+                self._gate.start(self.detector.utterance())
+                return
+            await self.host.interrupt()
+        await self.host.user_speaking(event.at_s)
+
+    async def drop_speculation(self) -> None:
+        if self._speculation is not None:
+            speculation, self._speculation = self._speculation, None
+            await speculation.cancel()

@@ -1,0 +1,135 @@
+"""One turn's work, from the user's words to the reply the listener heard.
+
+The session decides when a turn runs and when it is cut; `TurnRunner` transcribes, has the
+responder answer clause by clause, speaks each clause while the next is written, and records
+what was heard in the history and the turn's report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rejoinder.engine import Engine
+from rejoinder.events import (
+    ClauseStarted,
+    ConversationEnded,
+    EventSink,
+    ReplyDone,
+    State,
+    Transcribed,
+    TurnFailed,
+    TurnFinished,
+)
+from rejoinder.output import AudioOutput
+from rejoinder.responder import Answer, Responder
+from rejoinder.speculation import Speculation
+from rejoinder.streams import run_ahead
+from rejoinder.timeline import TurnReport
+from rejoinder.tool_turns import records_summary
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TurnRunner:
+    engine: Engine
+    responder: Responder
+    output: AudioOutput
+    emit: EventSink
+    set_state: Callable[[State], Awaitable[None]]
+    is_current: Callable[[], bool]
+    """True inside the session's current turn task: only it may put the session back to listening."""
+    reports: list[TurnReport] = field(default_factory=list)
+
+    async def run(
+        self,
+        report: TurnReport,
+        audio: np.ndarray | None,
+        text: str | None = None,
+        speculation: Speculation | None = None,
+        resume: bool = False,
+    ) -> None:
+        tl = report.timeline
+        answer = speculation.answer if speculation is not None else Answer(timeline=tl, resumed=resume)
+        answer.begin(report.index)
+        try:
+            if speculation is not None:
+                text = await speculation.transcript()
+                tl.adopt(answer.timeline)
+            elif text is None:
+                assert audio is not None
+                tl.mark("stt_start")
+                text = (await self.engine.stt.transcribe(audio)).text
+            tl.mark("transcript")
+            report.transcript = text
+            await self.emit(Transcribed(report.index, text))
+            if not text.strip() and not answer.resumed:
+                report.status = "empty"
+                return
+            clauses = (
+                speculation.clauses()
+                if speculation is not None
+                else run_ahead(self.responder.answer(text, answer))
+            )
+            await self._speak(report, clauses, speculation)
+            report.status = "completed"
+        except asyncio.CancelledError:
+            report.status = "cancelled"
+            if speculation is not None:
+                await speculation.cancel()
+            raise
+        except Exception as exc:  # one failed turn must not kill the session
+            report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
+            log.exception("turn failed", extra={"turn": report.index})
+            await self.emit(TurnFailed(report.index, report.error))
+        finally:
+            await self.finish(report, answer)
+
+    async def _speak(
+        self, report: TurnReport, clauses: AsyncIterator[str], speculation: Speculation | None
+    ) -> None:
+        """Each clause is synthesised as soon as it is written, while the LLM writes on."""
+        tl, tts, turn = report.timeline, self.engine.tts, report.index
+        index = 0
+        async for clause in clauses:
+            await self.emit(ClauseStarted(turn, index, clause))
+            self.output.begin_clause(turn, index, clause)
+            made = speculation.first_audio(clause) if speculation is not None and index == 0 else None
+            report.speculative_audio = report.speculative_audio or made is not None
+            async for chunk in made or tts.stream(clause):
+                if "first_audio" not in tl.marks:
+                    tl.mark("first_audio")
+                    await self.set_state("speaking")
+                await self.output.write(turn, index, chunk, tts.sample_rate)
+            self.output.end_clause(turn, index)
+            index += 1
+        await self.output.wait_played(turn)  # speaking lasts until heard: a barge-in until then cuts it
+
+    async def finish(self, report: TurnReport, answer: Answer) -> None:
+        """Record what was heard, report the turn, and go back to listening."""
+        report.timeline.adopt(answer.timeline)
+        report.timeline.mark("reply_done")
+        report.route, report.unspoken_tail = answer.route, answer.unspoken_tail
+        report.tool_calls = records_summary(answer.tool_calls)
+        if report.status == "cancelled":
+            self.output.clear(report.index)
+        report.reply = " ".join(self.output.heard(report.index))
+        heard_any = report.reply or report.status == "cancelled"  # a cut-off question still counts
+        said = report.transcript.strip() or answer.resumed
+        if said and report.status in ("completed", "cancelled") and heard_any:
+            self.responder.remember(report.transcript, report.reply or None)
+        self.reports.append(report)
+        log.info("turn", extra={"turn": report.to_dict()})
+        with contextlib.suppress(Exception):
+            await self.emit(ReplyDone(report.index, report.status, report.reply))
+            await self.emit(TurnFinished(report.index, report))
+            if answer.ends_conversation and report.status == "completed":
+                await self.emit(ConversationEnded(report.index))
+            if self.is_current():
+                await self.set_state("listening")
