@@ -190,7 +190,9 @@ class RouterConfig(_Strict):
     strong_share: float | None = Field(
         None, ge=0.0, le=1.0, description="calibrate thresholds so this share of queries reaches the top tier"
     )
-    escalate: bool = Field(False, description="re-ask the top tier when a lower tier says it cannot answer")
+    escalate: bool = Field(
+        True, description="re-ask the top tier when a lower tier refuses or only echoes the question"
+    )
 
 
 class Config(_Strict):

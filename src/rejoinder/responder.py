@@ -16,7 +16,7 @@ from rejoinder.chunking import ClauseChunker, ends_sentence
 from rejoinder.config import DEFAULT_SYSTEM_PROMPT, STRONG_PROMPT, Config, LLMConfig
 from rejoinder.engine import Engine, Tier
 from rejoinder.events import EventSink, ignore
-from rejoinder.routers.router import is_refusal
+from rejoinder.routers.router import is_echo, is_refusal
 from rejoinder.stages.capabilities import can_prefill
 from rejoinder.stages.llm import GenerationParams, Message, ToolCallingLLM, supports_tools
 from rejoinder.stages.router import RouteDecision
@@ -112,8 +112,9 @@ class Responder:
     async def answer(self, text: str, answer: Answer) -> AsyncGenerator[str, None]:
         """Speakable clauses of the reply to `text`, the first as soon as it is complete.
 
-        If a lower tier's first clause is a refusal, nothing of it is said and the top tier
-        answers instead (only the first clause is checked, so other turns pay nothing)."""
+        If a lower tier's first clause is a refusal, or its whole reply only repeats the
+        question, nothing of it is said and the top tier answers instead (only the opening is
+        checked, so other turns pay nothing)."""
         tier, answer.route = self.route(text)
         tools = self._tool_route(text, answer)
         if tools is None:
@@ -123,15 +124,15 @@ class Responder:
             answer.route = self._route_for_tools(tools, answer.route)
         try:
             if tools is None and self._may_escalate(answer.route):
-                first = await anext(clauses, None)
-                if first is not None and is_refusal(first):
+                opening = await self._opening(clauses, text)
+                if opening is None:
                     await clauses.aclose()
                     assert answer.route is not None
                     answer.route = self.engine.router.escalate(answer.route)
                     clauses = self._clauses(self.tiers()[answer.route.tier_index], text, answer)
-                elif first is not None:
+                for clause in opening or []:
                     answer.timeline.mark("first_clause")
-                    yield first
+                    yield clause
             async for clause in clauses:
                 answer.timeline.mark("first_clause")
                 yield clause
@@ -210,6 +211,20 @@ class Responder:
             self.notify,
             self.config.chunker,
         )
+
+    @staticmethod
+    async def _opening(clauses: AsyncGenerator[str, None], text: str) -> list[str] | None:
+        """The reply's first clause(s), or None when the tier gave up: a refusal, or an echo of
+        the question with nothing after it ("Hello?" -> "Hello?", but not "Hello! How can I help?")."""
+        first = await anext(clauses, None)
+        if first is None:
+            return []
+        if is_refusal(first):
+            return None
+        if not is_echo(first, text):
+            return [first]
+        second = await anext(clauses, None)
+        return None if second is None else [first, second]
 
     def _may_escalate(self, route: RouteDecision | None) -> bool:
         return (

@@ -191,6 +191,30 @@ def test_a_refusing_small_tier_hands_over_to_the_large_one(escalate: bool) -> No
     assert len(large.calls) == int(escalate)
 
 
+@pytest.mark.parametrize(
+    ("asked", "small_says", "hands_over"),
+    [
+        ("Hello?", "Hello!", True),
+        ("Hello, how are you today?", "Hello, how are you today?", True),
+        ("How are you today?", "How are you?", True),  # three words of the question, and no more
+        ("Is it far?", "Is it?", False),  # short and not the whole question
+        ("What is the capital of Italy?", "What is the capital of Italy? Rome.", False),
+        ("Hello?", "Hello! How can I help?", False),  # a greeting back, then an answer
+        ("Is Rome in Italy?", "Yes, Rome is in Italy.", False),
+    ],
+)
+def test_a_small_tier_that_only_echoes_the_question_hands_over(
+    asked: str, small_says: str, hands_over: bool
+) -> None:
+    small, large = FakeLLM(reply=small_says), FakeLLM(reply="I am well, thank you.")
+    engine = fake_engine(llm=small)
+    engine.config.router = RouterConfig(enabled=True, escalate=True)
+    engine.use_tiers([small, large], FixedRouter(0))
+    report = asyncio.run(Session(engine).respond(asked))
+    assert report.route is not None and report.route.escalated == hands_over
+    assert len(large.calls) == int(hands_over)
+
+
 def test_every_tier_sees_the_whole_history() -> None:
     small, large = FakeLLM(reply="Nice to meet you, Ada."), FakeLLM(reply="Your name is Ada.")
     engine = fake_engine(llm=small)

@@ -121,7 +121,11 @@ ShareOpt = Annotated[
 
 
 EscalateOpt = Annotated[
-    bool, typer.Option("--escalate", help="Re-ask the top tier when a lower tier refuses.")
+    bool | None,
+    typer.Option(
+        "--escalate/--no-escalate",
+        help="Re-ask the top tier when a lower tier refuses or only echoes the question (on by default).",
+    ),
 ]
 
 

@@ -195,6 +195,7 @@ def serve(
     from aiohttp import web
 
     from rejoinder.server import capacity as cap
+    from rejoinder.server import memory
     from rejoinder.server.app import ServerSettings, create_app
     from rejoinder.server.security import settings_from_options
 
@@ -202,6 +203,7 @@ def serve(
     security = settings_from_options(host, allow_origin, allow_host)
     _check_port(host, port)  # fail in a second, not after loading the models
     toolset = cli_tools(tools, builtin_tools)
+    memory.limit_arenas()  # before the model threads start: RSS that follows the load
     engine = _load(config, ("vad", "stt", "llm", "tts"))
     engine.tools = toolset
     settings = ServerSettings(

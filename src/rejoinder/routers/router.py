@@ -26,6 +26,20 @@ def is_refusal(text: str) -> bool:
     return bool(REFUSAL.search(text))
 
 
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def is_echo(clause: str, question: str) -> bool:
+    """The reply's first clause only repeats the user's words: a small model's way of failing
+    ("Hello?" -> "Hello?"), and it teaches the model to go on echoing through the history.
+    A short clause counts only when it is the whole question."""
+    said, asked = _words(clause), _words(question)
+    if not said:
+        return False
+    return said == asked or (len(said) >= 3 and asked[: len(said)] == said)
+
+
 def make_scorer(strategy: str) -> Scorer:
     if strategy == "features":
         return FeatureScorer()

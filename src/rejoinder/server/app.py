@@ -13,7 +13,7 @@ from importlib import resources
 from aiohttp import web
 
 from rejoinder.engine import Engine
-from rejoinder.server import openai_api, realtime_routes
+from rejoinder.server import memory, openai_api, realtime_routes
 from rejoinder.server.errors import error_response
 from rejoinder.server.metrics import Metrics
 from rejoinder.server.security import install_security
@@ -85,6 +85,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> web.Ap
     realtime_routes.add_routes(app)
     openai_api.add_routes(app, ENGINE)
     app.on_shutdown.append(_close_sessions)
+    app.cleanup_ctx.append(memory.trim_every(settings.trim_interval_s))
     return app
 
 

@@ -20,6 +20,8 @@ class ServerSettings:
     model_name: str = "rejoinder"
     idle_timeout_s: float = 300.0
     """A live session with no audio or events for this long is closed."""
+    trim_interval_s: float = 30.0
+    """Free heap pages go back to the OS this often (server/memory.py); 0: never."""
     security: SecuritySettings = field(default_factory=SecuritySettings)
     capacity: Capacity | None = None
     """Live sessions served well (measured by `bench --ramp`, or configured); None: max_sessions."""
