@@ -13,6 +13,7 @@ import numpy as np
 from rejoinder import registry
 from rejoinder.config import Config, LLMConfig
 from rejoinder.endpointing import load_end_of_turn
+from rejoinder.errors import RejoinderError
 from rejoinder.registry import Stage
 from rejoinder.stages import LLM, STT, TTS, VAD
 from rejoinder.stages.capabilities import can_prefill, can_transcribe_blocking, can_warm_up
@@ -48,6 +49,8 @@ class Engine:
         """The end-of-turn model ('smart' turn detection); None: a fixed silence ends turns."""
         self.tools: ToolSet | None = None
         """In-process tools every session may call (--tools, built-ins); None: none."""
+        self.tier_failures: dict[str, str] = {}
+        """Routing tiers that failed to load (name -> one-line reason); the others answer."""
 
     @classmethod
     def from_stages(cls, config: Config, **stages: Any) -> Engine:
@@ -89,6 +92,9 @@ class Engine:
     ) -> Engine:
         engine = cls(config)
         for stage in stages:
+            if stage == "llm" and config.router.enabled:
+                engine._load_tiers(status)  # each tier on its own: one failing leaves the others
+                continue
             stage_config = getattr(config, stage)
             label = f"{stage} ({stage_config.backend}"
             label += (
@@ -105,8 +111,8 @@ class Engine:
                 "stage loaded",
                 extra={"stage": stage, "backend": stage_config.backend, "ms": engine.load_ms[stage]},
             )
-        if "llm" in engine._stages:
-            engine._load_tiers(status)
+        if "llm" in engine._stages and not engine.tiers:
+            engine.tiers = [Tier("default", engine._stages["llm"], config.llm)]
         if "vad" in engine._stages and config.vad.end_of_turn == "smart":
             if status:
                 status(f"loading end-of-turn model ({config.vad.turn_backend})")
@@ -118,22 +124,34 @@ class Engine:
         return engine
 
     def _load_tiers(self, status: Callable[[str], None] | None) -> None:
-        """One LLM per tier; tiers on the same model file share one loaded copy."""
-        self.tiers = [Tier("default", self._stages["llm"], self.config.llm)]
-        if not self.config.router.enabled:
-            return
+        """One LLM per routing tier; tiers on the same model file share one loaded copy. A tier
+        that fails to load is left out (and reported in `tier_failures`); routing goes on over
+        the others. Only when no tier loads is it an error."""
         from rejoinder.routers import build_router
 
-        self.router = build_router(self.config.router)
-        loaded: dict[tuple[str, str, int, int], Any] = {_model_key(self.config.llm): self._stages["llm"]}
-        self.tiers = []
+        loaded: dict[tuple[str, str, int, int], Any] = {}
+        errors: list[Exception] = []
         for tier in self.config.tier_configs():
             key = _model_key(tier.llm)
             if key not in loaded:
                 if status:
                     status(f"loading llm tier {tier.name} ({tier.llm.backend}, {tier.llm.model})")
-                loaded[key] = registry.create("llm", tier.llm.backend, tier.llm)
+                t0 = time.perf_counter()
+                try:
+                    loaded[key] = registry.create("llm", tier.llm.backend, tier.llm)
+                except Exception as exc:
+                    errors.append(exc)
+                    self.tier_failures[tier.name] = _one_line(exc)
+                    log.warning("llm tier failed to load", extra={"tier": tier.name, "error": _one_line(exc)})
+                    continue
+                self.load_ms[f"llm:{tier.name}"] = round((time.perf_counter() - t0) * 1000, 1)
             self.tiers.append(Tier(tier.name, loaded[key], tier.llm))
+        if not self.tiers:
+            raise errors[0]
+        self._stages["llm"] = self.tiers[0].llm
+        router = build_router(self.config.router)
+        if len(self.tiers) > 1:
+            self.router = router.keeping([t.name for t in self.tiers]) if self.tier_failures else router
 
     def warmup(self) -> None:
         """One tiny inference per stage so the first user turn does not pay for lazy init."""
@@ -172,6 +190,11 @@ class Engine:
     @property
     def tts(self) -> TTS:
         return self._get("tts")
+
+
+def _one_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, RejoinderError) else f"{type(exc).__name__}: {text}"
 
 
 def _model_key(config: Any) -> tuple[str, str, int, int]:

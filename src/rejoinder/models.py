@@ -175,6 +175,18 @@ def gguf_parts(model: SplitGGUF) -> list[Path]:
     return paths
 
 
+def split_gguf_missing(model: SplitGGUF) -> str | None:
+    """Why `split_gguf_path` would fail, found without joining anything; None if it would not."""
+    if _ready(cache_dir() / "gguf" / model.file, model):
+        return None
+    try:
+        parts = gguf_parts(model)
+    except BackendUnavailable as exc:
+        return str(exc)
+    total = sum(p.stat().st_size for p in parts)
+    return None if total == model.size else f"{model.title}: the parts hold {total} bytes; {model.reinstall}"
+
+
 def _ready(target: Path, model: SplitGGUF) -> bool:
     marker = target.with_name(target.name + ".sha256")
     return (

@@ -96,10 +96,11 @@ class Responder:
     def tiers(self) -> list[Tier]:
         """The engine's loaded tier models with this conversation's settings, weakest first."""
         engine = self.engine
+        settings = {t.name: t.llm for t in self.config.tier_configs()}
         if engine.router is None or len(engine.tiers) < 2:
-            return [Tier("default", engine.tiers[0].llm if engine.tiers else engine.llm, self.config.llm)]
-        settings = self.config.tier_configs()
-        return [Tier(t.name, t.llm, s.llm) for t, s in zip(engine.tiers, settings, strict=True)]
+            only = engine.tiers[0] if engine.tiers else Tier("default", engine.llm, self.config.llm)
+            return [Tier(only.name, only.llm, settings.get(only.name, self.config.llm))]
+        return [Tier(t.name, t.llm, settings[t.name]) for t in engine.tiers]
 
     def route(self, text: str) -> tuple[Tier, RouteDecision | None]:
         tiers = self.tiers()

@@ -12,7 +12,7 @@ from rejoinder.backends.gguf_meta import metadata_string
 from rejoinder.backends.worker import Emit, ModelWorker, Priority, current_priority
 from rejoinder.config import LLMConfig
 from rejoinder.errors import BackendUnavailable, BadInputError
-from rejoinder.models import SPLIT_GGUFS, smollm2_path, split_gguf_path
+from rejoinder.models import SPLIT_GGUFS, smollm2_path, split_gguf_missing, split_gguf_path
 from rejoinder.stages.capabilities import Capability
 from rejoinder.stages.llm import GenerationParams, Message, OpenAITool, ToolCall, ToolChoice, wire_messages
 
@@ -34,6 +34,17 @@ def resolve_model(name: str) -> Path:
             f"{name}: no such GGUF file (give a path, or a packaged model: {', '.join(PACKAGED)})"
         )
     return path
+
+
+def model_missing(name: str) -> str | None:
+    """Why `resolve_model(name)` would fail, without loading or joining; None if it would not."""
+    try:
+        if name in SPLIT_GGUFS:
+            return split_gguf_missing(SPLIT_GGUFS[name])
+        resolve_model(name)
+    except (BackendUnavailable, BadInputError) as exc:
+        return str(exc)
+    return None
 
 
 class LlamaCppLLM:

@@ -19,7 +19,7 @@ from rejoinder.cli.common import (
     models_app,
     out,
 )
-from rejoinder.config import PRESETS
+from rejoinder.config import PRESETS, Config
 from rejoinder.errors import BadInputError
 
 
@@ -38,8 +38,9 @@ def backends(json_out: JsonOpt = False) -> None:
         }
         for s in registry.specs()
     ]
+    tiers = _tier_status(Config())
     if json_out:
-        print(json.dumps({"backends": rows, "presets": PRESETS}, indent=2))
+        print(json.dumps({"backends": rows, "presets": PRESETS, "tiers": tiers}, indent=2))
         return
     from rich.table import Table
 
@@ -49,6 +50,31 @@ def backends(json_out: JsonOpt = False) -> None:
         table.add_row(spec.stage, spec.name, mark, spec.description)
     out.print(table)
     out.print("presets: " + "; ".join(f"[bold]{k}[/]: {v}" for k, v in PRESETS.items()))
+    for tier in tiers:
+        state = "[green]ready[/]" if tier["ready"] else f"[red]missing[/]: {tier['problem']}"
+        if tier["ready"] is None:
+            state = "not checked (not a packaged llama.cpp model)"
+        out.print(f"llm tier [bold]{tier['name']}[/] ({tier['backend']}, {tier['model']}): {state}")
+
+
+def _tier_status(config: Config) -> list[dict[str, Any]]:
+    """Whether each default routing tier's model is present, found without loading it."""
+    from rejoinder.backends.llamacpp import model_missing
+
+    rows = []
+    for tier in config.tier_configs():
+        problem = model_missing(tier.llm.model) if tier.llm.backend == "llamacpp" else None
+        ready = None if tier.llm.backend != "llamacpp" else problem is None
+        rows.append(
+            {
+                "name": tier.name,
+                "backend": tier.llm.backend,
+                "model": tier.llm.model,
+                "ready": ready,
+                "problem": problem,
+            }
+        )
+    return rows
 
 
 @models_app.command("assemble")

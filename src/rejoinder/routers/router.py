@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from collections.abc import Sequence
@@ -87,6 +88,19 @@ class Router:
         boundaries = len(self.tiers) - 1
         shares = [top + (1.0 - top) * (boundaries - 1 - i) / boundaries for i in range(boundaries)]
         return calibrate(scores, shares)
+
+    def keeping(self, names: Sequence[str]) -> Router:
+        """This router over some of its tiers (the others failed to load): a query that would
+        have gone to a missing tier goes to the next kept tier up, or down when the top is gone."""
+        tiers, thresholds = list(self.tiers), list(self.thresholds)
+        for i in reversed(range(len(tiers))):
+            if tiers[i] not in names:
+                del tiers[i]
+                if thresholds:
+                    del thresholds[min(i, len(thresholds) - 1)]
+        kept = copy.copy(self)
+        kept.tiers, kept.thresholds = tiers, thresholds
+        return kept
 
     def route(self, text: str, history: Sequence[Message] = ()) -> RouteDecision:
         t0 = time.perf_counter()

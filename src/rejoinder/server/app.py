@@ -51,13 +51,16 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 async def health(request: web.Request) -> web.Response:
     app = request.app
+    engine = app[ENGINE]
     return web.json_response(
         {
-            "status": "ok",
+            "status": "degraded" if engine.tier_failures else "ok",
             "sessions": app[HOST].active,
             "max_sessions": app[HOST].max_sessions,
             **app[HOST].load(),
-            "preset": app[ENGINE].config.preset,
+            "preset": engine.config.preset,
+            "tiers": [t.name for t in engine.tiers],
+            "tier_failures": engine.tier_failures,
         }
     )
 
