@@ -158,3 +158,47 @@ def test_end_conversation_ends_the_session_after_the_goodbye() -> None:
     asyncio.run(go())
     kinds = [type(e) for e in events]
     assert ConversationEnded in kinds and kinds.index(ConversationEnded) > kinds.index(TurnFinished)
+
+
+def test_a_question_about_the_present_time_always_asks_the_clock() -> None:
+    """An earlier time in the history must not be repeated: the turn is made to call the clock."""
+    from rejoinder.tool_turns import ToolState
+
+    state = ToolState(ToolSet.builtins())
+    now = [
+        "What time is it?",
+        "Do you know what time it is?",
+        "What's today's date?",
+        "What day of the week is it today?",
+        "Is it evening in Sydney right now?",
+        "Tell me the current time in Paris.",
+    ]
+    other = [
+        "What time zone is London in?",
+        "What was the date of the moon landing?",
+        "What time does the store open?",
+        "How many hours are in a day?",
+        "What is 17 times 23?",
+    ]
+    assert [state.choice_for(t) for t in now] == ["current_datetime"] * len(now)
+    assert [state.choice_for(t) for t in other] == ["auto"] * len(other)
+    assert ToolState(ToolSet.builtins(), choice="none").choice_for("What time is it?") == "none"
+    assert ToolState(ToolSet()).choice_for("What time is it?") == "auto"  # no clock offered
+
+
+def test_the_second_time_question_calls_the_clock_again() -> None:
+    calls = [ToolCall("call_1", "current_datetime", "{}")]
+    llm = FakeLLM(reply=said_result, tool_calls=calls, delay_s=0.005)
+    engine = fake_engine(llm=llm)
+    engine.tools = ToolSet.builtins()
+
+    async def go() -> Session:
+        session = Session(engine)
+        await session.respond("What time is it?")
+        await session.respond("What time is it?")
+        return session
+
+    session = asyncio.run(go())
+    assert [len(r.tool_calls) for r in session.reports] == [1, 1]
+    asked = [c for c in llm.choices if c != "none"]  # after its result a turn answers with "auto"
+    assert asked == ["current_datetime", "auto", "current_datetime", "auto"]
