@@ -178,6 +178,17 @@ async def _sequential(engine: Engine, questions: list[np.ndarray]) -> list[dict[
     return results
 
 
+def _by_kind(turns: list[dict[str, Any]]) -> dict[str, dict[str, float | int]]:
+    """End of speech -> first audio for turns that called a tool and for the others."""
+    kinds: dict[str, list[float]] = {}
+    for t in turns:
+        if t["timings_ms"]["first_audio"] is not None:
+            kinds.setdefault("tool" if t.get("tool_calls") else "plain", []).append(
+                t["timings_ms"]["first_audio"]
+            )
+    return {kind: summarise(values) for kind, values in sorted(kinds.items())}
+
+
 def _by_tier(turns: list[dict[str, Any]]) -> dict[str, dict[str, float | int]]:
     """End of speech -> first audio for the turns each LLM tier answered (routing's latency cost)."""
     tiers: dict[str, list[float]] = {}
@@ -220,6 +231,7 @@ async def run_bench(
         "expected_turns": len(questions) * clients,
         "stages_ms": {s: summarise(v) for s, v in per_stage.items()},
         "first_audio_by_tier_ms": _by_tier(turns),
+        "first_audio_by_kind_ms": _by_kind(turns),
         "speculative_share": round(sum(bool(t.get("speculative")) for t in turns) / max(1, len(turns)), 2),
         "speculative_audio_share": round(
             sum(bool(t.get("speculative_audio")) for t in turns) / max(1, len(turns)), 2

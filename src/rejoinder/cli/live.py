@@ -70,6 +70,8 @@ def bench(
         str | None, typer.Option("--url", help="Load test a running server (Realtime WebSocket) instead.")
     ] = None,
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="REJOINDER_API_KEY")] = None,
+    tools: ToolsOpt = None,
+    builtin_tools: BuiltinToolsOpt = False,
     log_level: LogOpt = "warning",
 ) -> None:
     """Replay spoken questions through the live pipeline at 1x speed; report median and p95 per stage.
@@ -88,6 +90,9 @@ def bench(
         router__enabled=route,
     )
     with_llm_parallel(config, llm_parallel)
+    toolset = cli_tools(tools, builtin_tools)
+    if toolset is not None:
+        with_tool_slot(config)
     from rejoinder.bench import corpus, run_bench
     from rejoinder.loadtest import command as load
 
@@ -96,6 +101,8 @@ def bench(
     for path in paths:
         _check_input(path)
     engine = _load(config, ("vad", "stt", "llm", "tts")) if url is None else None
+    if engine is not None:
+        engine.tools = toolset
     if is_load:
         options = load.LoadOptions(clients, turns, seed, ramp, bound_ms, max_clients)
         return load.run_command(engine, paths, options, json_out, err, out, url, api_key)
@@ -127,6 +134,11 @@ def _print_bench(result: dict[str, Any]) -> None:
     for tier, s in result.get("first_audio_by_tier_ms", {}).items():
         out.print(
             f"first audio, {tier} tier: median {s.get('median', '-')} ms, "
+            f"p95 {s.get('p95', '-')} ms ({s['n']} turns)"
+        )
+    for kind, s in result.get("first_audio_by_kind_ms", {}).items():
+        out.print(
+            f"first audio, {kind} turns: median {s.get('median', '-')} ms, "
             f"p95 {s.get('p95', '-')} ms ({s['n']} turns)"
         )
     out.print(
