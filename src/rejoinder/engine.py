@@ -142,7 +142,7 @@ class Engine:
                 except Exception as exc:
                     errors.append(exc)
                     self.tier_failures[tier.name] = _one_line(exc)
-                    log.warning("llm tier failed to load", extra={"tier": tier.name, "error": _one_line(exc)})
+                    log.info("llm tier failed to load", extra={"tier": tier.name, "error": _one_line(exc)})
                     continue
                 self.load_ms[f"llm:{tier.name}"] = round((time.perf_counter() - t0) * 1000, 1)
             self.tiers.append(Tier(tier.name, loaded[key], tier.llm))

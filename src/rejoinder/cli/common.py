@@ -192,7 +192,12 @@ def _load(config: Config, stages: tuple[Stage, ...]) -> Any:
     from rejoinder.engine import Engine
 
     with _loading() as status:
-        return Engine.load(config, stages, status=status)
+        engine = Engine.load(config, stages, status=status)
+    for name, reason in engine.tier_failures.items():
+        left = ", ".join(t.name for t in engine.tiers)
+        err.print(f"rejoinder: warning: llm tier {name!r} did not load ({reason}); {left} answer(s) instead",
+                  markup=False, soft_wrap=True, highlight=False)  # fmt: skip
+    return engine
 
 
 @contextmanager
