@@ -13,7 +13,7 @@ import numpy as np
 from rejoinder import registry
 from rejoinder.config import Config, LLMConfig
 from rejoinder.endpointing import load_end_of_turn
-from rejoinder.errors import RejoinderError
+from rejoinder.errors import BadInputError, RejoinderError
 from rejoinder.registry import Stage
 from rejoinder.stages import LLM, STT, TTS, VAD
 from rejoinder.stages.capabilities import can_prefill, can_transcribe_blocking, can_warm_up
@@ -139,7 +139,9 @@ class Engine:
                 t0 = time.perf_counter()
                 try:
                     loaded[key] = registry.create("llm", tier.llm.backend, tier.llm)
-                except Exception as exc:
+                except BadInputError:
+                    raise  # the user asked for something that cannot be: say so, whatever else loads
+                except Exception as exc:  # a missing, corrupt or unloadable model: the others go on
                     errors.append(exc)
                     self.tier_failures[tier.name] = _one_line(exc)
                     log.info("llm tier failed to load", extra={"tier": tier.name, "error": _one_line(exc)})

@@ -9,11 +9,17 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from rejoinder.config import Config, LLMConfig, RouterConfig, TierConfig
 from rejoinder.engine import Engine
-from rejoinder.errors import BadInputError
+from rejoinder.errors import BackendUnavailable, BadInputError
 from rejoinder.server.app import create_app
 from rejoinder.session import Session
 
-BROKEN = LLMConfig(model="/no/such/model.gguf")  # llama.cpp: fails before anything loads
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory: pytest.TempPathFactory) -> LLMConfig:
+    """A model file llama.cpp cannot load (as a corrupt download would be)."""
+    path = tmp_path_factory.mktemp("models") / "corrupt.gguf"
+    path.write_bytes(b"GGUF" + bytes(60))
+    return LLMConfig(model=str(path))
 
 
 def fake(model: str) -> LLMConfig:
@@ -24,18 +30,18 @@ def routed(*tiers: tuple[str, LLMConfig]) -> Config:
     return Config(router=RouterConfig(tiers=[TierConfig(name=n, llm=llm) for n, llm in tiers]))
 
 
-def test_a_missing_strong_tier_leaves_the_small_one_answering_every_turn() -> None:
-    config = routed(("small", fake("a")), ("strong", BROKEN))
+def test_a_missing_strong_tier_leaves_the_small_one_answering_every_turn(broken: LLMConfig) -> None:
+    config = routed(("small", fake("a")), ("strong", broken))
     config.tts.backend = "fake"
     engine = Engine.load(config, stages=("llm", "tts"), warmup=False)
     assert [t.name for t in engine.tiers] == ["small"] and engine.router is None
-    assert "no such GGUF file" in engine.tier_failures["strong"]
+    assert "llama.cpp could not load this model" in engine.tier_failures["strong"]
     report = asyncio.run(Session(engine).respond("Explain how a transformer model works in detail."))
     assert report.status == "completed" and report.reply == "Hello there."
 
 
-def test_a_missing_middle_tier_routes_its_turns_up_to_the_next_tier() -> None:
-    config = routed(("small", fake("a")), ("medium", BROKEN), ("large", fake("b")))
+def test_a_missing_middle_tier_routes_its_turns_up_to_the_next_tier(broken: LLMConfig) -> None:
+    config = routed(("small", fake("a")), ("medium", broken), ("large", fake("b")))
     config.router.thresholds = [0.3, 0.7]
     engine = Engine.load(config, stages=("llm",), warmup=False)
     assert [t.name for t in engine.tiers] == ["small", "large"] and list(engine.tier_failures) == ["medium"]
@@ -43,13 +49,19 @@ def test_a_missing_middle_tier_routes_its_turns_up_to_the_next_tier() -> None:
     assert engine.tiers[0].llm is not engine.tiers[1].llm
 
 
-def test_no_tier_loading_is_the_one_line_error_of_the_first() -> None:
+def test_no_tier_loading_is_the_one_line_error_of_the_first(broken: LLMConfig) -> None:
+    with pytest.raises(BackendUnavailable, match="could not load"):
+        Engine.load(routed(("small", broken), ("strong", broken)), stages=("llm",), warmup=False)
+
+
+def test_a_mistake_in_what_was_asked_for_is_an_error_even_if_another_tier_loads() -> None:
+    typo = LLMConfig(model="/no/such/model.gguf")
     with pytest.raises(BadInputError, match="no such GGUF file"):
-        Engine.load(routed(("small", BROKEN), ("strong", BROKEN)), stages=("llm",), warmup=False)
+        Engine.load(routed(("small", fake("a")), ("strong", typo)), stages=("llm",), warmup=False)
 
 
-def test_health_says_which_tier_failed() -> None:
-    engine = Engine.load(routed(("small", BROKEN), ("strong", fake("b"))), stages=("llm",), warmup=False)
+def test_health_says_which_tier_failed(broken: LLMConfig) -> None:
+    engine = Engine.load(routed(("small", broken), ("strong", fake("b"))), stages=("llm",), warmup=False)
 
     async def go() -> dict[str, object]:
         async with TestClient(TestServer(create_app(engine))) as client:
@@ -58,4 +70,4 @@ def test_health_says_which_tier_failed() -> None:
 
     health = asyncio.run(go())
     assert health["status"] == "degraded" and health["tiers"] == ["strong"]
-    assert "no such GGUF file" in health["tier_failures"]["small"]  # type: ignore[index]
+    assert "could not load" in health["tier_failures"]["small"]  # type: ignore[index]
