@@ -224,23 +224,6 @@ def with_llm_parallel(config: Config, parallel: int | None) -> Config:
     return config
 
 
-def with_tool_slot(config: Config) -> Config:
-    """The top tier (the one tool turns go to) with a second llama.cpp slot: the tool prompt and
-    the plain prompt then each stay cached in a slot of their own, instead of every switch
-    between a tool turn and a plain turn re-reading the prompt from the system message on."""
-    if not config.router.enabled:
-        return config
-    if config.router.tiers:
-        top = config.router.tiers[-1]
-        if top.llm.backend == "llamacpp":
-            llm = top.llm.model_copy(update={"parallel": max(2, top.llm.parallel)})
-            config.router.tiers = [*config.router.tiers[:-1], top.model_copy(update={"llm": llm})]
-    elif config.router.strong.backend == "llamacpp":
-        parallel = max(2, config.router.strong.parallel)
-        config.router.strong = config.router.strong.model_copy(update={"parallel": parallel})
-    return config
-
-
 PRESETS: dict[str, str] = {
     "cpu": "embedded offline default: Silero VAD, Whisper base int8, SmolLM2-135M GGUF routed to "
     "Qwen2.5-Coder-1.5B GGUF for hard turns, Piper joe",

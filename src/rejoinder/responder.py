@@ -8,7 +8,7 @@ actually heard; a new tier, a remote model or tool use changes this module only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,8 +80,6 @@ class Responder:
         """Where tool calls and results are reported (the session's event sink)."""
         self._opened: Message | None = None
         """The user message a tool turn put in the history before its tools ran."""
-        if engine.tools is not None and _loop_running():
-            self.prefill(first=True)  # the tool prompt, while the user is still speaking
 
     # --- prompts --------------------------------------------------------------------------
     def _messages(self, tier: Tier, text: str) -> list[Message]:
@@ -188,16 +186,12 @@ class Responder:
         index = [t.name for t in self.tiers()].index(tier.name)
         return RouteDecision(tier.name, index, route.score, "tools", route.ms, route.features)
 
-    def _tool_prompt(self, tier: Tier, text: str) -> list[Message]:
+    def _tool_clauses(self, tier: Tier, text: str, answer: Answer) -> AsyncGenerator[str, None]:
         configured = tier.config.system_prompt
         packaged = configured in (DEFAULT_SYSTEM_PROMPT, STRONG_PROMPT)  # their examples get copied
         system = tool_system_prompt(self.instructions or (TOOL_BASE_PROMPT if packaged else configured))
         prompt = self._messages(tier, text)
         prompt[0] = {"role": "system", "content": system}
-        return prompt
-
-    def _tool_clauses(self, tier: Tier, text: str, answer: Answer) -> AsyncGenerator[str, None]:
-        prompt = self._tool_prompt(tier, text)
         user = prompt[-1] if text else None
 
         def open_user() -> None:
@@ -217,7 +211,6 @@ class Responder:
             answer,
             self.notify,
             self.config.chunker,
-            self.tools.choice_for(text),
         )
 
     @staticmethod
@@ -274,37 +267,18 @@ class Responder:
                 break
         self.prefill()
 
-    def prefill(self, first: bool = False) -> None:
-        """Let each tier cache the new history while the user listens, so the next turn starts
-        fast; and the tool tier its tool prompt too (its own slot), so a tool turn does as well.
-        `first`: before the first turn (only the tool prompt: the engine warmed the plain ones)."""
-        if not self.history and not first:
+    def prefill(self) -> None:
+        """Let each tier cache the new history while the user listens, so the next turn starts fast."""
+        if not self.history:
             return
-        tiers = self.tiers()
         seen: set[int] = set()
-        for tier in [] if first else tiers:
+        for tier in self.tiers():
             if can_prefill(tier.llm) and id(tier.llm) not in seen:
                 seen.add(id(tier.llm))
-                self._in_background(tier.llm.prefill_async(self._messages(tier, "")))
-        tools = self.tools.offered()
-        index = tool_tier(tiers, len(tiers) - 1) if tools else None
-        llm = tiers[index].llm if index is not None else None
-        if index is not None and can_prefill(llm):
-            self._in_background(llm.prefill_async(self._tool_prompt(tiers[index], ""), tools))
-
-    def _in_background(self, job: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(job)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+                task = asyncio.create_task(tier.llm.prefill_async(self._messages(tier, "")))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
 
     def close(self) -> None:
         for task in list(self._background):
             task.cancel()
-
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True

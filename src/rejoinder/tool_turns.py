@@ -30,7 +30,7 @@ from rejoinder.stages.llm import (
 )
 from rejoinder.streams import drain, fill
 from rejoinder.tools.client import ClientTool
-from rejoinder.tools.intent import ToolIntent, asks_for_now, tool_intent
+from rejoinder.tools.intent import ToolIntent, tool_intent
 from rejoinder.tools.loop import ToolEvent, reply_with_tools
 from rejoinder.tools.realtime_items import PendingCalls
 from rejoinder.tools.runner import FILLER_TEXT, ToolRecord, ToolRound, ToolRunner
@@ -41,8 +41,6 @@ if TYPE_CHECKING:
     from rejoinder.responder import Answer
 
 Notify = Callable[[SessionEvent], Awaitable[None]]
-CLOCK = "current_datetime"
-"""The built-in clock tool (tools/builtins.py)."""
 _FILLER = object()
 
 
@@ -62,17 +60,6 @@ class ToolState:
 
     def client_openai(self) -> list[OpenAITool]:
         return [t.openai() for t in self.client]
-
-    def offered(self) -> list[OpenAITool]:
-        """Every tool a tool turn shows the model (the process's, then the client's)."""
-        return [*self.tools.openai_tools(), *self.client_openai()] if self.available else []
-
-    def choice_for(self, text: str) -> ToolChoice:
-        """The turn's tool choice: the session's, except that a question about the present time
-        or date must call the clock (`current_datetime`) when it is offered."""
-        if self.choice == "auto" and asks_for_now(text) and any(t.name == CLOCK for t in self.tools):
-            return CLOCK
-        return self.choice
 
     def intent(self, text: str) -> ToolIntent | None:
         """Whether this turn is offered the tools: a forced choice always, else the cheap rule."""
@@ -122,7 +109,6 @@ async def tool_clauses(
     answer: Answer,
     notify: Notify,
     chunker_config: ChunkerConfig,
-    choice: ToolChoice = "auto",
 ) -> AsyncGenerator[str, None]:
     """Speakable clauses of a tool turn; `answer.tool_calls` and `answer.ends_conversation` are
     filled in as the calls run."""
@@ -139,7 +125,7 @@ async def tool_clauses(
     client = state.client_openai()
     client_names = frozenset(t.name for t in state.client)
     tl.mark("llm_start")
-    source = reply_with_tools(llm, prompt, params, runner, choice, client_tools=client)
+    source = reply_with_tools(llm, prompt, params, runner, state.choice, client_tools=client)
     producer = asyncio.create_task(fill(source, queue))
     chunker = ClauseChunker(chunker_config)
     shown: set[str] = set()

@@ -97,8 +97,6 @@ class FakeLLM:
     ) -> None:
         self.reply, self.delay_s = reply, delay_s
         self.tool_calls = tool_calls
-        self.choices: list[ToolChoice] = []
-        """The tool choice of every `stream_chat` call."""
         self.supports_tools = tool_calls is not None
         self.calls: list[list[Message]] = []
         self.offered: list[list[str]] = []
@@ -115,7 +113,6 @@ class FakeLLM:
     ) -> AsyncIterator[str | ToolCall]:
         names = [t["function"]["name"] for t in tools]
         self.offered.append(names)
-        self.choices.append(tool_choice)
         script = self.tool_calls or ()
         if messages and messages[-1]["role"] == "user" and names and tool_choice != "none":
             planned = script(messages) if callable(script) else script

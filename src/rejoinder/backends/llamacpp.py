@@ -92,21 +92,17 @@ class LlamaCppLLM:
             "cache_prompt": True,
         }
 
-    def prefill(self, messages: Sequence[Message], tools: Sequence[OpenAITool] = ()) -> None:
-        """Compute the KV cache for `messages` (as a tool turn's prompt when `tools` are given)
-        now, off the critical path of the next turn.
+    def prefill(self, messages: Sequence[Message]) -> None:
+        """Compute the KV cache for `messages` now, off the critical path of the next turn.
 
-        llama.cpp reuses the longest cached prefix, so the next request only processes what is new;
-        with two or more slots it sends a request to the slot whose cache is most like it, so a
-        tool prompt and a plain prompt each keep their own slot.
+        llama.cpp reuses the longest cached prefix, so the next request only processes what is new.
         """
-        from rejoinder.backends.tool_stream import tools_request
+        self.server.handle_chat_completions(
+            self._request(messages, GenerationParams(max_tokens=1), stream=False)
+        )
 
-        request = self._request(messages, GenerationParams(max_tokens=1), stream=False)
-        self.server.handle_chat_completions({**request, **(tools_request(tools, "auto") if tools else {})})
-
-    async def prefill_async(self, messages: Sequence[Message], tools: Sequence[OpenAITool] = ()) -> None:
-        await self._worker.run(self.prefill, list(messages), list(tools))
+    async def prefill_async(self, messages: Sequence[Message]) -> None:
+        await self._worker.run(self.prefill, list(messages))
 
     def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
         if current_priority() is Priority.VOICE:

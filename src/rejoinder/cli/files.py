@@ -46,7 +46,6 @@ from rejoinder.cli.common import (
     err,
     out,
 )
-from rejoinder.config import with_tool_slot
 from rejoinder.errors import BadInputError
 from rejoinder.tools.options import BuiltinToolsOpt, ToolsOpt, cli_tools
 
@@ -124,8 +123,6 @@ def reply(
 
     report = err if is_stdio(output) else out  # with -o -, stdout carries the WAV alone
     toolset = cli_tools(tools, builtin_tools)  # a bad tools file fails before any model loads
-    if toolset is not None:
-        with_tool_slot(config)
     with input_path(source) as src, OutputFile(output, (src,)) as target:
         _check_input(src)
         engine = _load(config, ("vad", "stt", "llm", "tts"))

@@ -30,7 +30,7 @@ from rejoinder.cli.common import (
     err,
     out,
 )
-from rejoinder.config import with_llm_parallel, with_tool_slot
+from rejoinder.config import with_llm_parallel
 from rejoinder.errors import BadInputError
 from rejoinder.tools.options import BuiltinToolsOpt, ToolsOpt, cli_tools
 
@@ -215,8 +215,6 @@ def serve(
     security = settings_from_options(host, allow_origin, allow_host)
     _check_port(host, port)  # fail in a second, not after loading the models
     toolset = cli_tools(tools, builtin_tools)
-    if toolset is not None:
-        with_tool_slot(config)
     memory.limit_arenas()  # before the model threads start: RSS that follows the load
     engine = _load(config, ("vad", "stt", "llm", "tts"))
     engine.tools = toolset

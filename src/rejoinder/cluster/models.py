@@ -16,7 +16,7 @@ from rejoinder import logs, registry
 from rejoinder.config import Config, LLMConfig
 from rejoinder.engine import Engine
 from rejoinder.stages.capabilities import can_prefill
-from rejoinder.stages.llm import GenerationParams, Message, OpenAITool
+from rejoinder.stages.llm import GenerationParams, Message
 from rejoinder.stages.stt import Transcript
 
 
@@ -43,9 +43,9 @@ class LLMModel:
             async for piece in pieces:
                 yield piece
 
-    async def prefill(self, messages: Sequence[Message], tools: Sequence[OpenAITool] = ()) -> None:
+    async def prefill(self, messages: Sequence[Message]) -> None:
         if can_prefill(self.llm):
-            await self.llm.prefill_async(messages, tools)
+            await self.llm.prefill_async(messages)
 
 
 class TTSModel:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rejoinder.stages.capabilities import Capability
-from rejoinder.stages.llm import GenerationParams, Message, OpenAITool
+from rejoinder.stages.llm import GenerationParams, Message
 from rejoinder.stages.stt import Transcript
 
 
@@ -51,11 +51,11 @@ class RemoteLLM:
     def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
         return _stream(self._streaming.stream.remote(list(messages), params))
 
-    def prefill(self, messages: Sequence[Message], tools: Sequence[OpenAITool] = ()) -> None:
-        self._handle.prefill.remote(list(messages), list(tools))  # fire and forget: a cache warm-up
+    def prefill(self, messages: Sequence[Message]) -> None:
+        self._handle.prefill.remote(list(messages))  # fire and forget: a cache warm-up
 
-    async def prefill_async(self, messages: Sequence[Message], tools: Sequence[OpenAITool] = ()) -> None:
-        await self._handle.prefill.remote(list(messages), list(tools))
+    async def prefill_async(self, messages: Sequence[Message]) -> None:
+        await self._handle.prefill.remote(list(messages))
 
 
 class RemoteTTS:

@@ -8,7 +8,7 @@ from typing import Any, Literal, Protocol, TypeGuard
 
 import numpy as np
 
-from rejoinder.stages.llm import Message, OpenAITool
+from rejoinder.stages.llm import Message
 from rejoinder.stages.stt import Transcript
 
 Capability = Literal["prefill", "warmup", "transcribe_blocking"]
@@ -17,9 +17,9 @@ Capability = Literal["prefill", "warmup", "transcribe_blocking"]
 class Prefilling(Protocol):
     """An LLM that can compute its prompt cache ahead of a turn."""
 
-    def prefill(self, messages: Sequence[Message], tools: Sequence[OpenAITool] = ()) -> None: ...
+    def prefill(self, messages: Sequence[Message]) -> None: ...
 
-    async def prefill_async(self, messages: Sequence[Message], tools: Sequence[OpenAITool] = ()) -> None: ...
+    async def prefill_async(self, messages: Sequence[Message]) -> None: ...
 
 
 class WarmingUp(Protocol):

@@ -29,13 +29,6 @@ ENDING = re.compile(
     r"i'?m done|see you|talk (to you )?later)\b",
     re.IGNORECASE,
 )
-NOW = re.compile(
-    r"\b(right now|what time is it|what time it is|(the|current) (time|date)\b(?!\s+(zone|of|when|that))|"
-    r"today'?s date|what day (of the week )?is (it|today))\b",
-    re.IGNORECASE,
-)
-"""Asks for the present time or date: the answer must come from the clock, never from the history
-(a model that sees an earlier answer in the conversation repeats it, stale)."""
 _STOPWORD_TEXT = """
 the a an and or of to for on in at by with from about into over only when what which who whom
 this that these those it its their our your user users give gives given get gets use used
@@ -61,10 +54,6 @@ def tool_keywords(name: str, description: str) -> set[str]:
     first = re.split(r"(?<=[.!?])\s", description.strip(), maxsplit=1)[0]
     words = _words(name.replace("_", " ").replace("-", " ")) | _words(first)
     return {w for w in words if w not in STOPWORDS}
-
-
-def asks_for_now(text: str) -> bool:
-    return bool(NOW.search(text))
 
 
 def tool_intent(text: str, tools: Iterable[tuple[str, str]] = ()) -> ToolIntent | None:
