@@ -91,8 +91,6 @@ def bench(
     )
     with_llm_parallel(config, llm_parallel)
     toolset = cli_tools(tools, builtin_tools)
-    if toolset is not None:
-        with_tool_slot(config)
     from rejoinder.bench import corpus, run_bench
     from rejoinder.loadtest import command as load
 
