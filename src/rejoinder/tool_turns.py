@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -30,7 +31,7 @@ from rejoinder.stages.llm import (
 )
 from rejoinder.streams import drain, fill
 from rejoinder.tools.client import ClientTool
-from rejoinder.tools.intent import ToolIntent, tool_intent
+from rejoinder.tools.intent import ToolIntent, asks_for_local_now, tool_intent
 from rejoinder.tools.loop import ToolEvent, reply_with_tools
 from rejoinder.tools.realtime_items import PendingCalls
 from rejoinder.tools.runner import FILLER_TEXT, ToolRecord, ToolRound, ToolRunner
@@ -69,6 +70,20 @@ class ToolState:
             return ToolIntent(f"tool_choice:{self.choice}")
         described = [(t.name, t.description) for t in self.tools]
         return tool_intent(text, described + [(t.name, t.description) for t in self.client])
+
+
+CLOCK = "current_datetime"
+"""The built-in clock tool (tools/builtins.py)."""
+
+
+def clock_first(state: ToolState, text: str) -> list[ToolCall]:
+    """The clock, called without asking the model, for a question about the present time or date
+    here: measured, Qwen2.5-Coder-1.5B called it for the first "What time is it?" of a
+    conversation only, and then repeated that time, or made one up, on every later one."""
+    offered = any(t.name == CLOCK for t in state.tools)
+    if state.choice != "auto" or not offered or not asks_for_local_now(text):
+        return []
+    return [ToolCall(f"call_{uuid.uuid4().hex[:12]}", CLOCK, "{}")]
 
 
 def tool_tier(tiers: Sequence[Tier], routed: int) -> int | None:
@@ -125,7 +140,10 @@ async def tool_clauses(
     client = state.client_openai()
     client_names = frozenset(t.name for t in state.client)
     tl.mark("llm_start")
-    source = reply_with_tools(llm, prompt, params, runner, state.choice, client_tools=client)
+    planned = clock_first(
+        state, str(prompt[-1]["content"]) if prompt and prompt[-1]["role"] == "user" else ""
+    )
+    source = reply_with_tools(llm, prompt, params, runner, state.choice, client_tools=client, planned=planned)
     producer = asyncio.create_task(fill(source, queue))
     chunker = ClauseChunker(chunker_config)
     shown: set[str] = set()

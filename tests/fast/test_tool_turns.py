@@ -158,3 +158,39 @@ def test_end_conversation_ends_the_session_after_the_goodbye() -> None:
     asyncio.run(go())
     kinds = [type(e) for e in events]
     assert ConversationEnded in kinds and kinds.index(ConversationEnded) > kinds.index(TurnFinished)
+
+
+def test_a_question_about_the_present_time_here_calls_the_clock_without_asking_the_model() -> None:
+    """Measured: the 1.5B called the clock for the first "What time is it?" only, then repeated that
+    time from the history or made one up. So the clock is called for it, every time."""
+    llm = FakeLLM(reply=said_result, delay_s=0.005, tool_calls=[])  # can call tools, never does
+    engine = fake_engine(llm=llm)
+    engine.tools = ToolSet.builtins()
+
+    async def go() -> Session:
+        session = Session(engine)
+        for question in ["What time is it?", "What is the capital of Italy?", "What's the date today?"]:
+            await session.respond(question)
+        await session.respond("What time is it in Tokyo?")  # a place: the model picks the time zone
+        return session
+
+    reports = asyncio.run(go()).reports
+    assert [[c["name"] for c in r.tool_calls] for r in reports] == [
+        ["current_datetime"],
+        [],
+        ["current_datetime"],
+        [],
+    ]
+    assert all(c["status"] == "ok" for r in reports for c in r.tool_calls)
+    assert reports[0].reply.startswith("The answer is ") and "2" in reports[0].reply  # spoken from the result
+    assert llm.offered[0] == []  # after the clock, the model answers with no tools offered
+
+
+def test_present_time_questions_are_told_apart() -> None:
+    from rejoinder.tools.intent import asks_for_local_now
+
+    here = ["What time is it?", "what's the time right now", "What is the date today?", "What day is it?"]
+    other = ["What time is it in Tokyo?", "What time does the store open?", "What is the date of Easter?",
+             "How many hours are in a day?", "Tell me what time it is and a joke."]  # fmt: skip
+    assert all(asks_for_local_now(t) for t in here)
+    assert not any(asks_for_local_now(t) for t in other)

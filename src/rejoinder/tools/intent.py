@@ -29,6 +29,13 @@ ENDING = re.compile(
     r"i'?m done|see you|talk (to you )?later)\b",
     re.IGNORECASE,
 )
+NOW_HERE = re.compile(
+    r"^\W*(what time is it|what'?s the time|what is the time|(what'?s|what is) (today'?s date|the date today|"
+    r"the date)|what day is (it|today))( now| right now| today)?\W*$",
+    re.IGNORECASE,
+)
+"""Asks for the present time or date here, and nothing else: only the clock can answer (a question
+naming a place, "What time is it in Tokyo?", is left to the model, which picks the time zone)."""
 _STOPWORD_TEXT = """
 the a an and or of to for on in at by with from about into over only when what which who whom
 this that these those it its their our your user users give gives given get gets use used
@@ -54,6 +61,10 @@ def tool_keywords(name: str, description: str) -> set[str]:
     first = re.split(r"(?<=[.!?])\s", description.strip(), maxsplit=1)[0]
     words = _words(name.replace("_", " ").replace("-", " ")) | _words(first)
     return {w for w in words if w not in STOPWORDS}
+
+
+def asks_for_local_now(text: str) -> bool:
+    return bool(NOW_HERE.search(text.strip()))
 
 
 def tool_intent(text: str, tools: Iterable[tuple[str, str]] = ()) -> ToolIntent | None:

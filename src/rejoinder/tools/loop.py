@@ -44,18 +44,21 @@ async def reply_with_tools(
     tool_choice: ToolChoice = "auto",
     max_rounds: int = MAX_ROUNDS,
     client_tools: Sequence[OpenAITool] = (),
+    planned: Sequence[ToolCall] = (),
 ) -> AsyncIterator[str | ToolEvent]:
     """Text pieces to speak, and a ToolEvent before and after each round of calls. `prompt` is
     extended with each round's messages; the runner also writes them to the session history.
-    `client_tools` are offered too, but run by the client (see ToolEvent "client_calls")."""
+    `client_tools` are offered too, but run by the client (see ToolEvent "client_calls").
+    `planned`: calls made without asking the model, as its first round (the clock for "What time
+    is it?"); the model then answers from their results."""
     choice = tool_choice
     client = frozenset(t["function"]["name"] for t in client_tools)
     try:
         for round_index in range(max_rounds):
-            calls: list[ToolCall] = []
+            calls: list[ToolCall] = list(planned) if round_index == 0 else []
             said: list[str] = []
             offered = [*runner.tools.openai_tools(), *client_tools] if choice != "none" else []
-            async for item in llm.stream_chat(prompt, params, offered, choice):
+            async for item in _nothing() if calls else llm.stream_chat(prompt, params, offered, choice):
                 if isinstance(item, ToolCall):
                     calls.append(item)
                 else:
@@ -79,6 +82,13 @@ async def reply_with_tools(
             fresh = any(r.status != "duplicate" for r in done.results)
             # a forced choice applies to the first response only; repeats or the last round: answer now
             choice = "auto" if fresh and round_index + 2 < max_rounds else "none"
+            if planned and round_index == 0:
+                choice = "none"  # the model did not choose these calls: it answers from them
     except (asyncio.CancelledError, GeneratorExit):  # barge-in: the answer is gone, the results stay
         runner.mark_interrupted()
         raise
+
+
+async def _nothing() -> AsyncIterator[str | ToolCall]:
+    return
+    yield  # an empty async generator
