@@ -17,6 +17,13 @@ HUMAN_AUDIO = REPO / "tests" / "data" / "human"
 HUMAN_EXTRA = HUMAN_AUDIO / "extra"
 """Five read sentences (LibriVox, Sense and Sensibility) from the same package."""
 
+
+def rss_mb() -> float:
+    """This process's resident memory now (Linux)."""
+    with open("/proc/self/status") as status:
+        return int(status.read().split("VmRSS:")[1].split()[0]) / 1024
+
+
 _NUMBERS = [
     "zero",
     "one",

@@ -3,13 +3,9 @@ onnxruntime's memory arena, which would keep the peak of the longest sentence fo
 
 from __future__ import annotations
 
+from helpers import rss_mb
 from rejoinder import registry
 from rejoinder.config import TTSConfig
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        return int(status.read().split("VmRSS:")[1].split()[0]) / 1024
 
 
 def test_a_long_sentence_leaves_no_lasting_growth() -> None:

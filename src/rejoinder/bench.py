@@ -12,6 +12,7 @@ import asyncio
 import resource
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,25 +179,24 @@ async def _sequential(engine: Engine, questions: list[np.ndarray]) -> list[dict[
     return results
 
 
-def _by_kind(turns: list[dict[str, Any]]) -> dict[str, dict[str, float | int]]:
-    """End of speech -> first audio for turns that called a tool and for the others."""
-    kinds: dict[str, list[float]] = {}
+def _first_audio_by(
+    turns: list[dict[str, Any]], group: Callable[[dict[str, Any]], str]
+) -> dict[str, dict[str, float | int]]:
+    """End of speech -> first audio per group of turns (each LLM tier: routing's latency cost;
+    tool turns apart from plain ones)."""
+    groups: dict[str, list[float]] = {}
     for t in turns:
-        if t["timings_ms"]["first_audio"] is not None:
-            kinds.setdefault("tool" if t.get("tool_calls") else "plain", []).append(
-                t["timings_ms"]["first_audio"]
-            )
-    return {kind: summarise(values) for kind, values in sorted(kinds.items())}
+        if (value := t["timings_ms"]["first_audio"]) is not None:
+            groups.setdefault(group(t), []).append(value)
+    return {name: summarise(values) for name, values in sorted(groups.items())}
 
 
-def _by_tier(turns: list[dict[str, Any]]) -> dict[str, dict[str, float | int]]:
-    """End of speech -> first audio for the turns each LLM tier answered (routing's latency cost)."""
-    tiers: dict[str, list[float]] = {}
-    for t in turns:
-        if t["timings_ms"]["first_audio"] is not None:
-            tier = (t.get("route") or {}).get("tier", "default")
-            tiers.setdefault(tier, []).append(t["timings_ms"]["first_audio"])
-    return {tier: summarise(values) for tier, values in sorted(tiers.items())}
+def _tier(turn: dict[str, Any]) -> str:
+    return str((turn.get("route") or {}).get("tier", "default"))
+
+
+def _kind(turn: dict[str, Any]) -> str:
+    return "tool" if turn.get("tool_calls") else "plain"
 
 
 async def run_bench(
@@ -230,8 +230,8 @@ async def run_bench(
         "turns": len(turns),
         "expected_turns": len(questions) * clients,
         "stages_ms": {s: summarise(v) for s, v in per_stage.items()},
-        "first_audio_by_tier_ms": _by_tier(turns),
-        "first_audio_by_kind_ms": _by_kind(turns),
+        "first_audio_by_tier_ms": _first_audio_by(turns, _tier),
+        "first_audio_by_kind_ms": _first_audio_by(turns, _kind),
         "speculative_share": round(sum(bool(t.get("speculative")) for t in turns) / max(1, len(turns)), 2),
         "speculative_audio_share": round(
             sum(bool(t.get("speculative_audio")) for t in turns) / max(1, len(turns)), 2

@@ -175,16 +175,26 @@ def gguf_parts(model: SplitGGUF) -> list[Path]:
     return paths
 
 
+def _whole_parts(model: SplitGGUF) -> tuple[list[Path], int]:
+    """The part files and their total size, which must be the model's."""
+    parts = gguf_parts(model)
+    total = sum(p.stat().st_size for p in parts)
+    if total != model.size:
+        raise BackendUnavailable(
+            f"{model.title}: the parts hold {total} bytes, expected {model.size}; {model.reinstall}"
+        )
+    return parts, total
+
+
 def split_gguf_missing(model: SplitGGUF) -> str | None:
     """Why `split_gguf_path` would fail, found without joining anything; None if it would not."""
     if _ready(cache_dir() / "gguf" / model.file, model):
         return None
     try:
-        parts = gguf_parts(model)
+        _whole_parts(model)
     except BackendUnavailable as exc:
         return str(exc)
-    total = sum(p.stat().st_size for p in parts)
-    return None if total == model.size else f"{model.title}: the parts hold {total} bytes; {model.reinstall}"
+    return None
 
 
 def _ready(target: Path, model: SplitGGUF) -> bool:
@@ -206,12 +216,7 @@ def split_gguf_path(model: SplitGGUF, progress: Progress | None = None) -> Path:
     target = cache_dir() / "gguf" / model.file
     if _ready(target, model):
         return target
-    parts = gguf_parts(model)
-    total = sum(p.stat().st_size for p in parts)
-    if total != model.size:
-        raise BackendUnavailable(
-            f"{model.title}: the parts hold {total} bytes, expected {model.size}; {model.reinstall}"
-        )
+    parts, total = _whole_parts(model)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f"{target.name}.{os.getpid()}.partial")
     digest = hashlib.sha256()

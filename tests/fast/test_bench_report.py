@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rejoinder.bench import _by_kind
+from rejoinder.bench import _first_audio_by, _kind
 
 
 def turn(first_audio: float | None, calls: int) -> dict[str, object]:
@@ -10,7 +10,9 @@ def turn(first_audio: float | None, calls: int) -> dict[str, object]:
 
 
 def test_tool_turns_are_reported_apart() -> None:
-    kinds = _by_kind([turn(900.0, 1), turn(300.0, 0), turn(500.0, 0), turn(None, 1), turn(1100.0, 2)])
+    kinds = _first_audio_by(
+        [turn(900.0, 1), turn(300.0, 0), turn(500.0, 0), turn(None, 1), turn(1100.0, 2)], _kind
+    )
     assert kinds["tool"]["n"] == 2 and kinds["tool"]["median"] in (900.0, 1000.0, 1100.0)
     assert kinds["plain"]["n"] == 2 and kinds["plain"]["max"] == 500.0
-    assert _by_kind([turn(300.0, 0)]).keys() == {"plain"}
+    assert _first_audio_by([turn(300.0, 0)], _kind).keys() == {"plain"}

@@ -8,12 +8,8 @@ import platform
 import pytest
 from aiohttp import web
 
+from helpers import rss_mb
 from rejoinder.server import memory
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        return int(status.read().split("VmRSS:")[1].split()[0]) / 1024
 
 
 @pytest.mark.skipif(platform.system() != "Linux" or memory._glibc() is None, reason="glibc only")

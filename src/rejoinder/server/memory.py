@@ -1,8 +1,9 @@
 """Gives freed heap memory back to the OS, so a long-running server's RSS follows its load.
 
 glibc keeps freed pages in per-thread arenas. A server with dozens of threads (model workers,
-aiortc, executors) and bursts of large requests sees its RSS climb though nothing leaks: the
-soak grew ~25 MB a minute that way. Fewer arenas and a periodic `malloc_trim` return it.
+aiortc, executors) and bursts of large requests keeps RSS it no longer uses; fewer arenas and a
+periodic `malloc_trim` return it (the soak's saw-tooth, docs/soak.md; most of its earlier climb
+was Piper's onnxruntime arena, now off).
 Everything here is a no-op where the C library is not glibc.
 """
 
@@ -12,13 +13,10 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
-import logging
 from collections.abc import AsyncIterator, Callable
 from functools import cache
 
 from aiohttp import web
-
-log = logging.getLogger(__name__)
 
 _M_ARENA_MAX = -8  # mallopt parameter (malloc.h)
 

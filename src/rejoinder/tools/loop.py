@@ -58,12 +58,13 @@ async def reply_with_tools(
             calls: list[ToolCall] = list(planned) if round_index == 0 else []
             said: list[str] = []
             offered = [*runner.tools.openai_tools(), *client_tools] if choice != "none" else []
-            async for item in _nothing() if calls else llm.stream_chat(prompt, params, offered, choice):
-                if isinstance(item, ToolCall):
-                    calls.append(item)
-                else:
-                    said.append(item)
-                    yield item
+            if not calls:  # planned calls stand for the model's first round
+                async for item in llm.stream_chat(prompt, params, offered, choice):
+                    if isinstance(item, ToolCall):
+                        calls.append(item)
+                    else:
+                        said.append(item)
+                        yield item
             if not calls:
                 return
             yield ToolEvent("calls", calls=tuple(calls))
@@ -87,8 +88,3 @@ async def reply_with_tools(
     except (asyncio.CancelledError, GeneratorExit):  # barge-in: the answer is gone, the results stay
         runner.mark_interrupted()
         raise
-
-
-async def _nothing() -> AsyncIterator[str | ToolCall]:
-    return
-    yield  # an empty async generator
