@@ -182,6 +182,14 @@ def test_input_ending_mid_turn_forces_the_end() -> None:
         ("My name is spelled S, M.", True),  # spelling
         ("My appointment is on March.", True),  # a date in progress
         ("We could", True),  # a modal with no full stop: trailing off
+        ("Hello.", True),  # a greeting alone: usually followed by the request
+        ("Hi there!", True),
+        ("Hello?", True),  # the STT's punctuation of one word is a guess
+        ("Hello, how are you today?", False),
+        ("My phone number is five five five.", True),  # numbers in words (Moonshine writes them so)
+        ("Send it to forty-two Elm Road.", True),
+        ("I was born in nineteen ninety.", False),
+        ("Wake me up at seven.", False),
         ("I need eggs, milk and bread.", False),  # the list is closed
         ("That's all I wanted to know, thanks.", False),
         ("Sure, go ahead.", False),

@@ -172,6 +172,23 @@ def test_a_call_is_never_run_twice_for_one_request() -> None:
     assert tool_ids == ["c1", "c2", "c3"]  # every call in the history has exactly one result
 
 
+def test_a_call_written_when_no_tools_are_offered_is_neither_run_nor_spoken() -> None:
+    """Measured: Qwen2.5-Coder-1.5B, given an order's result, asked for the same lookup again and
+    then, with no tools offered, wrote the call as text, which was read aloud."""
+    llm = ScriptedToolLLM(
+        [
+            [tc("lookup_order", {"order_id": "A1"}, "c1")],
+            [tc("lookup_order", {"order_id": "A1"}, "c2")],  # a repeat: no tools after this
+            [tc("lookup_order", {"order_id": "A1"}, "c3")],  # recovered from text, with none offered
+        ]
+    )
+    runner = ToolRunner(TOOLS, [])
+    items = asyncio.run(collect(llm, runner, []))
+    assert RUNS == ["A1"] and [r.call.call_id for r in runner.records] == ["c1", "c2"]
+    assert llm.calls[2][1] == []
+    assert [i for i in items if isinstance(i, str)] == ["Here is what I found: order A1 shipped."]
+
+
 def test_parallel_calls_run_together_or_are_refused_clearly() -> None:
     calls = [tc("slow_lookup", {"order_id": "A"}, "c1"), tc("slow_lookup", {"order_id": "B"}, "c2")]
     start = time.perf_counter()
@@ -291,3 +308,27 @@ def test_client_tools_are_handed_to_the_client_once_and_local_ones_run() -> None
     assert RUNS == ["A"]  # the local call ran
     assert [c["id"] for c in history[0]["tool_calls"]] == ["c3", "c1"]
     assert [m.get("tool_call_id") for m in history[1:]] == ["c3"]  # c1's output comes from the client
+
+
+def test_a_response_of_markup_only_gets_a_spoken_apology_not_silence() -> None:
+    """Measured: Qwen2.5-Coder-1.5B answered "What time is it in Paris?" with "<tools></tools>"."""
+    llm = ScriptedToolLLM([["<tools></tools>"]])
+    items = asyncio.run(collect(llm, ToolRunner(TOOLS, []), []))
+    assert items[-1] == "Sorry, I could not answer that. Could you ask it another way?"
+    llm = ScriptedToolLLM([["It is noon."]])
+    assert asyncio.run(collect(llm, ToolRunner(TOOLS, []), [])) == ["It is noon."]
+
+
+def test_after_end_conversation_the_model_is_not_asked_again() -> None:
+    """Measured: asked again after ending the call, the 1.5B said "I can't assist with that."."""
+    from rejoinder.tools.builtins import end_conversation
+
+    tools = ToolSet.from_functions(end_conversation)
+    llm = ScriptedToolLLM([[tc("end_conversation", {}, "c1")], ["I can't assist with that."]])
+    runner = ToolRunner(tools, [])
+    items = asyncio.run(collect(llm, runner, []))
+    assert runner.end_requested and len(llm.calls) == 1
+    assert [i for i in items if isinstance(i, str)] == ["Goodbye!"]
+    llm = ScriptedToolLLM([["Bye now!", tc("end_conversation", {}, "c2")]])  # said its own goodbye
+    said = [i for i in asyncio.run(collect(llm, ToolRunner(tools, []), [])) if isinstance(i, str)]
+    assert said == ["Bye now!"]

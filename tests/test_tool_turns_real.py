@@ -1,6 +1,6 @@
 """Tool turns on the real models (slow): a spoken "What is 17 times 23?" in file mode is answered
-through the calculator by the tool-capable tier (Qwen2.5-Coder-1.5B), and the official `openai`
-SDK gets the function_call item and the spoken answer from a running server."""
+through the calculator (directly: the request is a bare sum, tools/direct.py), and the official
+`openai` SDK gets the function_call item and the spoken answer from a running server."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_a_spoken_calculation_is_answered_through_the_calculator(tool_engine: En
     question = spoken("What is 17 times 23?", tmp_path / "q.wav")
     reports, seconds = asyncio.run(reply_to_file(tool_engine, question, tmp_path / "out.wav"))
     [report] = reports
-    assert report.route is not None and report.route.tier == "strong", report.to_dict()
+    assert report.route is not None and report.route.strategy == "direct", report.to_dict()
     assert [c["name"] for c in report.tool_calls] == ["calculate"], report.to_dict()
     assert report.tool_calls[0]["output"] == "391"
     assert "391" in report.reply or "three hundred" in report.reply.lower(), report.reply

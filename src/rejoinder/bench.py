@@ -180,13 +180,13 @@ async def _sequential(engine: Engine, questions: list[np.ndarray]) -> list[dict[
 
 
 def _first_audio_by(
-    turns: list[dict[str, Any]], group: Callable[[dict[str, Any]], str]
+    turns: list[dict[str, Any]], group: Callable[[dict[str, Any]], str], stage: str = "first_audio"
 ) -> dict[str, dict[str, float | int]]:
-    """End of speech -> first audio per group of turns (each LLM tier: routing's latency cost;
-    tool turns apart from plain ones)."""
+    """A stage's figures per group of turns (each LLM tier: routing's latency cost; tool turns
+    apart from plain ones); by default first audio after the end-of-turn decision."""
     groups: dict[str, list[float]] = {}
     for t in turns:
-        if (value := t["timings_ms"]["first_audio"]) is not None:
+        if (value := _stage_values(t)[stage]) is not None:
             groups.setdefault(group(t), []).append(value)
     return {name: summarise(values) for name, values in sorted(groups.items())}
 
@@ -196,7 +196,10 @@ def _tier(turn: dict[str, Any]) -> str:
 
 
 def _kind(turn: dict[str, Any]) -> str:
-    return "tool" if turn.get("tool_calls") else "plain"
+    """plain; tool (the model chose the call); tool, direct (the words decided it: tools/direct.py)."""
+    if not turn.get("tool_calls"):
+        return "plain"
+    return "tool, direct" if (turn.get("route") or {}).get("strategy") == "direct" else "tool"
 
 
 async def run_bench(
@@ -232,6 +235,7 @@ async def run_bench(
         "stages_ms": {s: summarise(v) for s, v in per_stage.items()},
         "first_audio_by_tier_ms": _first_audio_by(turns, _tier),
         "first_audio_by_kind_ms": _first_audio_by(turns, _kind),
+        "voice_to_voice_by_kind_ms": _first_audio_by(turns, _kind, "voice_to_voice"),
         "speculative_share": round(sum(bool(t.get("speculative")) for t in turns) / max(1, len(turns)), 2),
         "speculative_audio_share": round(
             sum(bool(t.get("speculative_audio")) for t in turns) / max(1, len(turns)), 2

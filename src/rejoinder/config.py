@@ -20,17 +20,24 @@ DEFAULT_SYSTEM_PROMPT = (
 
 STRONG_PROMPT = (
     "You are a helpful voice assistant; everything you write is spoken aloud. Use short, plain "
-    "sentences, without lists, markdown, code, equations or symbols. For a simple question, give the "
-    "answer first, in one or two sentences. When a question needs working out, such as arithmetic, "
+    "sentences, without lists, markdown, code, equations or symbols. For a simple question, give the"
+    " answer first, in one or two sentences. When a question needs working out, such as arithmetic, "
     "days of the week, clock times, what is left over, or which of two things is bigger or heavier, "
-    "go step by step out loud, then say the result. Work from what the question literally says, one "
-    "fact at a time. For example, asked 'If tomorrow is Friday, what day was yesterday?', say: "
-    "'Tomorrow is Friday, so today is Thursday, and yesterday was Wednesday.' Asked 'A class starts "
-    "at 8:45 and lasts 30 minutes. When does it end?', say: '8:45 plus 15 minutes is 9:00, plus 15 "
-    "more is 9:15.' Use what the user told you earlier in the conversation, such as their name."
+    "work it out out loud one small step at a time, then say the result. Count days and hours one at"
+    " a time, naming each one; going back in time, count backwards. Riddles hide the answer in their"
+    " exact words: check what each word says before you compute anything. For example, asked 'If "
+    "today is Tuesday, what day will it be in three days?', say: 'Tuesday, then Wednesday is one "
+    "day, Thursday two, Friday three. So it will be Friday.' Asked 'If today is Wednesday, what day "
+    "was it three days ago?', say: 'Counting back from Wednesday: Tuesday is one day ago, Monday "
+    "two, Sunday three. So it was Sunday.' Asked 'It is 10 AM. What time will it be in 4 hours?', "
+    "say: 'From 10 AM: 11 AM is one hour, 12 noon two, 1 PM three, 2 PM four. So it will be 2 PM.' "
+    "Asked 'A class starts at 8:45 and lasts 70 minutes. When does it end?', say: '70 minutes is 1 "
+    "hour and 10 minutes. 8:45 plus 1 hour is 9:45, plus 10 minutes is 9:55.' Use what the user told"
+    " you earlier in the conversation, such as their name."
 )
 """The strong tier's prompt: answer first, spoken style, reasoning out loud for questions that need
-working out (two worked examples of the technique, not taken from the eval set), uses the history."""
+working out, counting days and hours one at a time (worked examples of the technique, not taken
+from the eval set; chosen on its tune split, docs/accuracy.md), uses the history."""
 
 
 class _Strict(BaseModel):
@@ -71,7 +78,7 @@ class VADConfig(_Strict):
 
 
 class STTConfig(_Strict):
-    backend: str = "faster-whisper"
+    backend: str = "moonshine"
     model: str = Field(
         "base",
         description="'base' = the backend's packaged model (Whisper base; Moonshine base), or a model dir",
@@ -195,6 +202,15 @@ class RouterConfig(_Strict):
     )
 
 
+class ToolsConfig(_Strict):
+    direct: bool = Field(
+        True,
+        description="answer 'What time is it?', 'What's the date?' and bare sums ('What is 17 times 23?') "
+        "from the clock and the calculator, without the model (tools/direct.py); on even when the "
+        "built-in tools are not offered to the model",
+    )
+
+
 class Config(_Strict):
     preset: Literal["cpu", "seed", "remote"] = "cpu"
     vad: VADConfig = VADConfig()
@@ -203,6 +219,7 @@ class Config(_Strict):
     tts: TTSConfig = TTSConfig()
     chunker: ChunkerConfig = ChunkerConfig()
     router: RouterConfig = RouterConfig()
+    tools: ToolsConfig = ToolsConfig()
 
     def tier_configs(self) -> list[TierConfig]:
         """The routing tiers, weakest first; without explicit tiers the main LLM is 'small' and
@@ -225,7 +242,7 @@ def with_llm_parallel(config: Config, parallel: int | None) -> Config:
 
 
 PRESETS: dict[str, str] = {
-    "cpu": "embedded offline default: Silero VAD, Whisper base int8, SmolLM2-135M GGUF routed to "
+    "cpu": "embedded offline default: Silero VAD, Moonshine base, SmolLM2-135M GGUF routed to "
     "Qwen2.5-Coder-1.5B GGUF for hard turns, Piper joe",
     "seed": "reference GPU set: Whisper small 8-bit, Phi-3.5-mini-instruct 4-bit (transformers), Parler-TTS "
     "mini expresso with a voice description; needs the [seed] and [gpu] extras and a CUDA GPU",

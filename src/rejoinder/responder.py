@@ -8,7 +8,7 @@ actually heard; a new tier, a remote model or tool use changes this module only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +21,9 @@ from rejoinder.stages.capabilities import can_prefill
 from rejoinder.stages.llm import GenerationParams, Message, ToolCallingLLM, supports_tools
 from rejoinder.stages.router import RouteDecision
 from rejoinder.timeline import Timeline
-from rejoinder.tool_turns import ToolState, tool_clauses, tool_tier
+from rejoinder.tool_turns import ToolState, direct_clauses, direct_plan, tool_clauses, tool_tier
 from rejoinder.tools.prompt import TOOL_BASE_PROMPT, tool_system_prompt
+from rejoinder.tools.toolset import ToolSet
 
 
 @dataclass
@@ -74,8 +75,11 @@ class Responder:
         self.max_tokens: int | None = None
         """Caps every tier's answer length (a Realtime client's `max_output_tokens`)."""
         self._background: set[asyncio.Task[None]] = set()
-        self.tools = ToolState(engine.tools) if engine.tools is not None else ToolState()
-        """In-process tools (the engine's), the client's tools and choice (Realtime)."""
+        self.tools = ToolState(engine.tools if engine.tools is not None else ToolSet())
+        """In-process tools (the engine's), the client's tools and choice (Realtime), and the
+        tools of direct answers (config `tools.direct`)."""
+        if self.config.tools.direct:
+            self.tools.direct = ToolSet.direct_builtins()
         self.notify: EventSink = ignore
         """Where tool calls and results are reported (the session's event sink)."""
         self._opened: Message | None = None
@@ -117,8 +121,14 @@ class Responder:
         question, nothing of it is said and the top tier answers instead (only the opening is
         checked, so other turns pay nothing)."""
         tier, answer.route = self.route(text)
-        tools = self._tool_route(text, answer)
-        if tools is None:
+        direct = None if answer.resumed else direct_plan(self.tools, text)
+        tools = None if direct is not None else self._tool_route(text, answer)
+        if direct is not None:
+            clauses = direct_clauses(
+                direct, self.tools, self.history, self._opener(text), answer, self.notify
+            )
+            answer.route = self._route_for_tools(None, answer.route)
+        elif tools is None:
             clauses = self._clauses(tier, text, answer)
         else:
             clauses = self._tool_clauses(tools, text, answer)
@@ -180,11 +190,26 @@ class Responder:
         index = tool_tier(tiers, routed)
         return None if index is None else tiers[index]
 
-    def _route_for_tools(self, tier: Tier, route: RouteDecision | None) -> RouteDecision | None:
-        if route is None or route.tier == tier.name:
+    def _route_for_tools(self, tier: Tier | None, route: RouteDecision | None) -> RouteDecision | None:
+        """The route a tool turn took: to `tier`, or (None) to no model: a direct tool answer."""
+        if route is None or (tier is not None and route.tier == tier.name):
             return route
+        if tier is None:
+            return RouteDecision("tool", route.tier_index, route.score, "direct", route.ms, route.features)
         index = [t.name for t in self.tiers()].index(tier.name)
         return RouteDecision(tier.name, index, route.score, "tools", route.ms, route.features)
+
+    def _opener(self, text: str) -> Callable[[], None]:
+        """Puts the user's message into the history just before a tool turn's first call runs
+        (tool results must follow it); once per turn."""
+        user: Message | None = {"role": "user", "content": text} if text else None
+
+        def open_user() -> None:
+            if user is not None and self._opened is not user:
+                self.history.append(user)
+                self._opened = user
+
+        return open_user
 
     def _tool_clauses(self, tier: Tier, text: str, answer: Answer) -> AsyncGenerator[str, None]:
         configured = tier.config.system_prompt
@@ -192,13 +217,6 @@ class Responder:
         system = tool_system_prompt(self.instructions or (TOOL_BASE_PROMPT if packaged else configured))
         prompt = self._messages(tier, text)
         prompt[0] = {"role": "system", "content": system}
-        user = prompt[-1] if text else None
-
-        def open_user() -> None:
-            if user is not None and self._opened is not user:
-                self.history.append(user)
-                self._opened = user
-
         llm = tier.llm
         assert isinstance(llm, ToolCallingLLM) and supports_tools(llm)
         return tool_clauses(
@@ -207,7 +225,7 @@ class Responder:
             self._params(tier),
             self.tools,
             self.history,
-            open_user,
+            self._opener(text),
             answer,
             self.notify,
             self.config.chunker,

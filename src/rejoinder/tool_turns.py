@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -31,8 +30,9 @@ from rejoinder.stages.llm import (
 )
 from rejoinder.streams import drain, fill
 from rejoinder.tools.client import ClientTool
-from rejoinder.tools.intent import ToolIntent, asks_for_local_now, tool_intent
-from rejoinder.tools.loop import ToolEvent, reply_with_tools
+from rejoinder.tools.direct import DirectPlan, plan_direct
+from rejoinder.tools.intent import ToolIntent, tool_intent
+from rejoinder.tools.loop import ToolEvent, apology, reply_with_tools
 from rejoinder.tools.realtime_items import PendingCalls
 from rejoinder.tools.runner import FILLER_TEXT, ToolRecord, ToolRound, ToolRunner
 from rejoinder.tools.toolset import ToolSet
@@ -54,6 +54,9 @@ class ToolState:
     client: list[ClientTool] = field(default_factory=list)
     choice: ToolChoice = "auto"
     pending: PendingCalls = field(default_factory=PendingCalls)
+    direct: ToolSet = field(default_factory=ToolSet)
+    """Tools for direct answers only (the clock and calculator, config `tools.direct`): never
+    offered to the model, so turns the words do not decide are answered as without tools."""
 
     @property
     def available(self) -> bool:
@@ -72,18 +75,13 @@ class ToolState:
         return tool_intent(text, described + [(t.name, t.description) for t in self.client])
 
 
-CLOCK = "current_datetime"
-"""The built-in clock tool (tools/builtins.py)."""
-
-
-def clock_first(state: ToolState, text: str) -> list[ToolCall]:
-    """The clock, called without asking the model, for a question about the present time or date
-    here: measured, Qwen2.5-Coder-1.5B called it for the first "What time is it?" of a
-    conversation only, and then repeated that time, or made one up, on every later one."""
-    offered = any(t.name == CLOCK for t in state.tools)
-    if state.choice != "auto" or not offered or not asks_for_local_now(text):
-        return []
-    return [ToolCall(f"call_{uuid.uuid4().hex[:12]}", CLOCK, "{}")]
+def direct_plan(state: ToolState, text: str) -> DirectPlan | None:
+    """A call the request's words decide alone (tools/direct.py), when the tool choice is the
+    model's to make: measured, Qwen2.5-Coder-1.5B called the clock for the first "What time is
+    it?" of a conversation only, then repeated that time or made one up."""
+    if state.choice != "auto":
+        return None  # the client chose: "none" means no call at all, a named tool its own turn
+    return plan_direct(text, frozenset([*state.tools.names, *state.direct.names]))
 
 
 def tool_tier(tiers: Sequence[Tier], routed: int) -> int | None:
@@ -140,10 +138,7 @@ async def tool_clauses(
     client = state.client_openai()
     client_names = frozenset(t.name for t in state.client)
     tl.mark("llm_start")
-    planned = clock_first(
-        state, str(prompt[-1]["content"]) if prompt and prompt[-1]["role"] == "user" else ""
-    )
-    source = reply_with_tools(llm, prompt, params, runner, state.choice, client_tools=client, planned=planned)
+    source = reply_with_tools(llm, prompt, params, runner, state.choice, client_tools=client)
     producer = asyncio.create_task(fill(source, queue))
     chunker = ClauseChunker(chunker_config)
     shown: set[str] = set()
@@ -169,6 +164,37 @@ async def tool_clauses(
     tl.mark("llm_done")
     for clause in chunker.flush():
         yield clause
+
+
+async def direct_clauses(
+    plan: DirectPlan,
+    state: ToolState,
+    history: list[Message],
+    open_user: Callable[[], None],
+    answer: Answer,
+    notify: Notify,
+) -> AsyncGenerator[str, None]:
+    """The reply to a request answered from one tool's result without the model: the call runs
+    once the turn is committed, is reported and kept in the history like a model's call, and the
+    plan's sentence is the whole reply."""
+    tool = state.tools.get(plan.call.name) or state.direct.get(plan.call.name)
+    runner = _GatedRunner(ToolSet([tool] if tool else []), history, on_start=open_user)
+    answer.tool_calls = runner.records
+    answer.timeline.mark("llm_start")
+    shown: set[str] = set()
+    await answer.committed()  # no tool runs for a speculation; events name the committed turn
+    await _report(ToolEvent("calls", calls=(plan.call,)), answer, frozenset(), shown, notify)
+    try:
+        done = await runner.run([plan.call])
+    except asyncio.CancelledError:  # barge-in: the result stays in the history, marked
+        runner.mark_interrupted()
+        raise
+    await _report(ToolEvent("results", round=done), answer, frozenset(), shown, notify)
+    said = plan.say(done.results[0]) if done.results else None
+    answer.timeline.mark("first_token")
+    answer.timeline.mark("llm_done")
+    answer.ends_conversation = runner.end_requested
+    yield said if said is not None else apology(done)
 
 
 async def _report(

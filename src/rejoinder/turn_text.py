@@ -21,6 +21,12 @@ import re
 _FILLERS = {"uh", "um", "umm", "er", "erm", "ah", "eh", "hm", "hmm", "mm"}
 _ALONE = {"well", "so", "and", "but", "and then", "so then", "and so", "okay so"}
 """Discourse openers that are unfinished when they are all that was said."""
+_GREETINGS = {"hello", "hi", "hey", "hello there", "hi there", "hey there", "good morning",
+              "good afternoon", "good evening", "excuse me"}  # fmt: skip
+"""A greeting said alone: people usually go on after a short pause ("Hello, how are you
+today?"). Measured: Moonshine wrote the text before that pause as "Hello?" (over the Realtime
+WebSocket) or "Hello." (one word gives the STT little to punctuate from), with no comma to hold
+the turn, and the answer to "Hello" cut the question off. A lone greeting waits for the cap."""
 _DETERMINERS = {"a", "an", "the", "my", "your", "our", "their", "its", "every", "some"}
 _CONJUNCTIONS = {
     "and",
@@ -107,6 +113,8 @@ def unfinished_reason(text: str) -> str | None:
     content = " ".join(w for w in words if w not in _FILLERS)
     if content in _ALONE:
         return f"only {content!r}"
+    if content in _GREETINGS:
+        return f"only the greeting {content!r}"
     if last in _DETERMINERS | _CONJUNCTIONS | _SUBJECTS:
         return f"ends with {last!r}"
     if last in _PREPOSITIONS and not (question and words[0] in _WH):
@@ -128,12 +136,18 @@ def _dictation_reason(stripped: str, words: list[str], question: bool) -> str | 
     """Pieces people dictate with pauses between them: digits, letters, addresses, lists, dates."""
     if question:
         return None
+    from text_to_num import alpha2digit
+
+    stripped = alpha2digit(stripped, "en", threshold=0)  # Moonshine writes "four seven", Whisper "47"
+    words = re.sub(r"[^\w\s']", " ", stripped.lower()).split() or words
     sentence = re.split(r"(?<=[.!?])\s+", stripped)[-1]
     if re.search(r"\d\W*$", stripped):
         if _DICTATION.search(stripped):
             return "dictating digits"
         groups = re.findall(r"\d+", " ".join(sentence.split()[-4:]))
-        year = len(groups) == 1 and re.fullmatch(r"(19|20)\d\d", groups[0]) is not None
+        year = (len(groups) == 1 and re.fullmatch(r"(19|20)\d\d", groups[0]) is not None) or (
+            len(groups) == 2 and groups[0] in ("19", "20") and len(groups[1]) == 2  # "twenty nineteen"
+        )
         if not year and (
             len(groups) >= 2 or (groups and (len(groups[-1]) >= 3 or groups[-1].startswith("0")))
         ):

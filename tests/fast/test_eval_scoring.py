@@ -10,7 +10,7 @@ import pytest
 
 from fake_engine import fake_engine
 from rejoinder.backends.fake import FakeLLM
-from rejoinder.config import Config, RouterConfig
+from rejoinder.config import Config, RouterConfig, ToolsConfig
 from rejoinder.errors import BadInputError
 from rejoinder.evals.accuracy import report, run_eval
 from rejoinder.evals.questions import CATEGORIES, Conversation, Turn, is_correct, load, normalise
@@ -102,7 +102,9 @@ def knows(messages: list[Message]) -> str:
 def test_three_configurations_scored_per_category_and_tier() -> None:
     small, strong = FakeLLM(reply="I think it is 42."), FakeLLM(reply=knows)
     engine = fake_engine()
-    engine.config = Config(router=RouterConfig(enabled=True, strategy="features"))
+    engine.config = Config(  # the models' answers are scored here, not the calculator's
+        router=RouterConfig(enabled=True, strategy="features"), tools=ToolsConfig(direct=False)
+    )
     engine.use_tiers([small, strong], Router(engine.config.router))
     conversations = [
         Conversation("arith", "arithmetic", "tune", (turn([r"\b48\b"], text="What is 12 times 4?"),)),

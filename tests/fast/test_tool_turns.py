@@ -5,6 +5,8 @@ barge-in keeps a result that arrived, a speculation runs no tool, end_conversati
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import re
 from collections.abc import Sequence
 
 from fake_engine import fake_engine
@@ -38,7 +40,7 @@ def test_a_tool_turn_speaks_the_result_and_keeps_the_history_in_order() -> None:
 
     async def go() -> Session:
         session = session_with([call], ToolSet.builtins(), events)
-        await session.respond("What is 17 times 23?")
+        await session.respond("Multiply 17 by 23.")  # not a bare sum (tools/direct.py): the model calls
         await session.respond("What is the capital of Italy?")  # the rule offers no tools here
         return session
 
@@ -57,7 +59,7 @@ def test_a_tool_turn_speaks_the_result_and_keeps_the_history_in_order() -> None:
     ]
     roles = [(m["role"], m["content"]) for m in session.history]
     assert roles == [
-        ("user", "What is 17 times 23?"),
+        ("user", "Multiply 17 by 23."),
         ("assistant", ""),
         ("tool", "391"),
         ("assistant", "The answer is 391."),
@@ -160,9 +162,10 @@ def test_end_conversation_ends_the_session_after_the_goodbye() -> None:
     assert ConversationEnded in kinds and kinds.index(ConversationEnded) > kinds.index(TurnFinished)
 
 
-def test_a_question_about_the_present_time_here_calls_the_clock_without_asking_the_model() -> None:
+def test_a_question_about_the_present_time_here_is_answered_from_the_clock_without_the_model() -> None:
     """Measured: the 1.5B called the clock for the first "What time is it?" only, then repeated that
-    time from the history or made one up. So the clock is called for it, every time."""
+    time from the history or made one up. So the clock is called for it, every time, and its result
+    is said as it is."""
     llm = FakeLLM(reply=said_result, delay_s=0.005, tool_calls=[])  # can call tools, never does
     engine = fake_engine(llm=llm)
     engine.tools = ToolSet.builtins()
@@ -174,7 +177,8 @@ def test_a_question_about_the_present_time_here_calls_the_clock_without_asking_t
         await session.respond("What time is it in Tokyo?")  # a place: the model picks the time zone
         return session
 
-    reports = asyncio.run(go()).reports
+    session = asyncio.run(go())
+    reports = session.reports
     assert [[c["name"] for c in r.tool_calls] for r in reports] == [
         ["current_datetime"],
         [],
@@ -182,8 +186,51 @@ def test_a_question_about_the_present_time_here_calls_the_clock_without_asking_t
         [],
     ]
     assert all(c["status"] == "ok" for r in reports for c in r.tool_calls)
-    assert reports[0].reply.startswith("The answer is ") and "2" in reports[0].reply  # spoken from the result
-    assert llm.offered[0] == []  # after the clock, the model answers with no tools offered
+    now = dt.datetime.now().astimezone()
+    hour, minute = re.findall(r", (\d\d):(\d\d) ", str(reports[0].tool_calls[0]["output"]))[0]
+    spoken = f"It's {int(hour) % 12 or 12}:{minute} {'AM' if int(hour) < 12 else 'PM'}."
+    assert reports[0].reply == spoken  # the clock's own reading, in a sentence
+    assert reports[2].reply.startswith(f"Today is {now:%A}, {now.day} {now:%B}"), reports[2].reply
+    assert llm.offered == [["current_datetime", "calculate", "end_conversation"]]  # Tokyo only
+    assert [m["role"] for m in session.history[:4]] == ["user", "assistant", "tool", "assistant"]
+    assert session.history[1]["tool_calls"][0]["function"]["name"] == "current_datetime"
+
+
+def test_a_bare_sum_is_answered_by_the_calculator_without_the_model() -> None:
+    llm = FakeLLM(reply=said_result, delay_s=0.005)  # cannot even call tools: not needed here
+    engine = fake_engine(llm=llm)
+    engine.tools = ToolSet.builtins()
+    events: list[SessionEvent] = []
+
+    async def collect(event: SessionEvent) -> None:
+        events.append(event)
+
+    async def go() -> Session:
+        session = Session(engine, collect)
+        for question in [
+            "What is seventeen times twenty-three?",
+            "How much is 15 percent of 80?",
+            "What is 10 divided by 3?",
+            "What's 5 divided by 0?",
+            "What is 17 times 23 in euros?",  # more than a sum: the model's
+        ]:
+            await session.respond(question)
+        return session
+
+    session = asyncio.run(go())
+    replies = [r.reply for r in session.reports]
+    assert replies[:4] == [
+        "17 times 23 is 391.",
+        "15 percent of 80 is 12.",
+        "10 divided by 3 is about 3.333.",
+        "I can't work that out: division by zero.",
+    ]
+    assert replies[4] == "Rome is in Italy."  # the fake model's plain answer
+    assert [c["arguments"] for c in session.reports[0].tool_calls] == ['{"expression": "17 * 23"}']
+    assert len(llm.calls) == 1  # only the last turn reached the model
+    assert session.reports[0].route is None or session.reports[0].route.strategy == "direct"
+    kinds = [type(e).__name__ for e in events if isinstance(e, ToolCalled | ToolReturned)]
+    assert kinds == ["ToolCalled", "ToolReturned"] * 4
 
 
 def test_present_time_questions_are_told_apart() -> None:
@@ -194,3 +241,53 @@ def test_present_time_questions_are_told_apart() -> None:
              "How many hours are in a day?", "Tell me what time it is and a joke."]  # fmt: skip
     assert all(asks_for_local_now(t) for t in here)
     assert not any(asks_for_local_now(t) for t in other)
+
+
+def test_spoken_arithmetic_is_parsed_only_when_the_request_is_nothing_but_a_sum() -> None:
+    from rejoinder.tools.direct import spoken_arithmetic
+
+    parsed = {
+        "What is 17 times 23?": "17 * 23",
+        "what's seventeen times twenty-three": "17 * 23",
+        "What is 17x23?": "17 * 23",
+        "Can you tell me what 9 times 8 is?": "9 * 8",
+        "Okay, how much is 1,250 minus 300?": "1250 - 300",
+        "Calculate 144 divided by 12, please.": "144 / 12",
+        "What is negative 5 plus 3?": "- 5 + 3",
+        "What is 7 squared?": "7 ** 2",
+        "What is 2 to the power of 10?": "2 ** 10",
+        "How much is 15% of 80?": "15 / 100 * 80",
+        "What does 12 times 12 equal?": "12 * 12",
+    }
+    for text, expression in parsed.items():
+        assert spoken_arithmetic(text) is not None and spoken_arithmetic(text)[0] == expression, text  # type: ignore[index]
+    for text in [
+        "What is 17 times 23 in euros?",
+        "What is 7?",
+        "What is 5 minus?",
+        "How many apples are 3 plus 4?",
+        "What is the capital of France?",
+        "If I have 3 apples and eat 2, how many are left?",
+        "What time is it?",
+        "What is 1 2 3?",
+    ]:
+        assert spoken_arithmetic(text) is None, text
+
+
+def test_direct_answers_need_no_offered_tools_and_can_be_turned_off() -> None:
+    """On by default (config `tools.direct`) with no tools offered to the model; off, the model
+    answers; a client's tool_choice "none" means no call at all."""
+    from rejoinder.config import Config, ToolsConfig
+
+    async def reply(direct: bool, choice: str = "auto") -> tuple[str, list[str]]:
+        engine = fake_engine(llm=FakeLLM(reply="From my head.", delay_s=0.001))
+        engine.config = Config(tools=ToolsConfig(direct=direct))
+        session = Session(engine)
+        session.responder.tools.choice = choice  # type: ignore[assignment]
+        await session.respond("What is 6 times 7?")
+        report = session.reports[0]
+        return report.reply, [str(c["name"]) for c in report.tool_calls]
+
+    assert asyncio.run(reply(True)) == ("6 times 7 is 42.", ["calculate"])
+    assert asyncio.run(reply(False)) == ("From my head.", [])
+    assert asyncio.run(reply(True, "none")) == ("From my head.", [])

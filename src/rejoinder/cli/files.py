@@ -47,7 +47,7 @@ from rejoinder.cli.common import (
     out,
 )
 from rejoinder.errors import BadInputError
-from rejoinder.tools.options import BuiltinToolsOpt, ToolsOpt, cli_tools
+from rejoinder.tools.options import BuiltinToolsOpt, DirectToolsOpt, ToolsOpt, cli_tools
 
 
 # ---- commands --------------------------------------------------------------------------------
@@ -84,6 +84,7 @@ def reply(
     config_file: ConfigOpt = None,
     tools: ToolsOpt = None,
     builtin_tools: BuiltinToolsOpt = False,
+    direct_tools: DirectToolsOpt = None,
     log_level: LogOpt = "warning",
 ) -> None:
     """Answer each spoken turn in SOURCE out loud; write the replies to OUTPUT.
@@ -117,6 +118,7 @@ def reply(
         tts__speed=speed,
         vad__min_silence_ms=silence_ms,
         vad__threshold=vad_threshold,
+        tools__direct=direct_tools,
     )
     from rejoinder.file_io import OutputFile, input_path, is_stdio
     from rejoinder.transports.file import reply_to_file

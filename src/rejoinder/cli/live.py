@@ -32,7 +32,7 @@ from rejoinder.cli.common import (
 )
 from rejoinder.config import with_llm_parallel
 from rejoinder.errors import BadInputError
-from rejoinder.tools.options import BuiltinToolsOpt, ToolsOpt, cli_tools
+from rejoinder.tools.options import BuiltinToolsOpt, DirectToolsOpt, ToolsOpt, cli_tools
 
 
 @app.command()
@@ -72,6 +72,7 @@ def bench(
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="REJOINDER_API_KEY")] = None,
     tools: ToolsOpt = None,
     builtin_tools: BuiltinToolsOpt = False,
+    direct_tools: DirectToolsOpt = None,
     log_level: LogOpt = "warning",
 ) -> None:
     """Replay spoken questions through the live pipeline at 1x speed; report median and p95 per stage.
@@ -88,6 +89,7 @@ def bench(
         stt__backend=stt,
         stt__encoder_window=stt_window,
         router__enabled=route,
+        tools__direct=direct_tools,
     )
     with_llm_parallel(config, llm_parallel)
     toolset = cli_tools(tools, builtin_tools)
@@ -134,10 +136,12 @@ def _print_bench(result: dict[str, Any]) -> None:
             f"first audio, {tier} tier: median {s.get('median', '-')} ms, "
             f"p95 {s.get('p95', '-')} ms ({s['n']} turns)"
         )
-    for kind, s in result.get("first_audio_by_kind_ms", {}).items():
+    for kind, s in result.get("voice_to_voice_by_kind_ms", {}).items():
+        after = result.get("first_audio_by_kind_ms", {}).get(kind, {})
         out.print(
-            f"first audio, {kind} turns: median {s.get('median', '-')} ms, "
-            f"p95 {s.get('p95', '-')} ms ({s['n']} turns)"
+            f"voice to voice, {kind} turns: median {s.get('median', '-')} ms, "
+            f"p95 {s.get('p95', '-')} ms ({s['n']} turns; after the end-of-turn decision: "
+            f"median {after.get('median', '-')} ms)"
         )
     out.print(
         f"speed-up of median first audio vs sequential: {result.get('speedup_first_audio_median', '-')}x; "
@@ -187,6 +191,7 @@ def serve(
     config_file: ConfigOpt = None,
     tools: ToolsOpt = None,
     builtin_tools: BuiltinToolsOpt = False,
+    direct_tools: DirectToolsOpt = None,
     log_level: LogOpt = "info",
 ) -> None:
     """Serve the web page, the OpenAI Realtime WebSocket (/v1/realtime) and WebRTC (/v1/realtime/calls)."""
@@ -200,6 +205,7 @@ def serve(
         tts__voice=voice,
         vad__min_silence_ms=silence_ms,
         router__enabled=route,
+        tools__direct=direct_tools,
     )
     with_llm_parallel(config, llm_parallel)
     from aiohttp import web

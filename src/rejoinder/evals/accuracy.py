@@ -57,6 +57,8 @@ class TurnResult:
     pieces: int = 1
     """Turns the session made of this one spoken turn (2+: the end-of-turn decision cut it; the
     last piece's reply is scored)."""
+    tool_calls: list[dict[str, object]] = field(default_factory=list)
+    """The tools called for it, in every piece (the turn reports' view; the tool eval scores them)."""
 
 
 @dataclass
@@ -134,7 +136,11 @@ async def run_conversation(
                 await _say(session, read_audio(turn.audio, max_s=30), engine.vad.frame_samples, silence_s)
             new = session.reports[before:]
             report = new[-1] if new else None
-            out.append(replace(_result(name, tier, conv, i, report), pieces=len(new)))
+            result = _result(name, tier, conv, i, report)
+            if len(new) > 1:  # the end-of-turn decision cut it: what was heard is every piece
+                result.transcript = " ".join(r.transcript for r in new if r.transcript)
+            calls = [c for r in new for c in r.tool_calls]
+            out.append(replace(result, pieces=len(new), tool_calls=calls))
             if report is not None:
                 await _listen(session, reply_samples.get(report.index, 0) / rate)
     finally:
@@ -230,7 +236,7 @@ def edit_distance(ref: list[str], hyp: list[str]) -> int:
     return row[-1]
 
 
-def _word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     """Word-level edit distance and reference length, on lower-case words without punctuation."""
     import re
 
@@ -241,7 +247,7 @@ def _word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
 def summarise_run(run: ConfigRun) -> dict[str, Any]:
     results = run.results
     tiers = sorted({r.tier for r in results})
-    errors = [_word_errors(r.question, r.transcript) for r in results if r.status != "missed"]
+    errors = [word_errors(r.question, r.transcript) for r in results if r.status != "missed"]
     return {
         "config": run.name,
         "wall_s": run.wall_s,
@@ -264,20 +270,26 @@ def summarise_run(run: ConfigRun) -> dict[str, Any]:
     }
 
 
-def report(engine: Engine, runs: Sequence[ConfigRun], text_only: bool, wall_s: float) -> dict[str, Any]:
+def pipeline(engine: Engine) -> dict[str, Any]:
+    """What answered, for a report: the STT, the tiers and the router."""
     cfg = engine.config
-    tiers = cfg.tier_configs()
     return {
-        "mode": "text" if text_only else "audio (file mode: no real-time pacing)",
         "stt": f"{cfg.stt.backend} ({cfg.stt.model})",
         "tiers": [
             {"name": t.name, "model": t.llm.model, "max_tokens": t.llm.max_tokens, "backend": t.llm.backend}
-            for t in tiers
+            for t in cfg.tier_configs()
         ],
         "router": {
             "strategy": cfg.router.strategy,
             "thresholds": list(getattr(engine.router, "thresholds", [])),
         },
+    }
+
+
+def report(engine: Engine, runs: Sequence[ConfigRun], text_only: bool, wall_s: float) -> dict[str, Any]:
+    return {
+        "mode": "text" if text_only else "audio (file mode: no real-time pacing)",
+        **pipeline(engine),
         "wall_s": round(wall_s, 1),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "configs": [summarise_run(r) for r in runs],

@@ -29,10 +29,11 @@ def eval_command(
     ] = "routed,small-only,strong-only",
     split: Annotated[str, typer.Option("--split", help="all, tune or holdout.")] = "all",
     only: Annotated[
-        str | None, typer.Option("--only", help="Only conversations whose id or category contains this.")
+        str | None,
+        typer.Option("--only", help="Only conversations (or requests) whose id or category contains this."),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="At most this many conversations.")
+        int | None, typer.Option("--limit", min=1, help="At most this many conversations (or requests).")
     ] = None,
     text: Annotated[
         bool, typer.Option("--text", help="Send the question text instead of the audio (no STT).")
@@ -55,6 +56,13 @@ def eval_command(
             "--tools", help="Evaluate tool calling instead (rejoinder.evals.tools): the strong model's."
         ),
     ] = False,
+    spoken: Annotated[
+        bool,
+        typer.Option(
+            "--spoken",
+            help="With --tools: speak each request through a whole session (STT, routing, tools, TTS).",
+        ),
+    ] = False,
     config_file: Annotated[Path | None, typer.Option("--config", help="JSON file with any settings.")] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "warning",
 ) -> None:
@@ -64,9 +72,14 @@ def eval_command(
     if turns:
         _run_turns(json_out=json_out, config_file=config_file)
         return
+    if tools and spoken:
+        _run_spoken_tools(json_out, split, only, limit, small_model, strong_model, config_file)
+        return
     if tools:
         _run_tools(json_out, split, [m for m in (small_model, strong_model or "qwen1.5b") if m])
         return
+    if spoken:
+        raise BadInputError("--spoken goes with --tools (the accuracy eval is spoken unless --text)")
     from rejoinder.cli.common import _load, build_config
     from rejoinder.evals.accuracy import CONFIGS, report, run_eval
     from rejoinder.evals.questions import load
@@ -129,6 +142,41 @@ def _run_tools(json_out: bool, split: str, models: list[str]) -> None:
     with err.status("evaluating tool calls") as status:
         report = run(models, split, progress=lambda m: status.update(m))  # type: ignore[arg-type]
     print(json.dumps(report, indent=1) if json_out else format_report(report))
+
+
+def _run_spoken_tools(
+    json_out: bool,
+    split: str,
+    only: str | None,
+    limit: int | None,
+    small_model: str | None,
+    strong_model: str | None,
+    config_file: Path | None,
+) -> None:
+    """Tool calls of the spoken requests, each through a whole session (rejoinder.evals.tools_spoken)."""
+    from rejoinder.cli.common import _load, build_config
+    from rejoinder.evals import tools_spoken
+    from rejoinder.evals.tools import eval_toolset, load_cases
+
+    if split not in ("all", "tune", "holdout"):
+        raise BadInputError(f"--split must be all, tune or holdout, not {split!r}")
+    cases = [
+        c
+        for c in load_cases()
+        if (split == "all" or c.split == split) and (only is None or only in c.id or only == c.category)
+    ][:limit]
+    if not cases:
+        raise BadInputError("no request matches the filters")
+    tools_spoken.check_audio(cases)  # before the models load
+    config = build_config("cpu", config_file, llm__model=small_model)
+    if strong_model is not None:
+        config.router.strong.model = strong_model
+    engine = _load(config, ("vad", "stt", "llm", "tts"))
+    engine.tools = eval_toolset()
+    report = tools_spoken.run(
+        engine, cases, progress=lambda m: err.print(m, markup=False, highlight=False, soft_wrap=True)
+    )
+    print(json.dumps(report, indent=1) if json_out else tools_spoken.format_report(report))
 
 
 def _run_turns(**options: Any) -> None:

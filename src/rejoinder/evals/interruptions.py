@@ -135,7 +135,7 @@ def run(
     from rejoinder import registry
 
     vad = vad or registry.create("vad", "silero", VADConfig())
-    stt = stt or registry.create("stt", "faster-whisper", STTConfig())
+    stt = stt or registry.create("stt", STTConfig().backend, STTConfig())
     clips = load()
     agents = [c for c in clips if c.set == "agent"]
     users: list[Clip | None] = [c for c in clips if c.set in ("backchannel", "noise", "interruption")]

@@ -285,7 +285,7 @@ def run(
 
     vad = vad or registry.create("vad", "silero", VADConfig())
     model = model or load_end_of_turn(VADConfig(end_of_turn="smart"))
-    stt = stt or registry.create("stt", "faster-whisper", STTConfig())
+    stt = stt or registry.create("stt", STTConfig().backend, STTConfig())
 
     async def transcribe(audio: np.ndarray) -> str:
         return str((await stt.transcribe(audio)).text)

@@ -5,6 +5,7 @@ log / Realtime items; never raises for a tool's failure (a failed round ends in 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -36,6 +37,25 @@ def apology(round_: ToolRound) -> str:
     return "Sorry, something went wrong while I was checking that."
 
 
+NOTHING_SAID = "Sorry, I could not answer that. Could you ask it another way?"
+GOODBYE = "Goodbye!"
+
+
+def said_anything(pieces: Sequence[str]) -> bool:
+    """Whether a response held words, not only markup (tags, fences, brackets) or nothing."""
+    return re.search(r"[^\W_]", re.sub(r"<[^>]*>", "", "".join(pieces))) is not None
+
+
+def unspoken_results(runner: ToolRunner) -> str:
+    """What to say when the model, given the results, only asks for the same calls again (measured:
+    Qwen2.5-Coder-1.5B re-wrote an order lookup as text instead of reading its result): the
+    results themselves, in their own words."""
+    outputs = [r.result.output for r in runner.records if r.result is not None and r.result.ok]
+    if not outputs:
+        return NOTHING_SAID
+    return "Here is what I found: " + "; ".join(dict.fromkeys(outputs)).rstrip(".") + "."
+
+
 async def reply_with_tools(
     llm: ToolCallingLLM,
     prompt: list[Message],
@@ -44,28 +64,28 @@ async def reply_with_tools(
     tool_choice: ToolChoice = "auto",
     max_rounds: int = MAX_ROUNDS,
     client_tools: Sequence[OpenAITool] = (),
-    planned: Sequence[ToolCall] = (),
 ) -> AsyncIterator[str | ToolEvent]:
     """Text pieces to speak, and a ToolEvent before and after each round of calls. `prompt` is
     extended with each round's messages; the runner also writes them to the session history.
-    `client_tools` are offered too, but run by the client (see ToolEvent "client_calls").
-    `planned`: calls made without asking the model, as its first round (the clock for "What time
-    is it?"); the model then answers from their results."""
+    `client_tools` are offered too, but run by the client (see ToolEvent "client_calls")."""
     choice = tool_choice
+    spoken: list[str] = []
     client = frozenset(t["function"]["name"] for t in client_tools)
     try:
         for round_index in range(max_rounds):
-            calls: list[ToolCall] = list(planned) if round_index == 0 else []
-            said: list[str] = []
+            calls: list[ToolCall] = []
+            said: list[str] = []  # this round's text; `spoken` holds the whole request's
             offered = [*runner.tools.openai_tools(), *client_tools] if choice != "none" else []
-            if not calls:  # planned calls stand for the model's first round
-                async for item in llm.stream_chat(prompt, params, offered, choice):
-                    if isinstance(item, ToolCall):
-                        calls.append(item)
-                    else:
-                        said.append(item)
-                        yield item
-            if not calls:
+            async for item in llm.stream_chat(prompt, params, offered, choice):
+                if isinstance(item, ToolCall):
+                    calls.append(item)
+                else:
+                    said.append(item)
+                    spoken.append(item)
+                    yield item
+            if not calls or not offered:  # no calls, or calls written as text when none may be made
+                if not said_anything(said):  # measured: "<tools></tools>" and nothing else
+                    yield unspoken_results(runner) if runner.records else NOTHING_SAID
                 return
             yield ToolEvent("calls", calls=tuple(calls))
             done = await runner.run(calls, "".join(said), client)
@@ -80,11 +100,13 @@ async def reply_with_tools(
             if done.all_failed:
                 yield apology(done)
                 return
+            if runner.end_requested:  # measured: asked again, the 1.5B said "I can't assist with that."
+                if not said_anything(spoken):
+                    yield GOODBYE
+                return
             fresh = any(r.status != "duplicate" for r in done.results)
             # a forced choice applies to the first response only; repeats or the last round: answer now
             choice = "auto" if fresh and round_index + 2 < max_rounds else "none"
-            if planned and round_index == 0:
-                choice = "none"  # the model did not choose these calls: it answers from them
     except (asyncio.CancelledError, GeneratorExit):  # barge-in: the answer is gone, the results stay
         runner.mark_interrupted()
         raise

@@ -1,5 +1,6 @@
-"""`--tools SPEC` (repeatable) and `--builtin-tools/--no-builtin-tools` for `reply` and `serve`: the
-options and the ToolSet they give the engine, loaded before the models so a bad file fails at once."""
+"""`--tools SPEC` (repeatable), `--builtin-tools/--no-builtin-tools` and `--direct-tools/--no-direct-tools`
+for `reply`, `serve` and `bench`: the options and the ToolSet they give the engine, loaded before the
+models so a bad file fails at once."""
 
 from __future__ import annotations
 
@@ -25,6 +26,16 @@ BuiltinToolsOpt = Annotated[
         help="Offer the built-in tools: current_datetime, calculate, end_conversation. Off by default: "
         "on 2 CPU cores a tool turn takes seconds (the strong tier reads the tool prompt), while the "
         "strong tier answers arithmetic correctly on its own (docs/tools.md).",
+    ),
+]
+
+
+DirectToolsOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--direct-tools/--no-direct-tools",
+        help="Answer 'What time is it?', 'What's the date?' and bare sums from the clock and the "
+        "calculator without asking the model [on].",
     ),
 ]
 

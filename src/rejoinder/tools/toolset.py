@@ -26,6 +26,13 @@ class ToolSet:
 
         return cls.from_functions(*BUILTINS.values(), timeout_s=timeout_s)
 
+    @classmethod
+    def direct_builtins(cls) -> ToolSet:
+        """The built-ins that answer requests directly (tools/direct.py): the clock and calculator."""
+        from rejoinder.tools.builtins import calculate, current_datetime
+
+        return cls.from_functions(current_datetime, calculate)
+
     def add(self, tool: Tool) -> None:
         if tool.name in self._tools:
             raise BadInputError(f"two tools are named {tool.name!r}")
