@@ -145,14 +145,13 @@ def _stage_values(turn: dict[str, Any]) -> dict[str, float | None]:
 
 
 async def _sequential(engine: Engine, questions: list[np.ndarray]) -> list[dict[str, float]]:
-    """The naive pipeline on the same utterances: each stage whole before the next starts."""
+    """The naive pipeline on the same utterances: each stage whole before the next starts, each
+    question answered by the tier the router picks for it (the same model as the live turn)."""
     from rejoinder import registry
 
     full_stt = registry.create(
         "stt", engine.config.stt.backend, engine.config.stt.model_copy(update={"encoder_window": "full"})
     )
-    cfg = engine.config.llm
-    params = params_for(cfg)
     results = []
     for audio in questions:
         detector = TurnDetector(engine.vad.stream(), engine.config.vad)
@@ -161,8 +160,12 @@ async def _sequential(engine: Engine, questions: list[np.ndarray]) -> list[dict[
             t0 = time.perf_counter()
             text = (await full_stt.transcribe(end.audio)).text
             t1 = time.perf_counter()
+            llm, cfg = engine.llm, engine.config.llm
+            if engine.router is not None and len(engine.tiers) > 1:  # the model the live turn gets
+                tier = engine.tiers[engine.router.route(text, []).tier_index]
+                llm, cfg = tier.llm, tier.config
             messages = [{"role": "system", "content": cfg.system_prompt}, {"role": "user", "content": text}]
-            reply = "".join([p async for p in engine.llm.stream(messages, params)])  # type: ignore[arg-type]
+            reply = "".join([p async for p in llm.stream(messages, params_for(cfg))])  # type: ignore[arg-type]
             t2 = time.perf_counter()
             first = None
             async for _chunk in engine.tts.stream(reply or "Sorry."):

@@ -174,7 +174,8 @@ def test_a_question_about_the_present_time_here_is_answered_from_the_clock_witho
         session = Session(engine)
         for question in ["What time is it?", "What is the capital of Italy?", "What's the date today?"]:
             await session.respond(question)
-        await session.respond("What time is it in Tokyo?")  # a place: the model picks the time zone
+        await session.respond("What time is it in Springfield?")  # no time zone's name: the model's
+        await session.respond("What time is it in Tokyo?")  # a time zone's city: the clock, there
         return session
 
     session = asyncio.run(go())
@@ -184,14 +185,18 @@ def test_a_question_about_the_present_time_here_is_answered_from_the_clock_witho
         [],
         ["current_datetime"],
         [],
+        ["current_datetime"],
     ]
+    assert reports[4].tool_calls[0]["arguments"] == '{"timezone": "Tokyo"}'
+    assert "Asia/Tokyo" in str(reports[4].tool_calls[0]["output"])
+    assert re.fullmatch(r"In Tokyo, it's (1[0-2]|[1-9]):\d\d [AP]M\.", reports[4].reply), reports[4].reply
     assert all(c["status"] == "ok" for r in reports for c in r.tool_calls)
     now = dt.datetime.now().astimezone()
     hour, minute = re.findall(r", (\d\d):(\d\d) ", str(reports[0].tool_calls[0]["output"]))[0]
     spoken = f"It's {int(hour) % 12 or 12}:{minute} {'AM' if int(hour) < 12 else 'PM'}."
     assert reports[0].reply == spoken  # the clock's own reading, in a sentence
     assert reports[2].reply.startswith(f"Today is {now:%A}, {now.day} {now:%B}"), reports[2].reply
-    assert llm.offered == [["current_datetime", "calculate", "end_conversation"]]  # Tokyo only
+    assert llm.offered == [["current_datetime", "calculate", "end_conversation"]]  # Springfield only
     assert [m["role"] for m in session.history[:4]] == ["user", "assistant", "tool", "assistant"]
     assert session.history[1]["tool_calls"][0]["function"]["name"] == "current_datetime"
 
@@ -236,7 +241,8 @@ def test_a_bare_sum_is_answered_by_the_calculator_without_the_model() -> None:
 def test_present_time_questions_are_told_apart() -> None:
     from rejoinder.tools.intent import asks_for_local_now
 
-    here = ["What time is it?", "what's the time right now", "What is the date today?", "What day is it?"]
+    here = ["What time is it?", "what's the time right now", "What is the date today?", "What day is it?",
+            "Can you tell me the time? Please", "Do you know what time it is?"]  # fmt: skip
     other = ["What time is it in Tokyo?", "What time does the store open?", "What is the date of Easter?",
              "How many hours are in a day?", "Tell me what time it is and a joke."]  # fmt: skip
     assert all(asks_for_local_now(t) for t in here)
@@ -257,6 +263,7 @@ def test_spoken_arithmetic_is_parsed_only_when_the_request_is_nothing_but_a_sum(
         "What is 7 squared?": "7 ** 2",
         "What is 2 to the power of 10?": "2 ** 10",
         "How much is 15% of 80?": "15 / 100 * 80",
+        "How much is fifteen per cent of eighty?": "15 / 100 * 80",
         "What does 12 times 12 equal?": "12 * 12",
     }
     for text, expression in parsed.items():

@@ -1,13 +1,15 @@
 """Requests whose words alone decide the tool call, answered from the tool's result without the
-model: the present time or date here ("What time is it?") and a bare arithmetic question ("What is
-17 times 23?", "How much is 15 percent of 80?").
+model: the present time or date here or in a place that names a time zone ("What time is it?",
+"What time is it in Tokyo?") and a bare arithmetic question ("What is 17 times 23?", "How much is
+15 percent of 80?").
 
 Why: on 2 CPU cores the strong tier needs seconds to read the tool prompt, more to write the call,
 and more again to phrase a one-line result (measured: 4-13 s to first audio, docs/tools.md), and it
 sometimes answers the time from an earlier turn instead of calling the clock. Here the tool still
 computes the answer (the call and result are in the turn log and the history as if the model had
 made them); only the sentence around the result is fixed. Anything else in the request ("... in
-Tokyo", "... in dollars", a word the parser does not know) leaves the turn to the model."""
+dollars", a place that is no time zone, a word the parser does not know) leaves the turn to the
+model."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 from rejoinder.stages.llm import ToolCall
 from rejoinder.tools.calculator import CalculationError, evaluate
-from rejoinder.tools.intent import asks_for_local_now
+from rejoinder.tools.intent import asks_for_local_now, asks_for_now_in
 from rejoinder.tools.tool import ToolResult
 
 CLOCK = "current_datetime"
@@ -39,6 +41,10 @@ def plan_direct(text: str, offered: frozenset[str]) -> DirectPlan | None:
     """The direct call for `text` when one of the `offered` tools answers it alone, else None."""
     if CLOCK in offered and asks_for_local_now(text):
         return DirectPlan(_call(CLOCK, "{}"), lambda result: clock_sentence(text, result))
+    place = asks_for_now_in(text) if CLOCK in offered else None
+    if place is not None and _is_zone(place):
+        arguments = json.dumps({"timezone": place})
+        return DirectPlan(_call(CLOCK, arguments), lambda result: clock_sentence(text, result, place))
     if CALCULATOR in offered:
         parsed = spoken_arithmetic(text)
         if parsed is not None:
@@ -58,14 +64,28 @@ _NOW = re.compile(r"^(?P<weekday>\w+) (?P<day>\d+) (?P<month>\w+) (?P<year>\d{4}
 """The start of builtins.current_datetime's output: "Tuesday 24 November 2026, 17:19 (...)"."""
 
 
-def clock_sentence(question: str, result: ToolResult) -> str | None:
+def _is_zone(place: str) -> bool:
+    """Whether the clock knows the place as a time zone (an IANA name or its city)."""
+    from rejoinder.tools.builtins import resolve_zone
+    from rejoinder.tools.tool import ToolError
+
+    try:
+        return resolve_zone(place) is not None
+    except ToolError:
+        return False
+
+
+def clock_sentence(question: str, result: ToolResult, place: str | None = None) -> str | None:
     found = _NOW.match(result.output) if result.ok else None
     if found is None:
         return None
+    where = f"In {place.title()}, it's" if place else "It's"
     if re.search(r"\btime\b", question, re.IGNORECASE):
         hour, minute = int(found["h"]), int(found["m"])
         half = "AM" if hour < 12 else "PM"
-        return f"It's {(hour % 12) or 12}:{minute:02d} {half}."
+        return f"{where} {(hour % 12) or 12}:{minute:02d} {half}."
+    if place:
+        return f"{where} {found['weekday']}, {found['day']} {found['month']} {found['year']}."
     return f"Today is {found['weekday']}, {found['day']} {found['month']} {found['year']}."
 
 
@@ -84,15 +104,15 @@ _TAIL = re.compile(
 )
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<op>plus|\+|minus|-|−|times|multiplied by|x|×|\*|divided by|over|/|÷|"
-    r"to the power of|raised to the power of|raised to|\^|percent of|% of)|(?P<post>squared|cubed)|"
-    r"(?P<neg>negative))(?=\W|\d|$)",
+    r"to the power of|raised to the power of|raised to|\^|percent of|per cent of|% of)|"
+    r"(?P<post>squared|cubed)|(?P<neg>negative))(?=\W|\d|$)",
     re.IGNORECASE,
 )
 _SYMBOL = {
     "plus": "+", "+": "+", "minus": "-", "-": "-", "−": "-", "times": "*", "multiplied by": "*",
     "x": "*", "×": "*", "*": "*", "divided by": "/", "over": "/", "/": "/", "÷": "/",
     "to the power of": "**", "raised to the power of": "**", "raised to": "**", "^": "**",
-    "percent of": "/ 100 *", "% of": "/ 100 *",
+    "percent of": "/ 100 *", "per cent of": "/ 100 *", "% of": "/ 100 *",
 }  # fmt: skip
 _WORD = {"+": "plus", "-": "minus", "*": "times", "/": "divided by", "**": "to the power of"}
 MAX_OPERANDS = 6

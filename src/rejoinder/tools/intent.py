@@ -18,7 +18,7 @@ TIME = re.compile(
     re.IGNORECASE,
 )
 OPERATION = re.compile(
-    r"(\d\s*[-+*/x×÷^%]\s*\d)|\b(times|plus|minus|divided|multiplied|percent|squared|cubed|power|"
+    r"(\d\s*[-+*/x×÷^%]\s*\d)|\b(times|plus|minus|divided|multiplied|percent|per cent|squared|cubed|power|"
     r"sum|product|total|average|split|half|double|triple|add|subtract|multiply|divide)\b",
     re.IGNORECASE,
 )
@@ -30,12 +30,22 @@ ENDING = re.compile(
     re.IGNORECASE,
 )
 NOW_HERE = re.compile(
-    r"^\W*(what time is it|what'?s the time|what is the time|(what'?s|what is) (today'?s date|the date today|"
-    r"the date)|what day is (it|today))( now| right now| today)?\W*$",
+    r"^\W*((can|could) you tell me |do you know |tell me )?"
+    r"(what time is it|what time it is|what'?s the time|what is the time|the time|"
+    r"(what'?s|what is) (today'?s date|the date today|the date)|today'?s date|the date|"
+    r"what day is (it|today)|what day it is)( now| right now| today)?(\W+please)?\W*$",
     re.IGNORECASE,
 )
-"""Asks for the present time or date here, and nothing else: only the clock can answer (a question
-naming a place, "What time is it in Tokyo?", is left to the model, which picks the time zone)."""
+"""Asks for the present time or date here, and nothing else: only the clock can answer."""
+NOW_THERE = re.compile(
+    r"^\W*((can|could) you tell me |do you know |tell me )?"
+    r"(what time is it|what time it is|what'?s the time|what is the time|the time|"
+    r"(what'?s|what is) the date|what day is it|what day it is) in (?P<place>[a-z][a-z .'-]*?)"
+    r"( now| right now| today)?(\W+please)?\W*$",
+    re.IGNORECASE,
+)
+"""The same, in a named place ("What time is it in Tokyo?"): the clock answers if the place names
+a time zone (tools/direct.py); any other place is left to the model."""
 _STOPWORD_TEXT = """
 the a an and or of to for on in at by with from about into over only when what which who whom
 this that these those it its their our your user users give gives given get gets use used
@@ -65,6 +75,12 @@ def tool_keywords(name: str, description: str) -> set[str]:
 
 def asks_for_local_now(text: str) -> bool:
     return bool(NOW_HERE.search(text.strip()))
+
+
+def asks_for_now_in(text: str) -> str | None:
+    """The place named in a request for the present time or date there, or None."""
+    found = NOW_THERE.search(text.strip())
+    return found["place"].strip() if found else None
 
 
 def tool_intent(text: str, tools: Iterable[tuple[str, str]] = ()) -> ToolIntent | None:
