@@ -131,22 +131,32 @@ def test_a_cancelled_job_that_never_started_is_skipped() -> None:
 
 
 def test_batch_generation_steps_aside_for_voice_and_continues_where_it_stopped(engine: Engine) -> None:
-    """A batch completion interrupted by voice turns writes the same text as one left alone."""
+    """A batch completion interrupted by voice turns goes on where it stopped: it starts as the one
+    left alone and never starts over. Not the same text to the end: resumed, llama.cpp evaluates
+    the prompt in other batch splits, whose logits differ in the last bits, and greedy decoding
+    then takes the other side of a near-tie now and then (seen once, 311 characters in)."""
     llm = engine.llm
     messages = [{"role": "user", "content": "Tell me a long story about a dragon."}]
     params = GenerationParams(temperature=0.0, max_tokens=120, seed=0)
     finished: dict[str, float] = {}
 
+    written = {"now": 0, "before_voice": 0}
+
     async def batch() -> str:
+        pieces: list[str] = []
         with batch_priority():
-            text = "".join([p async for p in llm.stream(messages, params)])
+            async for piece in llm.stream(messages, params):
+                pieces.append(piece)
+                written["now"] += len(piece)
         finished["batch"] = time.perf_counter()
-        return text
+        return "".join(pieces)
 
     async def voice_turns() -> list[str]:
         answers = []
-        for _ in range(2):
+        for turn in range(2):
             await asyncio.sleep(0.2)
+            if turn == 0:
+                written["before_voice"] = written["now"]
             answers.append(
                 "".join(
                     [
@@ -162,11 +172,14 @@ def test_batch_generation_steps_aside_for_voice_and_continues_where_it_stopped(e
 
     async def go() -> tuple[str, str, list[str]]:
         alone = await batch()
+        written["now"] = 0
         shared, answers = await asyncio.gather(batch(), voice_turns())
         return alone, shared, answers
 
     alone, shared, answers = asyncio.run(go())
     assert all(answers)
     assert finished["voice"] < finished["batch"]  # both voice turns ran while the batch one was writing
-    assert len(alone) > 200
-    assert shared == alone
+    assert len(alone) > 200 and len(shared) > 200
+    same = next((i for i, (a, b) in enumerate(zip(alone, shared, strict=False)) if a != b), len(alone))
+    assert same >= max(40, written["before_voice"]), (alone, shared)  # what came before, kept
+    assert shared.count(alone[:40]) == 1  # continued, not started over
