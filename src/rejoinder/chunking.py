@@ -94,11 +94,19 @@ def clean_for_speech(text: str) -> str:
             continue
         for pattern, repl in _INLINE:
             line = pattern.sub(repl, line)
-        line = "".join(ch for ch in line if not _is_emoji(ch))
+        line = "".join(_printable(ch) for ch in line if not _is_emoji(ch))
         lines.append(line.strip())
     joined = " ".join(x for x in lines if x)
     joined = re.sub(r"\s+([,.;:!?])", r"\1", joined)
     return re.sub(r"\s{2,}", " ", joined).strip()
+
+
+def _printable(ch: str) -> str:
+    """Control and other unprintable characters out (measured: a NUL from a tiny random model made
+    Piper's espeak raise "embedded null character" and the turn fail); a tab is a space."""
+    if not unicodedata.category(ch).startswith("C"):
+        return ch
+    return " " if ch.isspace() else ""
 
 
 def ends_sentence(clause: str) -> bool:

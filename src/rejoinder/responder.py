@@ -125,7 +125,7 @@ class Responder:
         tools = None if direct is not None else self._tool_route(text, answer)
         if direct is not None:
             clauses = direct_clauses(
-                direct, self.tools, self.history, self._opener(text), answer, self.notify
+                direct, self.tools, self.history, self._opener(text), answer, self.notify, self.config.chunker
             )
             answer.route = self._route_for_tools(None, answer.route)
         elif tools is None:

@@ -173,6 +173,7 @@ async def direct_clauses(
     open_user: Callable[[], None],
     answer: Answer,
     notify: Notify,
+    chunker_config: ChunkerConfig,
 ) -> AsyncGenerator[str, None]:
     """The reply to a request answered from one tool's result without the model: the call runs
     once the turn is committed, is reported and kept in the history like a model's call, and the
@@ -194,7 +195,9 @@ async def direct_clauses(
     answer.timeline.mark("first_token")
     answer.timeline.mark("llm_done")
     answer.ends_conversation = runner.end_requested
-    yield said if said is not None else apology(done)
+    chunker = ClauseChunker(chunker_config)  # spoken like a model's reply: "-2" as "minus 2"
+    for clause in [*chunker.push(said if said is not None else apology(done)), *chunker.flush()]:
+        yield clause
 
 
 async def _report(

@@ -100,3 +100,10 @@ def test_question_and_exclamation_marks_end_sentences() -> None:
 def test_nothing_is_lost_from_plain_text() -> None:
     text = "One sentence here. Another one, with a comma; and a semicolon: done. Last"
     assert " ".join(chunks(text, 3)) == text
+
+
+def test_control_characters_never_reach_the_voice() -> None:
+    """Measured: a NUL in a model's reply made Piper's espeak raise and the turn fail."""
+    chunker = ClauseChunker(ChunkerConfig())
+    clauses = [*chunker.push("Rome\x00 is the\tcapital\x07 of Italy.\u200b "), *chunker.flush()]
+    assert clauses == ["Rome is the capital of Italy."]

@@ -14,6 +14,7 @@ from rejoinder.backends.fake import FakeLLM
 from rejoinder.events import ConversationEnded, SessionEvent, ToolCalled, ToolReturned, TurnFinished
 from rejoinder.responder import Answer
 from rejoinder.session import Session
+from rejoinder.speakable import speakable
 from rejoinder.stages.llm import Message, ToolCall
 from rejoinder.tools import FILLER_TEXT, ToolSet
 
@@ -189,12 +190,14 @@ def test_a_question_about_the_present_time_here_is_answered_from_the_clock_witho
     ]
     assert reports[4].tool_calls[0]["arguments"] == '{"timezone": "Tokyo"}'
     assert "Asia/Tokyo" in str(reports[4].tool_calls[0]["output"])
-    assert re.fullmatch(r"In Tokyo, it's (1[0-2]|[1-9]):\d\d [AP]M\.", reports[4].reply), reports[4].reply
+    assert re.fullmatch(r"In Tokyo, it's (1[0-2]|[1-9])( oh \d| \d\d)? [AP]M\.", reports[4].reply), reports[
+        4
+    ].reply
     assert all(c["status"] == "ok" for r in reports for c in r.tool_calls)
     now = dt.datetime.now().astimezone()
     hour, minute = re.findall(r", (\d\d):(\d\d) ", str(reports[0].tool_calls[0]["output"]))[0]
-    spoken = f"It's {int(hour) % 12 or 12}:{minute} {'AM' if int(hour) < 12 else 'PM'}."
-    assert reports[0].reply == spoken  # the clock's own reading, in a sentence
+    written = f"It's {int(hour) % 12 or 12}:{minute} {'AM' if int(hour) < 12 else 'PM'}."
+    assert reports[0].reply == speakable(written)  # the clock's own reading, said: "It's 6 18 PM."
     assert reports[2].reply.startswith(f"Today is {now:%A}, {now.day} {now:%B}"), reports[2].reply
     assert llm.offered == [["current_datetime", "calculate", "end_conversation"]]  # Springfield only
     assert [m["role"] for m in session.history[:4]] == ["user", "assistant", "tool", "assistant"]
