@@ -8,7 +8,7 @@ actually heard; a new tier, a remote model or tool use changes this module only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from rejoinder.stages.capabilities import can_prefill
 from rejoinder.stages.llm import GenerationParams, Message, ToolCallingLLM, supports_tools
 from rejoinder.stages.router import RouteDecision
 from rejoinder.timeline import Timeline
-from rejoinder.tool_turns import ToolState, direct_clauses, direct_plan, tool_clauses, tool_tier
+from rejoinder.tool_turns import ToolState, ToolTurn, direct_clauses, direct_plan, tool_clauses, tool_tier
 from rejoinder.tools.prompt import TOOL_BASE_PROMPT, tool_system_prompt
 from rejoinder.tools.toolset import ToolSet
 
@@ -124,9 +124,7 @@ class Responder:
         direct = None if answer.resumed else direct_plan(self.tools, text)
         tools = None if direct is not None else self._tool_route(text, answer)
         if direct is not None:
-            clauses = direct_clauses(
-                direct, self.tools, self.history, self._opener(text), answer, self.notify, self.config.chunker
-            )
+            clauses = direct_clauses(direct, self._tool_turn(text, answer))
             answer.route = self._route_for_tools(None, answer.route)
         elif tools is None:
             clauses = self._clauses(tier, text, answer)
@@ -199,9 +197,9 @@ class Responder:
         index = [t.name for t in self.tiers()].index(tier.name)
         return RouteDecision(tier.name, index, route.score, "tools", route.ms, route.features)
 
-    def _opener(self, text: str) -> Callable[[], None]:
-        """Puts the user's message into the history just before a tool turn's first call runs
-        (tool results must follow it); once per turn."""
+    def _tool_turn(self, text: str, answer: Answer) -> ToolTurn:
+        """This conversation's side of a tool turn. The user's message goes into the history just
+        before the first call runs (tool results must follow it), once per turn."""
         user: Message | None = {"role": "user", "content": text} if text else None
 
         def open_user() -> None:
@@ -209,7 +207,7 @@ class Responder:
                 self.history.append(user)
                 self._opened = user
 
-        return open_user
+        return ToolTurn(self.tools, self.history, open_user, answer, self.notify, self.config.chunker)
 
     def _tool_clauses(self, tier: Tier, text: str, answer: Answer) -> AsyncGenerator[str, None]:
         configured = tier.config.system_prompt
@@ -219,17 +217,7 @@ class Responder:
         prompt[0] = {"role": "system", "content": system}
         llm = tier.llm
         assert isinstance(llm, ToolCallingLLM) and supports_tools(llm)
-        return tool_clauses(
-            llm,
-            prompt,
-            self._params(tier),
-            self.tools,
-            self.history,
-            self._opener(text),
-            answer,
-            self.notify,
-            self.config.chunker,
-        )
+        return tool_clauses(llm, prompt, self._params(tier), self._tool_turn(text, answer))
 
     @staticmethod
     async def _opening(clauses: AsyncGenerator[str, None], text: str) -> list[str] | None:

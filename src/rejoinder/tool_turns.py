@@ -112,27 +112,34 @@ class _GatedRunner(ToolRunner):
         return await super().run(calls, content, client)
 
 
+@dataclass(frozen=True)
+class ToolTurn:
+    """What one turn's tool work needs besides the model: the conversation's tools, the history the
+    calls and results go into (the user's message opened just before the first call), the turn's
+    answer, where calls are reported, and how replies are cut into clauses."""
+
+    state: ToolState
+    history: list[Message]
+    open_user: Callable[[], None]
+    answer: Answer
+    notify: Notify
+    chunker_config: ChunkerConfig
+
+
 async def tool_clauses(
-    llm: ToolCallingLLM,
-    prompt: list[Message],
-    params: GenerationParams,
-    state: ToolState,
-    history: list[Message],
-    open_user: Callable[[], None],
-    answer: Answer,
-    notify: Notify,
-    chunker_config: ChunkerConfig,
+    llm: ToolCallingLLM, prompt: list[Message], params: GenerationParams, turn: ToolTurn
 ) -> AsyncGenerator[str, None]:
     """Speakable clauses of a tool turn; `answer.tool_calls` and `answer.ends_conversation` are
     filled in as the calls run."""
+    state, answer, notify = turn.state, turn.answer, turn.notify
     tl = answer.timeline
     queue: asyncio.Queue[object] = asyncio.Queue()
     runner = _GatedRunner(
         state.tools,
-        history,
+        turn.history,
         on_filler=lambda: queue.put_nowait(_FILLER),
         gate=answer.committed,
-        on_start=open_user,
+        on_start=turn.open_user,
     )
     answer.tool_calls = runner.records
     client = state.client_openai()
@@ -140,7 +147,7 @@ async def tool_clauses(
     tl.mark("llm_start")
     source = reply_with_tools(llm, prompt, params, runner, state.choice, client_tools=client)
     producer = asyncio.create_task(fill(source, queue))
-    chunker = ClauseChunker(chunker_config)
+    chunker = ClauseChunker(turn.chunker_config)
     shown: set[str] = set()
     item: object
     try:
@@ -166,20 +173,13 @@ async def tool_clauses(
         yield clause
 
 
-async def direct_clauses(
-    plan: DirectPlan,
-    state: ToolState,
-    history: list[Message],
-    open_user: Callable[[], None],
-    answer: Answer,
-    notify: Notify,
-    chunker_config: ChunkerConfig,
-) -> AsyncGenerator[str, None]:
+async def direct_clauses(plan: DirectPlan, turn: ToolTurn) -> AsyncGenerator[str, None]:
     """The reply to a request answered from one tool's result without the model: the call runs
     once the turn is committed, is reported and kept in the history like a model's call, and the
     plan's sentence is the whole reply."""
+    state, answer, notify = turn.state, turn.answer, turn.notify
     tool = state.tools.get(plan.call.name) or state.direct.get(plan.call.name)
-    runner = _GatedRunner(ToolSet([tool] if tool else []), history, on_start=open_user)
+    runner = _GatedRunner(ToolSet([tool] if tool else []), turn.history, on_start=turn.open_user)
     answer.tool_calls = runner.records
     answer.timeline.mark("llm_start")
     shown: set[str] = set()
@@ -195,7 +195,7 @@ async def direct_clauses(
     answer.timeline.mark("first_token")
     answer.timeline.mark("llm_done")
     answer.ends_conversation = runner.end_requested
-    chunker = ClauseChunker(chunker_config)  # spoken like a model's reply: "-2" as "minus 2"
+    chunker = ClauseChunker(turn.chunker_config)  # spoken like a model's reply: "-2" as "minus 2"
     for clause in [*chunker.push(said if said is not None else apology(done)), *chunker.flush()]:
         yield clause
 

@@ -29,19 +29,18 @@ ENDING = re.compile(
     r"i'?m done|see you|talk (to you )?later)\b",
     re.IGNORECASE,
 )
+_ASKING = r"^\W*((can|could) you tell me |do you know |tell me )?"
+_NOW_WORDS = r"what time is it|what time it is|what'?s the time|what is the time|the time|what day it is"
+_UNTIL_END = r"( now| right now| today)?(\W+please)?\W*$"
 NOW_HERE = re.compile(
-    r"^\W*((can|could) you tell me |do you know |tell me )?"
-    r"(what time is it|what time it is|what'?s the time|what is the time|the time|"
-    r"(what'?s|what is) (today'?s date|the date today|the date)|today'?s date|the date|"
-    r"what day is (it|today)|what day it is)( now| right now| today)?(\W+please)?\W*$",
+    rf"{_ASKING}({_NOW_WORDS}|(what'?s|what is) (today'?s date|the date today|the date)|today'?s date|"
+    rf"the date|what day is (it|today)){_UNTIL_END}",
     re.IGNORECASE,
 )
 """Asks for the present time or date here, and nothing else: only the clock can answer."""
 NOW_THERE = re.compile(
-    r"^\W*((can|could) you tell me |do you know |tell me )?"
-    r"(what time is it|what time it is|what'?s the time|what is the time|the time|"
-    r"(what'?s|what is) the date|what day is it|what day it is) in (?P<place>[a-z][a-z .'-]*?)"
-    r"( now| right now| today)?(\W+please)?\W*$",
+    rf"{_ASKING}({_NOW_WORDS}|(what'?s|what is) the date|what day is it) in (?P<place>[a-z][a-z .'-]*?)"
+    rf"{_UNTIL_END}",
     re.IGNORECASE,
 )
 """The same, in a named place ("What time is it in Tokyo?"): the clock answers if the place names

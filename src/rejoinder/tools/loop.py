@@ -49,7 +49,7 @@ def said_anything(pieces: Sequence[str]) -> bool:
 def unspoken_results(runner: ToolRunner) -> str:
     """What to say when the model, given the results, only asks for the same calls again (measured:
     Qwen2.5-Coder-1.5B re-wrote an order lookup as text instead of reading its result): the
-    results themselves, in their own words."""
+    results themselves, in their own words; with none, an apology."""
     outputs = [r.result.output for r in runner.records if r.result is not None and r.result.ok]
     if not outputs:
         return NOTHING_SAID
@@ -85,7 +85,7 @@ async def reply_with_tools(
                     yield item
             if not calls or not offered:  # no calls, or calls written as text when none may be made
                 if not said_anything(said):  # measured: "<tools></tools>" and nothing else
-                    yield unspoken_results(runner) if runner.records else NOTHING_SAID
+                    yield unspoken_results(runner)
                 return
             yield ToolEvent("calls", calls=tuple(calls))
             done = await runner.run(calls, "".join(said), client)
