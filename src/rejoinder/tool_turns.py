@@ -55,7 +55,7 @@ class ToolState:
     choice: ToolChoice = "auto"
     pending: PendingCalls = field(default_factory=PendingCalls)
     direct: ToolSet = field(default_factory=ToolSet)
-    """Tools for direct answers only (the clock and calculator, config `tools.direct`): never
+    """Tools for direct answers only (clock, calculator, reckoning; config `tools.direct`): never
     offered to the model, so turns the words do not decide are answered as without tools."""
 
     @property

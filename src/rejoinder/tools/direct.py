@@ -1,7 +1,8 @@
 """Requests whose words alone decide the tool call, answered from the tool's result without the
 model: the present time or date here or in a place that names a time zone ("What time is it?",
-"What time is it in Tokyo?") and a bare arithmetic question ("What is 17 times 23?", "How much is
-15 percent of 80?").
+"What time is it in Tokyo?"), a bare arithmetic question ("What is 17 times 23?", "How much is
+15 percent of 80?") and the short reckoning of tools/word_problems.py (days of the week, a clock
+time plus a duration, which of two numbers or amounts is larger).
 
 Why: on 2 CPU cores the strong tier needs seconds to read the tool prompt, more to write the call,
 and more again to phrase a one-line result (measured: 4-13 s to first audio, docs/tools.md), and it
@@ -23,6 +24,7 @@ from rejoinder.stages.llm import ToolCall
 from rejoinder.tools.calculator import CalculationError, evaluate
 from rejoinder.tools.intent import asks_for_local_now, asks_for_now_in
 from rejoinder.tools.tool import ToolResult
+from rejoinder.tools.word_problems import cannot, plan_reckoning
 
 CLOCK = "current_datetime"
 CALCULATOR = "calculate"
@@ -51,11 +53,25 @@ def plan_direct(text: str, offered: frozenset[str]) -> DirectPlan | None:
             expression, spoken = parsed
             arguments = json.dumps({"expression": expression})
             return DirectPlan(_call(CALCULATOR, arguments), lambda result: sum_sentence(spoken, result))
+    reckoning = plan_reckoning(_digits(text), offered)
+    if reckoning is not None:
+        return DirectPlan(reckoning.call(_new_id), reckoning.say)
     return None
 
 
+def _new_id() -> str:
+    return f"call_{uuid.uuid4().hex[:12]}"
+
+
 def _call(name: str, arguments: str) -> ToolCall:
-    return ToolCall(f"call_{uuid.uuid4().hex[:12]}", name, arguments)
+    return ToolCall(_new_id(), name, arguments)
+
+
+def _digits(text: str) -> str:
+    """Numbers said in words written as digits ("ninety minutes" -> "90 minutes")."""
+    from text_to_num import alpha2digit
+
+    return str(alpha2digit(text.strip(), "en", threshold=0))
 
 
 # --- the clock ---------------------------------------------------------------------------------
@@ -121,9 +137,7 @@ MAX_OPERANDS = 6
 def spoken_arithmetic(text: str) -> tuple[str, str] | None:
     """("17 * 23", "17 times 23") for "What is seventeen times twenty-three?"; None unless the
     whole request is numbers and operators after its opening words."""
-    from text_to_num import alpha2digit
-
-    digits = re.sub(r"(?<=\d),(?=\d{3}\b)", "", alpha2digit(text.strip(), "en", threshold=0))
+    digits = re.sub(r"(?<=\d),(?=\d{3}\b)", "", _digits(text))
     digits = re.sub(r"(?<=\d)\s*[x×]\s*(?=\d)", " times ", digits)  # "17x23"
     lead = _LEAD.match(digits)
     if lead is None:
@@ -164,8 +178,7 @@ def spoken_arithmetic(text: str) -> tuple[str, str] | None:
 
 def sum_sentence(spoken: str, result: ToolResult) -> str | None:
     if not result.ok:
-        reason = (result.error or "").removeprefix(f"{result.name}: ").rstrip(".")
-        return f"I can't work that out: {reason}." if reason else None
+        return cannot(result)
     try:
         value = evaluate(result.output)
     except CalculationError:

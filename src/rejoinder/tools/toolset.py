@@ -28,10 +28,12 @@ class ToolSet:
 
     @classmethod
     def direct_builtins(cls) -> ToolSet:
-        """The built-ins that answer requests directly (tools/direct.py): the clock and calculator."""
+        """The built-ins that answer requests directly (tools/direct.py): the clock, the calculator
+        and the reckoning tools (weekdays, clock times, comparisons)."""
         from rejoinder.tools.builtins import calculate, current_datetime
+        from rejoinder.tools.reckoning import clock_after, compare_amounts, weekday_after
 
-        return cls.from_functions(current_datetime, calculate)
+        return cls.from_functions(current_datetime, calculate, weekday_after, clock_after, compare_amounts)
 
     def add(self, tool: Tool) -> None:
         if tool.name in self._tools:
