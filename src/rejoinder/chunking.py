@@ -65,6 +65,33 @@ _ENDS_SENTENCE = re.compile(_END_MARK + r"\s*$")
 _CLAUSE_END = re.compile(r"(?:[,;:](?=\s)|\s[-–—]{1,2}(?=\s+[^\s\d]))")
 """A comma, semicolon, colon or spaced dash, but not the minus of "5 - 3"."""
 _FENCE = "```"
+_JOINER = re.compile(r"\s(?=(?:because|which|but|so|while|since|although|when|where|unless)\s)", re.I)
+"""Before a word that opens a new clause: the first clause may end there (config
+first_joiner_words), unless the word before binds to it ("by which", "and so", "not so")."""
+_BINDS = frozenset(
+    [
+        "by",
+        "in",
+        "of",
+        "to",
+        "on",
+        "at",
+        "for",
+        "from",
+        "with",
+        "into",
+        "during",
+        "through",
+        "about",
+        "under",
+        "over",
+        "and",
+        "or",
+        "not",
+        "even",
+        "just",
+    ]
+)
 
 
 def _is_emoji(ch: str) -> bool:
@@ -202,6 +229,14 @@ class ClauseChunker:
             if len(region[: match.start()].split()) >= self._min_words():
                 cuts.append(match.end())
                 break
+        if self.emitted == 0 and not cuts:
+            # the first clause also ends before "because", "which", "but"...: "The sky is blue |
+            # because sunlight scatters" starts speaking a clause sooner than at the full stop
+            for match in _JOINER.finditer(region):
+                before = region[: match.start()].split()
+                if len(before) >= self.config.first_joiner_words and before[-1].lower() not in _BINDS:
+                    cuts.append(match.start() + 1)
+                    break
         if cuts:
             return min(cuts)
         words = len(region.split())

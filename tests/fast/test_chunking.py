@@ -107,3 +107,23 @@ def test_control_characters_never_reach_the_voice() -> None:
     chunker = ClauseChunker(ChunkerConfig())
     clauses = [*chunker.push("Rome\x00 is the\tcapital\x07 of Italy.\u200b "), *chunker.flush()]
     assert clauses == ["Rome is the capital of Italy."]
+
+
+def test_first_clause_may_end_before_a_word_that_opens_a_new_clause() -> None:
+    """Only the first clause, after 4 words, and not where the word binds to the one before."""
+    assert chunks("The sky is blue because sunlight scatters. It is blue because of that.") == [
+        "The sky is blue",
+        "because sunlight scatters.",
+        "It is blue because of that.",  # later clauses wait for punctuation
+    ]
+    assert chunks("I am not sure but I think it is Paris.") == ["I am not sure", "but I think it is Paris."]
+    for whole in [
+        "Photosynthesis is the process by which plants make food.",  # "by which"
+        "It is not so much the heat as the humidity.",  # "not so"
+        "Rain falls because clouds get heavy.",  # three words before "because"
+    ]:
+        assert chunks(whole) == [whole]
+    off = ChunkerConfig(first_joiner_words=1000)
+    assert chunks("The sky is blue because sunlight scatters.", config=off) == [
+        "The sky is blue because sunlight scatters."
+    ]
