@@ -84,11 +84,31 @@ class Responder:
         """Where tool calls and results are reported (the session's event sink)."""
         self._opened: Message | None = None
         """The user message a tool turn put in the history before its tools ran."""
+        self._continued: tuple[Message, str] | None = None
+        """The unanswered user message the current request goes on from, and the two joined."""
 
     # --- prompts --------------------------------------------------------------------------
+    def _earlier(self) -> list[Message]:
+        """The history before the current request: without the message it goes on from."""
+        if self._continued is not None and self.history and self.history[-1] is self._continued[0]:
+            return self.history[:-1]
+        return self.history
+
+    def _goes_on(self, text: str) -> str:
+        """`text` joined to the user's last words when no reply to those was heard (the turn was
+        ended inside a pause, the user went on speaking, and the reply was cut before a word of
+        it played): one request, as the user meant it, not two user messages in a row."""
+        last = self.history[-1] if self.history else None
+        if not text or last is None or last["role"] != "user" or last is self._opened:
+            self._continued = None
+            return text
+        joined = f"{str(last['content']).rstrip()} {text.lstrip()}"
+        self._continued = (last, joined)
+        return joined
+
     def _messages(self, tier: Tier, text: str) -> list[Message]:
         system = self.instructions or tier.config.system_prompt
-        messages: list[Message] = [{"role": "system", "content": system}, *self.history]
+        messages: list[Message] = [{"role": "system", "content": system}, *self._earlier()]
         if text:
             messages.append({"role": "user", "content": text})
         return messages
@@ -110,7 +130,7 @@ class Responder:
         tiers = self.tiers()
         if len(tiers) < 2:
             return tiers[0], None
-        decision: RouteDecision = self.engine.router.route(text, self.history)
+        decision: RouteDecision = self.engine.router.route(text, self._earlier())
         return tiers[decision.tier_index], decision
 
     # --- answering ------------------------------------------------------------------------
@@ -120,6 +140,7 @@ class Responder:
         If a lower tier's first clause is a refusal, or its whole reply only repeats the
         question, nothing of it is said and the top tier answers instead (only the opening is
         checked, so other turns pay nothing)."""
+        text = text if answer.resumed else self._goes_on(text)
         tier, answer.route = self.route(text)
         direct = None if answer.resumed else direct_plan(self.tools, text)
         tools = None if direct is not None else self._tool_route(text, answer)
@@ -204,6 +225,7 @@ class Responder:
 
         def open_user() -> None:
             if user is not None and self._opened is not user:
+                self.history[:] = self._earlier()
                 self.history.append(user)
                 self._opened = user
 
@@ -248,6 +270,14 @@ class Responder:
         the prompt every turn and throw away the LLM's cached prefix. A tool turn already put the
         user's message in, before its tool calls; an answer resumed after tool outputs has none."""
         opened, self._opened = self._opened, None
+        continued, self._continued = self._continued, None
+        if continued is not None and user and continued[1].endswith(user.strip()):
+            # this turn went on from unanswered words: the history keeps the joined request once
+            if self.history and self.history[-1] is continued[0]:
+                self.history[-1] = {"role": "user", "content": continued[1]}
+                user = ""
+            elif opened is not None and opened["content"] == continued[1]:
+                user = ""  # a tool turn already put it in
         if user and not any(m is opened and m["content"] == user for m in self.history):
             self.history.append({"role": "user", "content": user})
         if assistant:

@@ -306,3 +306,32 @@ def test_a_backchannel_does_not_stop_the_agent_but_real_words_do(utterance: int,
         assert [r.transcript for r in session.reports[1:]] == [SCRIPT[2]]
     else:  # the backchannel was not a turn
         assert len(session.reports) == 1
+
+
+def test_words_whose_reply_was_never_heard_join_the_next_request() -> None:
+    """A turn ended inside a pause ("Which is heavier" | "a pound of feathers or..."), its reply
+    cut before a word of it played: the model, the router and the direct answers get the one
+    request the user meant, and the history keeps it once."""
+    llm = FakeLLM(reply="A fine question indeed.", delay_s=0.2)
+    session = Session(fake_engine(llm=llm))
+
+    async def go(first: str, then: str) -> None:
+        cut, task = session.reply_to(first)
+        await asyncio.sleep(0.05)  # still thinking: nothing said yet
+        await session.respond(then)
+        await task
+        assert cut.status == "cancelled" and cut.reply == ""
+
+    asyncio.run(go("Which is heavier", "a pound of feathers or a kilogram of steel?"))
+    assert session.reports[-1].reply == "A kilogram of steel is heavier."  # the comparison saw both
+    users = [m["content"] for m in session.history if m["role"] == "user"]
+    assert users == ["Which is heavier a pound of feathers or a kilogram of steel?"]
+    asyncio.run(go("What is the capital", "of Italy?"))
+    prompt = llm.calls[-1]
+    assert [m["content"] for m in prompt if m["role"] == "user"][-1] == "What is the capital of Italy?"
+    assert prompt[-2]["role"] != "user"  # not two user messages in a row
+    users = [m["content"] for m in session.history if m["role"] == "user"]
+    assert users[-1] == "What is the capital of Italy?" and "What is the capital" not in users
+    # a reply that was heard closes its request: the next words are a request of their own
+    asyncio.run(session.respond("And of France?"))
+    assert [m["content"] for m in llm.calls[-1] if m["role"] == "user"][-1] == "And of France?"
