@@ -186,6 +186,11 @@ def test_input_ending_mid_turn_forces_the_end() -> None:
         ("Hi there!", True),
         ("Hello?", True),  # the STT's punctuation of one word is a guess
         ("Hello, how are you today?", False),
+        ("Which is heavier", True),  # a comparison that names nothing yet: the options follow
+        ("Which one is better?", True),
+        ("Which is heavier, a kilogram of feathers or a kilogram of steel?", False),
+        ("Tom is taller than Sam. Who is taller?", False),
+        ("What is the answer?", False),
         ("My phone number is five five five.", True),  # numbers in words (Moonshine writes them so)
         ("Send it to forty-two Elm Road.", True),
         ("I was born in nineteen ninety.", False),

@@ -167,6 +167,12 @@ class TTSConfig(_Strict):
 
 class ChunkerConfig(_Strict):
     first_min_words: int = Field(3, ge=1, description="words before the first clause may be cut at a comma")
+    first_joiner_words: int = Field(
+        4,
+        ge=1,
+        description="words before the first clause may end ahead of 'because', 'which', 'but'... "
+        "(a very large number turns this off)",
+    )
     min_words: int = Field(6, ge=1, description="words before later clauses may be cut at a comma")
     max_words: int = Field(30, ge=4, description="a clause longer than this is cut at a space")
 
@@ -205,9 +211,10 @@ class RouterConfig(_Strict):
 class ToolsConfig(_Strict):
     direct: bool = Field(
         True,
-        description="answer 'What time is it?', 'What's the date?' and bare sums ('What is 17 times 23?') "
-        "from the clock and the calculator, without the model (tools/direct.py); on even when the "
-        "built-in tools are not offered to the model",
+        description="answer 'What time is it?', 'What's the date?', bare sums ('What is 17 times 23?') "
+        "and short reckoning ('If yesterday was Sunday, what day is tomorrow?', 'Which is bigger, 9.11 "
+        "or 9.9?') from the clock, the calculator and the reckoning tools, without the model "
+        "(tools/direct.py); on even when the built-in tools are not offered to the model",
     )
 
 

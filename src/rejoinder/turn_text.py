@@ -129,7 +129,62 @@ def unfinished_reason(text: str) -> str | None:
         return f"only the {words[0]!r} clause"
     if len(words) > 1 and words[-1] == "that" and words[-2] in _COPULAS and not question:
         return "ends with 'is that'"
+    if _CHOICE_ALONE.fullmatch(" ".join(words)):
+        return "a choice without its options"  # "Which is heavier" | "a kilogram of feathers or..."
     return _dictation_reason(stripped, words, question)
+
+
+_CHOICE_ALONE = re.compile(
+    r"(?:so |and |now |okay |ok )?(?:which|what|who)(?: one| of them| of the two)? "
+    r"(?:is|are|was|would be|'s) (?:the )?(?:"
+    + "|".join(
+        [
+            "bigger",
+            "smaller",
+            "larger",
+            "heavier",
+            "lighter",
+            "longer",
+            "shorter",
+            "taller",
+            "faster",
+            "slower",
+            "older",
+            "younger",
+            "higher",
+            "lower",
+            "cheaper",
+            "closer",
+            "further",
+            "farther",
+            "hotter",
+            "colder",
+            "warmer",
+            "cooler",
+            "stronger",
+            "weaker",
+            "deeper",
+            "wider",
+            "thicker",
+            "thinner",
+            "easier",
+            "harder",
+            "safer",
+            "healthier",
+            "greater",
+            "richer",
+            "louder",
+            "quieter",
+            "brighter",
+            "darker",
+            "better",
+            "worse",
+        ]
+    )
+    + r"|more \w+|less \w+)"
+)
+"""The whole utterance is a comparison question that names nothing to compare ("Which is
+heavier", "Which one is better"): said alone, the options nearly always follow."""
 
 
 def _dictation_reason(stripped: str, words: list[str], question: bool) -> str | None:
