@@ -69,28 +69,7 @@ _JOINER = re.compile(r"\s(?=(?:because|which|but|so|while|since|although|when|wh
 """Before a word that opens a new clause: the first clause may end there (config
 first_joiner_words), unless the word before binds to it ("by which", "and so", "not so")."""
 _BINDS = frozenset(
-    [
-        "by",
-        "in",
-        "of",
-        "to",
-        "on",
-        "at",
-        "for",
-        "from",
-        "with",
-        "into",
-        "during",
-        "through",
-        "about",
-        "under",
-        "over",
-        "and",
-        "or",
-        "not",
-        "even",
-        "just",
-    ]
+    "by in of to on at for from with into during through about under over and or not even just".split()  # noqa: SIM905
 )
 
 

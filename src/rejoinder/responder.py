@@ -303,6 +303,19 @@ class Responder:
                 break
         self.prefill()
 
+    def prefills(self) -> bool:
+        """Whether any tier keeps a prompt cache worth prefilling."""
+        return any(can_prefill(tier.llm) for tier in self.tiers())
+
+    async def prefill_partial(self, text: str) -> None:
+        """Cache the user's words so far in the tier they would be routed to (the listener calls
+        this while the user is still speaking); the turn's prompt then starts with them."""
+        if not text.strip():
+            return
+        tier, _ = self.route(text)
+        if can_prefill(tier.llm):
+            await tier.llm.prefill_async(self._messages(tier, text))
+
     def prefill(self) -> None:
         """Let each tier cache the new history while the user listens, so the next turn starts fast."""
         if not self.history:

@@ -138,48 +138,10 @@ _CHOICE_ALONE = re.compile(
     r"(?:so |and |now |okay |ok )?(?:which|what|who)(?: one| of them| of the two)? "
     r"(?:is|are|was|would be|'s) (?:the )?(?:"
     + "|".join(
-        [
-            "bigger",
-            "smaller",
-            "larger",
-            "heavier",
-            "lighter",
-            "longer",
-            "shorter",
-            "taller",
-            "faster",
-            "slower",
-            "older",
-            "younger",
-            "higher",
-            "lower",
-            "cheaper",
-            "closer",
-            "further",
-            "farther",
-            "hotter",
-            "colder",
-            "warmer",
-            "cooler",
-            "stronger",
-            "weaker",
-            "deeper",
-            "wider",
-            "thicker",
-            "thinner",
-            "easier",
-            "harder",
-            "safer",
-            "healthier",
-            "greater",
-            "richer",
-            "louder",
-            "quieter",
-            "brighter",
-            "darker",
-            "better",
-            "worse",
-        ]
+        "bigger smaller larger heavier lighter longer shorter taller faster slower older younger "  # noqa: SIM905
+        "higher lower cheaper closer further farther hotter colder warmer cooler stronger weaker deeper "
+        "wider thicker thinner easier harder safer healthier greater richer louder quieter brighter "
+        "darker better worse".split()
     )
     + r"|more \w+|less \w+)"
 )

@@ -4,6 +4,7 @@ escalation, failures. Runs in seconds."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from rejoinder.events import (
 )
 from rejoinder.output import PacedOutput
 from rejoinder.session import Session
+from rejoinder.stages.llm import Message
 from rejoinder.stages.router import RouteDecision
 
 
@@ -335,3 +337,47 @@ def test_words_whose_reply_was_never_heard_join_the_next_request() -> None:
     # a reply that was heard closes its request: the next words are a request of their own
     asyncio.run(session.respond("And of France?"))
     assert [m["content"] for m in llm.calls[-1] if m["role"] == "user"][-1] == "And of France?"
+
+
+class PrefillingLLM(FakeLLM):
+    """A FakeLLM with a prompt cache: records what it was asked to prefill."""
+
+    capabilities = frozenset({"prefill"})
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prefilled: list[list[Message]] = []
+
+    def prefill(self, messages: Sequence[Message]) -> None:
+        self.prefilled.append(list(messages))
+
+    async def prefill_async(self, messages: Sequence[Message]) -> None:
+        self.prefill(messages)
+
+
+def test_the_words_so_far_are_prefilled_while_the_user_speaks() -> None:
+    """Every early_prefill_ms of speech the words so far go into the model's cache, as the user
+    message of the prompt the turn will send; none while the session answers, none when off."""
+    llm = PrefillingLLM(reply="Rome is the capital of Italy.")
+    engine = fake_engine(llm=llm)
+    session = Session(engine)
+
+    async def talk() -> None:
+        for _ in range(0, round(2.5 * 16_000), 512):  # 2.5 s of speech, at 1x
+            await session.push_audio(tone(0, 512 / 16_000))
+            await asyncio.sleep(512 / 16_000)
+        await speak(session, silence(0.8))
+
+    asyncio.run(talk())
+    early = [m for m in llm.prefilled if m[-1]["role"] == "user"]
+    assert len(early) == 2  # at 1 s and 2 s of speech
+    assert all(m[-1]["content"] == SCRIPT[0] and m[0]["role"] == "system" for m in early)
+    [report] = session.reports
+    assert report.transcript == SCRIPT[0] and report.reply == "Rome is the capital of Italy."
+    assert llm.calls[-1][: len(early[0])] == early[0]  # the turn's prompt starts with what was cached
+
+    off = fake_engine(llm=PrefillingLLM())
+    off.config.vad.early_prefill_ms = 0
+    quiet = Session(off)
+    asyncio.run(speak(quiet, np.concatenate([tone(0, 2.5), silence(0.8)])))
+    assert not [m for m in off.llm.prefilled if m[-1]["role"] == "user"]  # type: ignore[attr-defined]

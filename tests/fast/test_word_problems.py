@@ -64,6 +64,7 @@ WEEKDAYS = [  # an anchor day, and the day asked for
 CLOCKS = [  # a clock time and one duration, forward or back
     ("A train leaves at nine a.m. and the trip takes ninety minutes. When does it arrive?", "9 a.m.", 90),
     ("A movie starts at seven thirty and lasts two hours. When does it end?", "7 30", 120),
+    ("A movie starts at seven-thirty and lasts two hours. When does it end?", "7 30", 120),
     ("It is 3 PM now. What time will it be in 5 hours?", "3 PM", 300),
     ("The class starts at 8:45 and is an hour and a half long. When does it end?", "8:45", 90),
     ("It is 2 PM. What time was it 4 hours ago?", "2 PM.", -240),

@@ -90,6 +90,12 @@ class _VoiceGate:
 _VOICE = _VoiceGate()
 
 
+def voice_work_pending() -> bool:
+    """Whether a voice job is queued or running on any worker: optional work (an early prefill)
+    waits for a moment when no session needs the cores."""
+    return _VOICE.busy
+
+
 class _Failure:
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc

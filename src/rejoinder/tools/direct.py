@@ -67,11 +67,20 @@ def _call(name: str, arguments: str) -> ToolCall:
     return ToolCall(_new_id(), name, arguments)
 
 
+_NUMBER_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "  # noqa: SIM905
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety oh o".split()
+)
+_HYPHENED = re.compile(rf"\b({'|'.join(_NUMBER_WORDS)})-({'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
+
+
 def _digits(text: str) -> str:
-    """Numbers said in words written as digits ("ninety minutes" -> "90 minutes")."""
+    """Numbers said in words written as digits ("ninety minutes" -> "90 minutes", a clock time
+    as the STT hyphenates it, "seven-thirty", -> "7 30")."""
     from text_to_num import alpha2digit
 
-    return str(alpha2digit(text.strip(), "en", threshold=0))
+    spaced = _HYPHENED.sub(r"\1 \2", text.strip())
+    return str(alpha2digit(spaced, "en", threshold=0))
 
 
 # --- the clock ---------------------------------------------------------------------------------

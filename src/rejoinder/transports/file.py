@@ -58,7 +58,9 @@ async def reply_to_file(
             on_turn(event.report)
         ended = ended or isinstance(event, ConversationEnded)  # a tool hung up: the rest is not heard
 
-    session = Session(engine, sink, output=DirectOutput(write))
+    # read faster than real time: there is no speech time to prefill in
+    vad = engine.config.vad.model_copy(update={"early_prefill_ms": 0})
+    session = Session(engine, sink, engine.config.model_copy(update={"vad": vad}), output=DirectOutput(write))
     consumed = 0
     try:
         with stop_on_signals() as stop:  # Ctrl-C stops the run here, not after the whole file
