@@ -100,7 +100,7 @@ def clock_after(time: str, minutes: int) -> str:
 # --- amounts -----------------------------------------------------------------------------------
 
 UNITS: dict[str, tuple[str, Fraction]] = {
-    # mass, in grams
+    # mass, in grams ("ton" read as the metric tonne: the US and UK tons differ by a tenth)
     "gram": ("mass", Fraction(1)), "kilogram": ("mass", Fraction(1000)), "kilo": ("mass", Fraction(1000)),
     "tonne": ("mass", Fraction(1_000_000)), "ton": ("mass", Fraction(1_000_000)),
     "pound": ("mass", Fraction(45359237, 100000)), "ounce": ("mass", Fraction(45359237, 1600000)),
