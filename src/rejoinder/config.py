@@ -214,6 +214,11 @@ class RouterConfig(_Strict):
     escalate: bool = Field(
         True, description="re-ask the top tier when a lower tier refuses or only echoes the question"
     )
+    overload: bool = Field(
+        True,
+        description="when another conversation is already writing a reply on the tier the router "
+        "picks, answer with the smallest tier instead of waiting for it (route strategy 'overload')",
+    )
 
 
 class ToolsConfig(_Strict):

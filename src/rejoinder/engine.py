@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,8 @@ class Engine:
         """In-process tools every session may call (--tools, built-ins); None: none."""
         self.tier_failures: dict[str, str] = {}
         """Routing tiers that failed to load (name -> one-line reason); the others answer."""
+        self.writing: Counter[str] = Counter()
+        """Replies being written now, per tier name, by every session of this process."""
 
     @classmethod
     def from_stages(cls, config: Config, **stages: Any) -> Engine:

@@ -8,6 +8,8 @@ actually heard; a new tier, a remote model or tool use changes this module only.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections import Counter
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +86,8 @@ class Responder:
         """Where tool calls and results are reported (the session's event sink)."""
         self._opened: Message | None = None
         """The user message a tool turn put in the history before its tools ran."""
+        self._writing: Counter[str] = Counter()
+        """Replies this conversation is writing now, per tier (its share of engine.writing)."""
         self._continued: tuple[Message, str] | None = None
         """The unanswered user message the current request goes on from, and the two joined."""
 
@@ -131,7 +135,15 @@ class Responder:
         if len(tiers) < 2:
             return tiers[0], None
         decision: RouteDecision = self.engine.router.route(text, self._earlier())
+        if decision.tier_index > 0 and self._overloaded(tiers[decision.tier_index]):
+            decision = dataclasses.replace(decision, tier=tiers[0].name, tier_index=0, strategy="overload")
         return tiers[decision.tier_index], decision
+
+    def _overloaded(self, tier: Tier) -> bool:
+        """Another conversation is writing on `tier` (one llama.cpp slot: this turn would wait for
+        its whole reply; measured in the soak, docs/soak.md): the smallest tier answers now."""
+        others = self.engine.writing[tier.name] - self._writing[tier.name]
+        return self.config.router.overload and others > 0
 
     # --- answering ------------------------------------------------------------------------
     async def answer(self, text: str, answer: Answer) -> AsyncGenerator[str, None]:
@@ -176,6 +188,8 @@ class Responder:
         tokens = tier.llm.stream(self._messages(tier, text), params)
         chunker = ClauseChunker(self.config.chunker)
         pieces = 0
+        self.engine.writing[tier.name] += 1
+        self._writing[tier.name] += 1
         try:
             async for piece in tokens:
                 tl.mark("first_token")
@@ -183,6 +197,8 @@ class Responder:
                 for clause in chunker.push(piece):
                     yield clause
         finally:
+            self.engine.writing[tier.name] -= 1
+            self._writing[tier.name] -= 1
             await tokens.aclose()  # type: ignore[attr-defined]
         tl.mark("llm_done")
         rest = chunker.flush()

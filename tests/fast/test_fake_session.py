@@ -381,3 +381,30 @@ def test_the_words_so_far_are_prefilled_while_the_user_speaks() -> None:
     quiet = Session(off)
     asyncio.run(speak(quiet, np.concatenate([tone(0, 2.5), silence(0.8)])))
     assert not [m for m in off.llm.prefilled if m[-1]["role"] == "user"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("overload", [True, False])
+def test_a_turn_that_would_wait_for_another_conversation_goes_to_the_small_tier(overload: bool) -> None:
+    """While conversation A's reply is written on the strong tier, conversation B's turn routed
+    there is answered by the small tier (route strategy 'overload'); A's own turns never count."""
+    small, large = FakeLLM(reply="Quick answer.", delay_s=0.01), FakeLLM(reply="Slow " * 30, delay_s=0.02)
+    engine = fake_engine(llm=small)
+    engine.config.router = RouterConfig(enabled=True, overload=overload)
+    engine.use_tiers([small, large], FixedRouter(1))
+    first, second = Session(engine), Session(engine)
+
+    async def go() -> tuple[Any, Any]:
+        writing = asyncio.create_task(first.respond("Tell me a long story."))
+        await asyncio.sleep(0.1)  # A is writing on the strong tier
+        other = await second.respond("What is the capital of France?")
+        return await writing, other
+
+    a, b = asyncio.run(go())
+    assert a.route.tier == "large" and a.route.strategy == "fixed"
+    if overload:
+        assert (b.route.tier, b.route.strategy, b.reply) == ("small", "overload", "Quick answer.")
+    else:
+        assert b.route.tier == "large" and b.reply.startswith("Slow")
+    assert engine.writing["large"] == 0 and engine.writing["small"] == 0  # all released
+    again = asyncio.run(first.respond("And then?"))  # alone again: the router's tier
+    assert again.route is not None and again.route.tier == "large"
