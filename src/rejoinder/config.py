@@ -215,9 +215,10 @@ class RouterConfig(_Strict):
         True, description="re-ask the top tier when a lower tier refuses or only echoes the question"
     )
     overload: bool = Field(
-        True,
+        False,
         description="when another conversation is already writing a reply on the tier the router "
-        "picks, answer with the smallest tier instead of waiting for it (route strategy 'overload')",
+        "picks, answer with the smallest tier instead of waiting for it (route strategy 'overload'; "
+        "off by default: measured in docs/routing.md)",
     )
 
 

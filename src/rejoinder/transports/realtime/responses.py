@@ -235,6 +235,7 @@ class Responses:
         if report.route is not None:
             metadata["route_tier"] = report.route.tier
             metadata["route_score"] = f"{report.route.score:.3f}"
+            metadata["route_strategy"] = report.route.strategy  # "overload": the tier was busy
         await self.wire.send(
             "response.done",
             response={
