@@ -176,7 +176,7 @@ class LlamaCppLLM:
 
         def produce(emit: Emit[str | ToolCall]) -> None:
             failure: list[str] = []
-            assembler = ToolCallAssembler()  # also with no tools offered: a call as text is never spoken
+            assembler = ToolCallAssembler()
 
             def on_chunk(chunk: Any) -> bool | None:
                 if isinstance(chunk, dict) and "error" in chunk:

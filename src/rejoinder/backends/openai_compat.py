@@ -88,7 +88,7 @@ class OpenAILLM:
                 "type": "function",
                 "function": {"name": extra["tools"][0]["function"]["name"]},
             }
-        assembler = ToolCallAssembler()  # also with no tools offered: a call as text is never spoken
+        assembler = ToolCallAssembler()
         response = await self.client.chat.completions.create(
             model=self.config.model,
             messages=wire_messages(messages),

@@ -34,16 +34,18 @@ class _Partial:
 class ToolCallAssembler:
     """Feed each choice's `delta` (a dict); get text pieces and complete ToolCalls, in order."""
 
-    def __init__(self, recover_text: bool = True) -> None:
+    def __init__(self) -> None:
         self._partials: dict[int, _Partial] = {}
         self._emitted: set[int] = set()
-        self._text = TextToolCalls() if recover_text else None
+        self._text = TextToolCalls()
+        """Calls a model wrote as text are recovered, whether tools were offered or not: a call is
+        never spoken."""
 
     def feed_delta(self, delta: dict[str, Any]) -> list[str | ToolCall]:
         out: list[str | ToolCall] = []
         content = delta.get("content")
         if content:
-            out.extend(self._text.feed(content) if self._text else [content])
+            out.extend(self._text.feed(content))
         for raw in delta.get("tool_calls") or []:
             index = int(raw.get("index") or 0)
             if index in self._emitted:
@@ -70,6 +72,6 @@ class ToolCallAssembler:
         return out
 
     def finish(self) -> list[str | ToolCall]:
-        out: list[str | ToolCall] = [*self._text.finish()] if self._text else []
+        out: list[str | ToolCall] = [*self._text.finish()]
         out.extend(self._complete())
         return out
