@@ -141,7 +141,7 @@ class Responder:
 
     def _overloaded(self, tier: Tier) -> bool:
         """Another conversation is writing on `tier` (one llama.cpp slot: this turn would wait for
-        its whole reply; measured in the soak, docs/soak.md): the smallest tier answers now."""
+        its whole reply): the smallest tier answers now (opt-in; measured in docs/routing.md)."""
         others = self.engine.writing[tier.name] - self._writing[tier.name]
         return self.config.router.overload and others > 0
 

@@ -195,8 +195,8 @@ class TurnDetector:
     def _utterance(self) -> np.ndarray:
         """The speech so far with a short tail of silence, as the STT likes it: longer silence is
         cut; a shorter tail (a pause heard for only 96 ms) is filled with zeros up to it
-        (measured: Moonshine wrote "Her extension is four." as "... fourth." and "Can you remind
-        me to" as "... to you?" from a 96 ms tail, and as said from 200 ms)."""
+        (measured: from a 96 ms tail Moonshine wrote "Can you remind me to" as "... to you?";
+        padded, as said; docs/turn-taking.md)."""
         tail = self._frames(_TRAILING_KEEP_S * 1000)
         keep = len(self._speech) - max(0, self._silent_frames - tail)
         if keep <= 0:

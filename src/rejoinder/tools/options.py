@@ -34,8 +34,8 @@ DirectToolsOpt = Annotated[
     bool | None,
     typer.Option(
         "--direct-tools/--no-direct-tools",
-        help="Answer 'What time is it?', 'What's the date?' and bare sums from the clock and the "
-        "calculator without asking the model [on].",
+        help="Answer 'What time is it?', 'What's the date?', bare sums and short reckoning (weekdays, "
+        "clock times, which number is bigger) from tools without asking the model [on].",
     ),
 ]
 
