@@ -14,6 +14,7 @@ from rejoinder.tools.tool import ToolError
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_DAYS = 100_000
 MAX_MINUTES = 7 * 24 * 60
+MAX_DIGITS = 30
 
 
 def weekday_index(name: str) -> int:
@@ -148,6 +149,8 @@ def parse_amount(text: str) -> tuple[Fraction, str | None]:
     if found is None or not (found["n"] or found["unit"]):
         raise ToolError(f"{text!r} is not a number or an amount with a unit")
     number = found["n"] or "1"
+    if sum(ch.isdigit() for ch in number) > MAX_DIGITS:  # checked before any arithmetic
+        raise ToolError(f"numbers of at most {MAX_DIGITS} digits")
     value = Fraction(1) if number.lower() in ("a", "an", "one") else Fraction(number)
     if not found["unit"]:
         return value, None
