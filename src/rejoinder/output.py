@@ -129,7 +129,10 @@ class PacedOutput:
         played = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Item("mark", turn, played=played))
         await played
-        if (wait := self.log.ends_at(turn) - time.perf_counter()) > 0:
+        # a loop's timers may fire early (uvloop's millisecond clock, cached per iteration, as in
+        # Ray Serve and uvicorn): sleep again until the last piece has really played, or the
+        # reply would be recorded as cut off a word before its end
+        while (wait := self.log.ends_at(turn) - time.perf_counter()) > 0:
             await asyncio.sleep(wait)
 
     def clear(self, turn: int) -> None:

@@ -146,6 +146,24 @@ def test_a_finished_live_turn_lasts_until_its_audio_has_played() -> None:
     assert asyncio.run(go()) >= 3 * 0.15 - 0.25  # three words of audio, sent at most LEAD_S ahead
 
 
+def test_a_finished_reply_is_heard_whole_even_when_timers_fire_early(monkeypatch: Any) -> None:
+    """uvloop (Ray Serve, uvicorn) may wake a sleep a few ms early; the end of the reply must
+    still count as heard (a cluster test once recorded "Hello there." as "Hello")."""
+    real_sleep = asyncio.sleep
+
+    async def early(delay: float, *args: Any) -> Any:
+        return await real_sleep(max(0.0, delay - 0.02), *args)
+
+    monkeypatch.setattr(asyncio, "sleep", early)
+    reply = "One two three four five six."
+
+    async def go() -> str:
+        session = Session(fake_engine(reply), output=PacedOutput(Listener()))
+        return (await session.respond("Count")).reply
+
+    assert asyncio.run(go()) == reply
+
+
 def test_a_failing_llm_fails_the_turn_and_the_next_turn_works() -> None:
     llm = FakeLLM(reply="Fine.")
     llm.fail = True
