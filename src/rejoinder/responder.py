@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 from collections import Counter
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
@@ -71,6 +72,8 @@ class Responder:
         """`config`: this conversation's settings (prompts, budgets, history); the engine's by default."""
         self.engine = engine
         self.config = config or engine.config
+        self.key = uuid.uuid4().hex
+        """Names this conversation to the models (a llama.cpp tier keeps its prompt cache in one slot)."""
         self.history: list[Message] = []
         self.instructions: str | None = None
         """Replaces every tier's system prompt (a Realtime client's `instructions`)."""
@@ -119,7 +122,8 @@ class Responder:
 
     def _params(self, tier: Tier) -> GenerationParams:
         budget = tier.config.max_tokens
-        return params_for(tier.config, min(budget, self.max_tokens) if self.max_tokens else budget)
+        params = params_for(tier.config, min(budget, self.max_tokens) if self.max_tokens else budget)
+        return dataclasses.replace(params, conversation=self.key)
 
     def tiers(self) -> list[Tier]:
         """The engine's loaded tier models with this conversation's settings, weakest first."""
@@ -330,7 +334,7 @@ class Responder:
             return
         tier, _ = self.route(text)
         if can_prefill(tier.llm):
-            await tier.llm.prefill_async(self._messages(tier, text))
+            await tier.llm.prefill_async(self._messages(tier, text), self.key)
 
     def prefill(self) -> None:
         """Let each tier cache the new history while the user listens, so the next turn starts fast."""
@@ -340,7 +344,7 @@ class Responder:
         for tier in self.tiers():
             if can_prefill(tier.llm) and id(tier.llm) not in seen:
                 seen.add(id(tier.llm))
-                task = asyncio.create_task(tier.llm.prefill_async(self._messages(tier, "")))
+                task = asyncio.create_task(tier.llm.prefill_async(self._messages(tier, ""), self.key))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
 

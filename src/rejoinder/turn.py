@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rejoinder.backends.worker import follow_priority
 from rejoinder.engine import Engine
 from rejoinder.events import (
     ClauseStarted,
@@ -102,11 +103,13 @@ class TurnRunner:
             self.output.begin_clause(turn, index, clause)
             made = speculation.first_audio(clause) if speculation is not None and index == 0 else None
             report.speculative_audio = report.speculative_audio or made is not None
-            async for chunk in made or tts.stream(clause):
-                if "first_audio" not in tl.marks:
-                    tl.mark("first_audio")
-                    await self.set_state("speaking")
-                await self.output.write(turn, index, chunk, tts.sample_rate)
+            # once the reply plays, its next clauses let other turns' first audio go first
+            with follow_priority() if "first_audio" in tl.marks else contextlib.nullcontext():
+                async for chunk in made or tts.stream(clause):
+                    if "first_audio" not in tl.marks:
+                        tl.mark("first_audio")
+                        await self.set_state("speaking")
+                    await self.output.write(turn, index, chunk, tts.sample_rate)
             self.output.end_clause(turn, index)
             index += 1
         await self.output.wait_played(turn)  # speaking lasts until heard: a barge-in until then cuts it

@@ -366,10 +366,10 @@ class PrefillingLLM(FakeLLM):
         super().__init__(**kwargs)
         self.prefilled: list[list[Message]] = []
 
-    def prefill(self, messages: Sequence[Message]) -> None:
+    def prefill(self, messages: Sequence[Message], conversation: str | None = None) -> None:
         self.prefilled.append(list(messages))
 
-    async def prefill_async(self, messages: Sequence[Message]) -> None:
+    async def prefill_async(self, messages: Sequence[Message], conversation: str | None = None) -> None:
         self.prefill(messages)
 
 

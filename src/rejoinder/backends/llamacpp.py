@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rejoinder.backends.gguf_meta import metadata_string
+from rejoinder.backends.llama_slots import SlotAffinity
 from rejoinder.backends.worker import Emit, ModelWorker, Priority, current_priority
 from rejoinder.config import LLMConfig
 from rejoinder.errors import BackendUnavailable, BadInputError
@@ -48,7 +49,7 @@ def model_missing(name: str) -> str | None:
 
 
 class LlamaCppLLM:
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"prefill"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"prefill", "slots"})
     name = "llamacpp"
     supports_tools = True
     """Through llama.cpp's OpenAI-compatible tool calling (Jinja chat templates); set per model: only
@@ -66,6 +67,9 @@ class LlamaCppLLM:
         params.n_parallel = config.parallel
         params.cpuparams.n_threads = config.generate_threads
         params.cpuparams_batch.n_threads = config.threads
+        # no host-memory prompt cache (llama.cpp keeps up to 8 GiB of old prompts by default): a
+        # conversation's cache is its slot (SlotAffinity)
+        params.cache_ram_mib = 0
         params.verbosity = -1
         params.warmup = True
         params.use_jinja = True  # the model's own template renders tools and tool results
@@ -79,6 +83,25 @@ class LlamaCppLLM:
         # Server is llama.cpp's HTTP server core: each call queues a task for its slot loop and
         # waits without the GIL, so `parallel` threads can call it at once and share each batch
         self._worker: ModelWorker[Any] = ModelWorker("llm", threads=config.parallel)
+        self._slots = SlotAffinity(config.parallel)
+
+    def _complete(
+        self,
+        request: dict[str, Any],
+        conversation: str | None,
+        on_chunk: Callable[[Any], bool | None] | None = None,
+        slot: int | None = None,
+    ) -> Any:
+        """One call into llama.cpp on the conversation's own slot, or on `slot` (blocking: a
+        worker thread)."""
+        slot = self._slots.acquire(conversation, slot)
+        try:
+            request = {**request, "id_slot": slot}
+            if on_chunk is None:
+                return self.server.handle_chat_completions(request)
+            return self.server.handle_chat_completions(request, on_chunk)
+        finally:
+            self._slots.release(slot)
 
     def _request(self, messages: Sequence[Message], params: GenerationParams, stream: bool) -> dict[str, Any]:
         seed = params.seed if params.seed is not None else self.config.seed
@@ -92,21 +115,31 @@ class LlamaCppLLM:
             "cache_prompt": True,
         }
 
-    def prefill(self, messages: Sequence[Message]) -> None:
+    def prefill(self, messages: Sequence[Message], conversation: str | None = None) -> None:
         """Compute the KV cache for `messages` now, off the critical path of the next turn.
 
         llama.cpp reuses the longest cached prefix, so the next request only processes what is new.
         """
-        self.server.handle_chat_completions(
-            self._request(messages, GenerationParams(max_tokens=1), stream=False)
-        )
+        self._complete(self._request(messages, GenerationParams(max_tokens=1), stream=False), conversation)
 
-    async def prefill_async(self, messages: Sequence[Message]) -> None:
-        await self._worker.run(self.prefill, list(messages))
+    async def prefill_async(self, messages: Sequence[Message], conversation: str | None = None) -> None:
+        """Spare work: skipped while any session's turn needs a model (worker.run_spare)."""
+        await self._worker.run_spare(self.prefill, list(messages), conversation)
+
+    async def warm_slots(self, messages: Sequence[Message]) -> int:
+        """Put `messages` (the system prompt) in the cache of every slot but the first (which the
+        engine's warm-up filled), as spare work; how many were filled. Slots share no cache: a
+        conversation on a cold slot reads the 1.5B tier's 380-token prompt first (5 s here)."""
+        request = self._request(messages, GenerationParams(max_tokens=1), stream=False)
+        filled = 0
+        for slot in range(1, len(self._slots)):
+            filled += await self._worker.run_spare(self._complete, request, None, None, slot)
+        return filled
 
     def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
-        if current_priority() is Priority.VOICE:
-            return self._worker.iterate(self._producer(self._request(messages, params, stream=True)))
+        if current_priority() < Priority.BATCH:
+            request = self._request(messages, params, stream=True)
+            return self._worker.iterate(self._producer(request, params.conversation))
         return self._stream_in_steps(messages, params)
 
     async def _stream_in_steps(
@@ -124,14 +157,14 @@ class LlamaCppLLM:
             step = replace(params, max_tokens=params.max_tokens - len(written))
             outcome = _Outcome()
             request = self._request([*messages, *prefix], step, stream=True)
-            async for piece in self._worker.iterate(self._producer(request, outcome)):
+            async for piece in self._worker.iterate(self._producer(request, params.conversation, outcome)):
                 written.append(piece)
                 yield piece
             if not outcome.preempted:
                 return
 
     def _producer(
-        self, request: dict[str, Any], outcome: _Outcome | None = None
+        self, request: dict[str, Any], conversation: str | None, outcome: _Outcome | None = None
     ) -> Callable[[Emit[str]], None]:
         def produce(emit: Emit[str]) -> None:
             failure: list[Any] = []
@@ -149,7 +182,7 @@ class LlamaCppLLM:
                         return True  # a voice turn waits: stop here, continue after it
                 return None
 
-            result = self.server.handle_chat_completions(request, on_chunk)
+            result = self._complete(request, conversation, on_chunk)
             if isinstance(result, dict) and "error" in result:
                 failure.append(result["error"])
             if failure:
@@ -188,7 +221,7 @@ class LlamaCppLLM:
                             return True
                 return None
 
-            result = self.server.handle_chat_completions(request, on_chunk)
+            result = self._complete(request, params.conversation, on_chunk)
             if isinstance(result, dict) and "error" in result:
                 failure.append(str(result["error"]))
             if failure:

@@ -3,15 +3,26 @@
 One worker per model instance: calls to the model are serialised (most runtimes are not
 re-entrant), the event loop stays free, and different stages of different sessions overlap.
 
-Jobs have a priority. Live voice turns submit at `Priority.VOICE` (the default); the HTTP model
-endpoints run under `batch_priority()` and submit at `Priority.BATCH`. A waiting voice job runs
+Jobs have a priority. Live voice turns submit at `Priority.VOICE` (the default); the rest of a
+reply that has started to play (its second clause on) is spoken under `follow_priority()` at
+`Priority.FOLLOW`, so another turn's way to its first audio goes first: the listener is already
+hearing the earlier clauses, and one clause of waiting fits in what they still have to hear. The
+HTTP model endpoints run under `batch_priority()` and submit at `Priority.BATCH`. Optional work
+that only makes a later turn faster (a prompt-cache prefill) goes through `run_spare`: it runs
+only if no voice job is queued or running anywhere when its turn comes, else it is skipped, since
+a prefill cannot be interrupted and under load the cache it fills is overwritten before it is
+used (measured in a soak: other sessions' prefills held a strong-tier turn's first token up to
+10 s). A waiting voice job runs
 before any waiting batch job, and long batch work yields the thread between steps (one item of
 an `iterate_steps` iterator, one `yield_requested()` check of a producer), so a voice job waits
 for at most one step of batch work, never for a whole request.
 
 The cores are shared by all models, so batch work also waits while a voice job is queued or
 running on ANY worker (`_VoiceGate`): a voice turn's LLM does not share the CPU with an HTTP
-request's synthesis. Batch work runs in the gaps between voice jobs.
+request's synthesis. Batch work runs in the gaps between voice jobs; a batch job that has waited
+`BATCH_MAX_WAIT_S` for a gap runs anyway once its own model is free, so that sessions that never
+pause (a busy server) cannot starve an HTTP request for ever (a soak's transcription request
+timed out after 30 s).
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import contextlib
 import heapq
 import itertools
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
@@ -32,13 +44,18 @@ Emit = Callable[[T], bool]
 """Called from the worker thread for each item; False means the consumer has gone: stop."""
 
 _DONE = object()
+BATCH_MAX_WAIT_S = 2.0
+"""Longest a batch job waits for voice work on OTHER models to pause (its own model's voice jobs
+always go first)."""
 
 
 class Priority(IntEnum):
     """Lower runs first."""
 
     VOICE = 0
-    BATCH = 1
+    FOLLOW = 1
+    SPARE = 2
+    BATCH = 3
 
 
 _priority: ContextVar[Priority] = ContextVar("rejoinder_model_priority", default=Priority.VOICE)
@@ -51,13 +68,22 @@ def current_priority() -> Priority:
 
 
 @contextlib.contextmanager
-def batch_priority() -> Iterator[None]:
-    """Model calls made inside (in this task or thread) queue behind live voice work."""
-    token = _priority.set(Priority.BATCH)
+def _scoped(priority: Priority) -> Iterator[None]:
+    token = _priority.set(priority)
     try:
         yield
     finally:
         _priority.reset(token)
+
+
+def batch_priority() -> contextlib.AbstractContextManager[None]:
+    """Model calls made inside (in this task or thread) queue behind live voice work."""
+    return _scoped(Priority.BATCH)
+
+
+def follow_priority() -> contextlib.AbstractContextManager[None]:
+    """Model calls made inside queue behind other turns' way to their first audio."""
+    return _scoped(Priority.FOLLOW)
 
 
 class _VoiceGate:
@@ -105,29 +131,30 @@ class ModelWorker(Generic[T]):
     def __init__(self, name: str, threads: int = 1) -> None:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"rejoinder-{name}")
         self._lock = threading.Lock()
-        self._heap: list[tuple[int, int, Callable[[], None]]] = []
+        self._heap: list[tuple[int, int, float, Callable[[], None]]] = []
+        """(priority, order, when queued, job)"""
         self._seq = itertools.count()
         self._active = 0
 
     # ---- scheduling ------------------------------------------------------------------------
     def _submit(self, priority: Priority, job: Callable[[], None]) -> None:
         """Queue `job`; each pool task runs the most urgent queued job, not its own."""
-        if priority is Priority.VOICE:
+        if priority <= Priority.FOLLOW:
             _VOICE.enter()
         with self._lock:
-            heapq.heappush(self._heap, (int(priority), next(self._seq), job))
+            heapq.heappush(self._heap, (int(priority), next(self._seq), time.monotonic(), job))
         self._pool.submit(self._run_next)
 
     def _run_next(self) -> None:
         with self._lock:
-            priority, seq, job = heapq.heappop(self._heap)
+            priority, seq, queued, job = heapq.heappop(self._heap)
             self._active += 1
-        while priority == Priority.BATCH and _VOICE.busy:
+        while priority == Priority.BATCH and _VOICE.busy and time.monotonic() - queued < BATCH_MAX_WAIT_S:
             _VOICE.wait_clear(0.05)  # a voice turn is on some model: keep the cores for it
             with self._lock:
                 if self._heap and self._heap[0][0] < priority:  # ... or on this one: run it first
-                    heapq.heappush(self._heap, (priority, seq, job))
-                    priority, seq, job = heapq.heappop(self._heap)
+                    heapq.heappush(self._heap, (priority, seq, queued, job))
+                    priority, seq, queued, job = heapq.heappop(self._heap)
         _running.priority = priority
         try:
             job()
@@ -135,7 +162,7 @@ class ModelWorker(Generic[T]):
             _running.priority = None
             with self._lock:
                 self._active -= 1
-            if priority == Priority.VOICE:
+            if priority <= Priority.FOLLOW:
                 _VOICE.leave()
 
     @property
@@ -147,14 +174,15 @@ class ModelWorker(Generic[T]):
     def waiting(self, priority: Priority | None = None) -> int:
         """Jobs queued (at `priority`, or at any priority)."""
         with self._lock:
-            return sum(1 for p, _, _ in self._heap if priority is None or p == priority)
+            return sum(1 for p, *_ in self._heap if priority is None or p == priority)
 
     def yield_requested(self) -> bool:
-        """True inside a batch job when voice work is waiting or running: step aside now."""
+        """True inside a job when more urgent work waits: a batch job steps aside for voice work
+        queued or running anywhere, a follow-on clause for a turn's first audio on this model."""
         running = getattr(_running, "priority", None)
         if running is None or running == Priority.VOICE:
             return False
-        if _VOICE.busy:
+        if running == Priority.BATCH and _VOICE.busy:
             return True
         with self._lock:
             return bool(self._heap) and self._heap[0][0] < running
@@ -265,10 +293,32 @@ class ModelWorker(Generic[T]):
         finally:
             stop.set()
 
+    async def run_spare(self, fn: Callable[..., Any], *args: Any) -> bool:
+        """Run `fn` only if no voice work is queued or running anywhere when it would start;
+        whether it ran."""
+        if _VOICE.busy:
+            return False
+        future: Future[bool] = Future()
+
+        def job() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            if _VOICE.busy:
+                future.set_result(False)
+                return
+            try:
+                fn(*args)
+                future.set_result(True)
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self._submit(Priority.SPARE, job)
+        return await asyncio.wrap_future(future)
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:  # jobs that will never run must not hold the voice gate
             dropped, self._heap = self._heap, []
-        for priority, _, _ in dropped:
-            if priority == Priority.VOICE:
+        for priority, *_ in dropped:
+            if priority <= Priority.FOLLOW:
                 _VOICE.leave()

@@ -30,7 +30,7 @@ from rejoinder.cli.common import (
     err,
     out,
 )
-from rejoinder.config import with_llm_parallel
+from rejoinder.config import with_llm_parallel, with_session_slots
 from rejoinder.errors import BadInputError
 from rejoinder.tools.options import BuiltinToolsOpt, DirectToolsOpt, ToolsOpt, cli_tools
 
@@ -216,6 +216,8 @@ def serve(
     from rejoinder.server.security import settings_from_options
 
     admission = cap.resolve(capacity, capacity_from, max_sessions)
+    if llm_parallel is None:
+        with_session_slots(config, admission.sessions)
     security = settings_from_options(host, allow_origin, allow_host)
     _check_port(host, port)  # fail in a second, not after loading the models
     toolset = cli_tools(tools, builtin_tools)

@@ -43,9 +43,9 @@ class LLMModel:
             async for piece in pieces:
                 yield piece
 
-    async def prefill(self, messages: Sequence[Message]) -> None:
+    async def prefill(self, messages: Sequence[Message], conversation: str | None = None) -> None:
         if can_prefill(self.llm):
-            await self.llm.prefill_async(messages)
+            await self.llm.prefill_async(messages, conversation)
 
 
 class TTSModel:

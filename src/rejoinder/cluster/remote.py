@@ -51,11 +51,11 @@ class RemoteLLM:
     def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
         return _stream(self._streaming.stream.remote(list(messages), params))
 
-    def prefill(self, messages: Sequence[Message]) -> None:
-        self._handle.prefill.remote(list(messages))  # fire and forget: a cache warm-up
+    def prefill(self, messages: Sequence[Message], conversation: str | None = None) -> None:
+        self._handle.prefill.remote(list(messages), conversation)  # fire and forget: a cache warm-up
 
-    async def prefill_async(self, messages: Sequence[Message]) -> None:
-        await self._handle.prefill.remote(list(messages))
+    async def prefill_async(self, messages: Sequence[Message], conversation: str | None = None) -> None:
+        await self._handle.prefill.remote(list(messages), conversation)
 
 
 class RemoteTTS:

@@ -32,6 +32,14 @@ def soak(
     server_log: Annotated[
         Path | None, typer.Option("--server-log", help="Where the server's log goes [a temporary file].")
     ] = None,
+    server_arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--server-arg",
+            help="One more argument for the server under test, e.g. --server-arg=--config=x.json "
+            "(repeat for several).",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Start a server on loopback and hold it under load and abuse for M minutes; report what held.
@@ -43,7 +51,9 @@ def soak(
     from rejoinder.soak.report import render
     from rejoinder.soak.run import SoakConfig, run_soak
 
-    config = SoakConfig(clients, minutes, webrtc_calls, abuse, sample_s, warmup_s)
+    config = SoakConfig(
+        clients, minutes, webrtc_calls, abuse, sample_s, warmup_s, server_args=server_arg or []
+    )
     log_path = server_log or Path(tempfile.mkdtemp(prefix="rejoinder-soak-")) / "server.log"
 
     def progress(line: str) -> None:

@@ -11,15 +11,21 @@ import numpy as np
 from rejoinder.stages.llm import Message
 from rejoinder.stages.stt import Transcript
 
-Capability = Literal["prefill", "warmup", "transcribe_blocking"]
+Capability = Literal["prefill", "warmup", "transcribe_blocking", "slots"]
 
 
 class Prefilling(Protocol):
     """An LLM that can compute its prompt cache ahead of a turn."""
 
-    def prefill(self, messages: Sequence[Message]) -> None: ...
+    def prefill(self, messages: Sequence[Message], conversation: str | None = None) -> None: ...
 
-    async def prefill_async(self, messages: Sequence[Message]) -> None: ...
+    async def prefill_async(self, messages: Sequence[Message], conversation: str | None = None) -> None: ...
+
+
+class SlotWarming(Protocol):
+    """An LLM with several prompt caches (llama.cpp slots), each worth filling before first use."""
+
+    async def warm_slots(self, messages: Sequence[Message]) -> int: ...
 
 
 class WarmingUp(Protocol):
@@ -40,6 +46,10 @@ def can_prefill(backend: Any) -> TypeGuard[Prefilling]:
 
 def can_warm_up(backend: Any) -> TypeGuard[WarmingUp]:
     return has(backend, "warmup")
+
+
+def can_warm_slots(backend: Any) -> TypeGuard[SlotWarming]:
+    return has(backend, "slots")
 
 
 def can_transcribe_blocking(backend: Any) -> TypeGuard[BlockingSTT]:

@@ -39,6 +39,9 @@ class GenerationParams:
     max_tokens: int = 64
     seed: int | None = None
     """Sampling seed; None leaves it to the backend's configuration."""
+    conversation: str | None = None
+    """Whose request this is: a backend with a prompt cache per conversation (llama.cpp's slots)
+    keeps it warm for the next turn; None for a request from no conversation."""
 
 
 @dataclass(frozen=True)
