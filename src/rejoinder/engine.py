@@ -17,7 +17,7 @@ from rejoinder.endpointing import load_end_of_turn
 from rejoinder.errors import BadInputError, RejoinderError
 from rejoinder.registry import Stage
 from rejoinder.stages import LLM, STT, TTS, VAD
-from rejoinder.stages.capabilities import can_prefill, can_transcribe_blocking, can_warm_slots, can_warm_up
+from rejoinder.stages.capabilities import can_prefill, can_transcribe_blocking, can_warm_up, has_slots
 from rejoinder.stages.turn import EndOfTurn
 
 if TYPE_CHECKING:
@@ -176,12 +176,13 @@ class Engine:
             self.end_of_turn.warmup()
 
     async def warm_slots(self) -> int:
-        """Fill every llama.cpp slot with its tier's system prompt, as spare work (a server calls
-        this once it listens); how many slots were filled."""
+        """Fill every llama.cpp slot with its tier's system prompt (a server does this before it
+        listens: left to the first turns, cold slots held the soak's first answers 17-19 s); how
+        many slots were filled."""
         filled, seen = 0, set()
         for tier in self.tiers:
             prompt = tier.config.system_prompt
-            if can_warm_slots(tier.llm) and (id(tier.llm), prompt) not in seen:
+            if has_slots(tier.llm) and (id(tier.llm), prompt) not in seen:
                 seen.add((id(tier.llm), prompt))
                 filled += await tier.llm.warm_slots([{"role": "system", "content": prompt}])
         return filled

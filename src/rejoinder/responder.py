@@ -20,7 +20,7 @@ from rejoinder.config import DEFAULT_SYSTEM_PROMPT, STRONG_PROMPT, Config, LLMCo
 from rejoinder.engine import Engine, Tier
 from rejoinder.events import EventSink, ignore
 from rejoinder.routers.router import is_echo, is_refusal
-from rejoinder.stages.capabilities import can_prefill
+from rejoinder.stages.capabilities import can_prefill, has_slots
 from rejoinder.stages.llm import GenerationParams, Message, ToolCallingLLM, supports_tools
 from rejoinder.stages.router import RouteDecision
 from rejoinder.timeline import Timeline
@@ -351,3 +351,6 @@ class Responder:
     def close(self) -> None:
         for task in list(self._background):
             task.cancel()
+        for tier in self.tiers():
+            if has_slots(tier.llm):
+                tier.llm.forget(self.key)

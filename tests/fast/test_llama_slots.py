@@ -89,15 +89,9 @@ def _fake_llm(slots: int) -> LlamaCppLLM:
 
 def test_warming_fills_every_slot_but_the_first_with_the_system_prompt() -> None:
     import asyncio
-    import time
-
-    from rejoinder.backends.worker import voice_work_pending
 
     llm = _fake_llm(3)
     system = [{"role": "system", "content": "Be brief."}]
-    deadline = time.monotonic() + 5
-    while voice_work_pending() and time.monotonic() < deadline:  # spare work: none may be running
-        time.sleep(0.01)
     filled = asyncio.run(llm.warm_slots(system))  # type: ignore[arg-type]
     llm._worker.close()
     requests = llm.server.requests  # type: ignore[attr-defined]
@@ -107,12 +101,21 @@ def test_warming_fills_every_slot_but_the_first_with_the_system_prompt() -> None
     assert llm._slots.owner(1) is None  # warmed slots belong to no conversation yet
 
 
-def test_serve_gives_the_default_strong_tier_a_slot_per_session_up_to_four() -> None:
+def test_serve_gives_the_default_strong_tier_a_slot_per_session_up_to_six() -> None:
     from rejoinder.config import Config, with_session_slots
 
     assert with_session_slots(Config(), 2).router.strong.parallel == 2
-    assert with_session_slots(Config(), 7).router.strong.parallel == 4
-    assert with_session_slots(Config(), 7).llm.parallel == 1  # the small tier re-reads fast
+    assert with_session_slots(Config(), 9).router.strong.parallel == 6
+    assert with_session_slots(Config(), 9).llm.parallel == 1  # the small tier re-reads fast
     configured = Config()
     configured.router.strong = configured.router.strong.model_copy(update={"parallel": 2})
     assert with_session_slots(configured, 7).router.strong.parallel == 2
+
+
+def test_an_ended_conversations_slot_goes_before_a_live_ones() -> None:
+    slots = SlotAffinity(2)
+    for name in ("live", "ended", "live"):  # "ended" was used last
+        slots.release(slots.acquire(name))
+    slots.forget("ended")
+    new = slots.acquire("new")
+    assert slots.owner(new) == "new" and slots.acquire("live") != new

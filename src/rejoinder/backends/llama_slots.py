@@ -5,8 +5,8 @@ its own slot only processes its new words. llama.cpp's own choice does not keep 
 its slot: four conversations taking turns on four slots of the 1.5B strong tier waited 4.3 s
 (median) for their first token, re-reading their histories each time; pinned to their own slots,
 0.5 s (2 cores, benchmarks/slot_affinity.py). A conversation keeps its slot while it lasts; a new
-one (or a request from no conversation, an HTTP call) takes an idle slot, the least recently
-used first.
+one (or a request from no conversation, an HTTP call) takes an idle slot: one whose conversation
+has ended, else the least recently used.
 """
 
 from __future__ import annotations
@@ -41,6 +41,13 @@ class SlotAffinity:
     def release(self, slot: int) -> None:
         with self._lock:
             self._busy[slot] -= 1
+
+    def forget(self, conversation: str) -> None:
+        """The conversation ended: its slot is the first a new one takes, before any live one's."""
+        with self._lock:
+            if conversation in self._owner:
+                slot = self._owner.index(conversation)
+                self._owner[slot], self._used[slot] = None, 0
 
     def __len__(self) -> int:
         return len(self._owner)

@@ -128,13 +128,15 @@ class LlamaCppLLM:
 
     async def warm_slots(self, messages: Sequence[Message]) -> int:
         """Put `messages` (the system prompt) in the cache of every slot but the first (which the
-        engine's warm-up filled), as spare work; how many were filled. Slots share no cache: a
-        conversation on a cold slot reads the 1.5B tier's 380-token prompt first (5 s here)."""
+        engine's warm-up filled); how many were filled. Slots share no cache: a conversation on a
+        cold slot reads the 1.5B tier's 380-token prompt first (5 s on 2 cores)."""
         request = self._request(messages, GenerationParams(max_tokens=1), stream=False)
-        filled = 0
         for slot in range(1, len(self._slots)):
-            filled += await self._worker.run_spare(self._complete, request, None, None, slot)
-        return filled
+            await self._worker.run(self._complete, request, None, None, slot)
+        return len(self._slots) - 1
+
+    def forget(self, conversation: str) -> None:
+        self._slots.forget(conversation)
 
     def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
         if current_priority() < Priority.BATCH:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -33,6 +36,11 @@ from rejoinder.cli.common import (
 from rejoinder.config import with_llm_parallel, with_session_slots
 from rejoinder.errors import BadInputError
 from rejoinder.tools.options import BuiltinToolsOpt, DirectToolsOpt, ToolsOpt, cli_tools
+
+if TYPE_CHECKING:
+    from rejoinder.engine import Engine
+
+log = logging.getLogger(__name__)
 
 
 @app.command()
@@ -152,6 +160,15 @@ def _print_bench(result: dict[str, Any]) -> None:
     )
 
 
+def _warm_slots(engine: Engine) -> None:
+    """Every llama.cpp slot starts with its tier's system prompt cached (Engine.warm_slots)."""
+    if any(tier.config.parallel > 1 for tier in engine.tiers):
+        err.print("rejoinder: filling the llama.cpp slots with the system prompt...")
+        t0 = time.perf_counter()
+        filled = asyncio.run(engine.warm_slots())
+        log.info("llm slots warmed", extra={"slots": filled, "s": round(time.perf_counter() - t0, 1)})
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
@@ -224,6 +241,7 @@ def serve(
     memory.limit_arenas()  # before the model threads start: RSS that follows the load
     engine = _load(config, ("vad", "stt", "llm", "tts"))
     engine.tools = toolset
+    _warm_slots(engine)
     settings = ServerSettings(
         api_key=api_key, max_sessions=admission.sessions, capacity=admission, security=security
     )

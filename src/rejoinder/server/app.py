@@ -5,12 +5,9 @@ OpenAI-compatible HTTP model endpoints."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from importlib import resources
 
 from aiohttp import web
@@ -92,25 +89,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> web.Ap
     openai_api.add_routes(app, ENGINE)
     app.on_shutdown.append(_close_sessions)
     app.cleanup_ctx.append(memory.trim_every(settings.trim_interval_s))
-    app.cleanup_ctx.append(_warm_slots)
     return app
-
-
-async def _warm_slots(app: web.Application) -> AsyncIterator[None]:
-    """Fill the LLM slots' prompt caches in the background, yielding to any session's turn."""
-    engine = app[ENGINE]
-
-    async def warm() -> None:
-        t0 = time.perf_counter()
-        filled = await engine.warm_slots()
-        if filled:
-            log.info("llm slots warmed", extra={"slots": filled, "s": round(time.perf_counter() - t0, 1)})
-
-    task = asyncio.create_task(warm())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
 
 
 async def _close_sessions(app: web.Application) -> None:

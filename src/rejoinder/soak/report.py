@@ -37,6 +37,17 @@ class SoakStats:
         self.error_samples.setdefault(kind, detail[:300])
 
 
+def trough_growth(samples: list[tuple[float, float]], window_s: float = 60) -> float | None:
+    """The lowest RSS in the last `window_s` minus the lowest in the first `window_s` (samples of
+    (t_s, MB) after warm-up): the server trims every 30 s, so RSS is a saw-tooth and two single
+    samples say more about where they fell on it than about growth."""
+    if not samples or samples[-1][0] - samples[0][0] < 2 * window_s:
+        return None
+    first = min(mb for t, mb in samples if t <= samples[0][0] + window_s)
+    last = min(mb for t, mb in samples if t >= samples[-1][0] - window_s)
+    return round(last - first, 1)
+
+
 def summary(
     stats: SoakStats,
     config: dict[str, Any],
@@ -75,6 +86,9 @@ def summary(
             "end": rss[-1] if rss else None,
             "max": max(rss) if rss else None,
             "growth_after_warmup": growth,
+            "trough_growth_after_warmup": trough_growth(
+                [(v.t_s, float(v.rss_mb or 0)) for v in after_warmup]
+            ),
             "warmup_s": warmup_s,
         },
         "fds": {
@@ -118,7 +132,8 @@ def render(result: dict[str, Any], print_line: Any) -> None:
     rss, fds = result["rss_mb"], result["fds"]
     print_line(
         f"server RSS {rss['start']} -> {rss['end']} MB (max {rss['max']}; growth after "
-        f"{rss['warmup_s']:.0f} s warm-up: {rss['growth_after_warmup']} MB); "
+        f"{rss['warmup_s']:.0f} s warm-up: {rss['growth_after_warmup']} MB, "
+        f"lowest of the last minute vs the first: {rss.get('trough_growth_after_warmup')} MB); "
         f"fds {fds['start']} -> {fds['end']} (max {fds['max']})"
     )
     print_line("  t_s    rss_mb  fds  threads  sessions")

@@ -22,10 +22,13 @@ class Prefilling(Protocol):
     async def prefill_async(self, messages: Sequence[Message], conversation: str | None = None) -> None: ...
 
 
-class SlotWarming(Protocol):
+class Slotted(Protocol):
     """An LLM with several prompt caches (llama.cpp slots), each worth filling before first use."""
 
     async def warm_slots(self, messages: Sequence[Message]) -> int: ...
+
+    def forget(self, conversation: str) -> None:
+        """The conversation ended: its cache may go first."""
 
 
 class WarmingUp(Protocol):
@@ -48,7 +51,7 @@ def can_warm_up(backend: Any) -> TypeGuard[WarmingUp]:
     return has(backend, "warmup")
 
 
-def can_warm_slots(backend: Any) -> TypeGuard[SlotWarming]:
+def has_slots(backend: Any) -> TypeGuard[Slotted]:
     return has(backend, "slots")
 
 
