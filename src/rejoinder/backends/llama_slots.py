@@ -2,11 +2,11 @@
 
 Each slot keeps the KV cache of the last prompt it processed, so a conversation that comes back to
 its own slot only processes its new words. llama.cpp's own choice does not keep a conversation on
-its slot: four conversations taking turns on four slots of the 1.5B strong tier waited 4.3 s
+its slot: four conversations taking turns on four slots of the 1.5B strong tier waited 3.6 s
 (median) for their first token, re-reading their histories each time; pinned to their own slots,
-0.5 s (2 cores, benchmarks/slot_affinity.py). A conversation keeps its slot while it lasts; a new
-one (or a request from no conversation, an HTTP call) takes an idle slot: one whose conversation
-has ended, else the least recently used.
+0.47 s (2 cores, benchmarks/slot_affinity.py, docs/scaling.md). A conversation keeps its slot
+while it lasts; a new one (or a request from no conversation, an HTTP call) takes an idle slot:
+one whose conversation has ended, else the least recently used.
 """
 
 from __future__ import annotations

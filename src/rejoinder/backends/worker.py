@@ -11,8 +11,8 @@ HTTP model endpoints run under `batch_priority()` and submit at `Priority.BATCH`
 that only makes a later turn faster (a prompt-cache prefill) goes through `run_spare`: it runs
 only if no voice job is queued or running anywhere when its turn comes, else it is skipped, since
 a prefill cannot be interrupted and under load the cache it fills is overwritten before it is
-used (measured in a soak: other sessions' prefills held a strong-tier turn's first token up to
-10 s). A waiting voice job runs
+used (in a soak, a strong-tier turn waited up to 10 s for its first token behind other
+sessions' prefills and history re-reads; docs/soak.md). A waiting voice job runs
 before any waiting batch job, and long batch work yields the thread between steps (one item of
 an `iterate_steps` iterator, one `yield_requested()` check of a producer), so a voice job waits
 for at most one step of batch work, never for a whole request.
