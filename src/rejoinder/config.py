@@ -264,12 +264,12 @@ def with_llm_parallel(config: Config, parallel: int | None) -> Config:
 
 def with_session_slots(config: Config, sessions: int, most: int = 6) -> Config:
     """The default strong tier with one llama.cpp slot per admitted session, up to `most`, unless
-    its slots are configured: each conversation keeps its prompt cache in its own slot
+    its slots are configured (llama.cpp only): each conversation keeps its prompt cache in its own slot
     (backends/llama_slots.py). A slot costs its KV cache, 57 MB for the 1.5B at 2048 tokens, and
     5 s at start-up to fill with the system prompt (2 cores); the small tier keeps one (SmolLM2
     re-reads a history in a fraction of a second)."""
     strong = config.router.strong
-    if not config.router.tiers and strong.parallel == 1:
+    if not config.router.tiers and strong.backend == "llamacpp" and strong.parallel == 1:
         config.router.strong = strong.model_copy(update={"parallel": max(1, min(most, sessions))})
     return config
 

@@ -110,6 +110,9 @@ def test_serve_gives_the_default_strong_tier_a_slot_per_session_up_to_six() -> N
     configured = Config()
     configured.router.strong = configured.router.strong.model_copy(update={"parallel": 2})
     assert with_session_slots(configured, 7).router.strong.parallel == 2
+    hub = Config()
+    hub.router.strong = hub.router.strong.model_copy(update={"backend": "transformers"})
+    assert with_session_slots(hub, 7).router.strong.parallel == 1  # slots are llama.cpp's
 
 
 def test_an_ended_conversations_slot_goes_before_a_live_ones() -> None:
