@@ -7,6 +7,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 from rejoinder.backends.worker import ModelWorker, Priority, batch_priority, current_priority
 from rejoinder.engine import Engine
@@ -182,4 +183,70 @@ def test_batch_generation_steps_aside_for_voice_and_continues_where_it_stopped(e
     assert len(alone) > 200 and len(shared) > 200
     same = next((i for i, (a, b) in enumerate(zip(alone, shared, strict=False)) if a != b), len(alone))
     assert same >= max(40, written["before_voice"]), (alone, shared)  # what came before, kept
+    assert shared.count(alone[:40]) == 1  # continued, not started over
+
+
+def test_a_voice_reply_past_its_first_clause_lets_another_turn_write_first() -> None:
+    """SmolLM2 with a slot per conversation: the first reply stops at its next token once its
+    first clause is out and another turn starts, the other turn writes alone, and the first goes
+    on from where it stopped on its own slot (llm_heads)."""
+    from rejoinder.backends.llamacpp import LlamaCppLLM
+    from rejoinder.config import LLMConfig
+
+    llm = LlamaCppLLM(LLMConfig(parallel=2, tail_pause_s=1.0))
+    requests: list[dict] = []
+    server = llm.server
+
+    class Recorder:  # what the story asks llama.cpp for
+        def handle_chat_completions(self, request: dict, *rest: object) -> object:
+            requests.append(request)
+            return server.handle_chat_completions(request, *rest)
+
+    llm.server = Recorder()  # type: ignore[assignment]
+    story = [{"role": "user", "content": "Tell me a long story about a dragon."}]
+    params = GenerationParams(temperature=0.0, max_tokens=120, seed=0)
+    finished: dict[str, float] = {}
+    written = {"now": 0, "before_hi": 0}
+    story_times: list[float] = []
+
+    async def reply() -> str:
+        pieces: list[str] = []
+        async for piece in llm.stream(story, replace(params, conversation="story")):
+            pieces.append(piece)
+            written["now"] += len(piece)
+            story_times.append(time.perf_counter())
+        finished["reply"] = time.perf_counter()
+        return "".join(pieces)
+
+    async def other_turn() -> str:
+        while written["now"] < 80:  # well past the story's first clause
+            await asyncio.sleep(0.005)
+        written["before_hi"] = written["now"]
+        finished["hi_start"] = time.perf_counter()
+        hi_params = GenerationParams(max_tokens=4, conversation="hi")
+        hi = [p async for p in llm.stream([{"role": "user", "content": "Say hi."}], hi_params)]
+        finished["hi"] = time.perf_counter()
+        return "".join(hi)
+
+    async def go() -> tuple[str, str, str]:
+        alone = await reply()
+        written["now"] = 0
+        story_times.clear()
+        shared, hi = await asyncio.gather(reply(), other_turn())
+        return alone, shared, hi
+
+    alone, shared, hi = asyncio.run(go())
+    llm._worker.close()
+    assert hi
+    assert finished["hi"] < finished["reply"]
+    story_requests = [r for r in requests if r["messages"][0]["content"] == story[0]["content"]]
+    assert len(story_requests) >= 3  # alone; then with the other turn: stopped, and went on
+    going_on = story_requests[2]["messages"][-1]
+    assert going_on["role"] == "assistant" and shared.startswith(going_on["content"])
+    assert len(going_on["content"]) >= written["before_hi"]  # it stopped after the other turn began
+    meanwhile = [t for t in story_times if finished["hi_start"] < t < finished["hi"]]
+    assert len(meanwhile) <= 3, meanwhile  # a token or two in flight, none written beside it
+    assert len(alone) > 200 and len(shared) > 200
+    same = next((i for i, (a, b) in enumerate(zip(alone, shared, strict=False)) if a != b), len(alone))
+    assert same >= written["before_hi"], (alone, shared)  # what came before, kept
     assert shared.count(alone[:40]) == 1  # continued, not started over

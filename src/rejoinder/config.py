@@ -141,6 +141,13 @@ class LLMConfig(_Strict):
         description="llama.cpp threads while writing the reply: one leaves a core to the TTS, which "
         "speaks the first clause while the LLM writes the rest",
     )
+    tail_pause_s: float = Field(
+        0.0,
+        ge=0.0,
+        le=5.0,
+        description="llama.cpp with slots: once a voice reply's first clause is written, it may pause "
+        "this long in all while other turns write their first clause (0 = off; docs/soak.md)",
+    )
     history_turns: int = Field(8, ge=0, description="earlier exchanges kept in the prompt")
     quantize: Literal["none", "4bit", "8bit"] = Field(
         "none", description="transformers: bitsandbytes on CUDA"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from rejoinder.backends.gguf_meta import metadata_string
 from rejoinder.backends.llama_slots import SlotAffinity
+from rejoinder.backends.llm_heads import HEADS
 from rejoinder.backends.worker import Emit, ModelWorker, Priority, current_priority
 from rejoinder.config import LLMConfig
 from rejoinder.errors import BackendUnavailable, BadInputError
@@ -140,18 +141,47 @@ class LlamaCppLLM:
 
     def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
         if current_priority() < Priority.BATCH:
-            request = self._request(messages, params, stream=True)
-            return self._worker.iterate(self._producer(request, params.conversation))
-        return self._stream_in_steps(messages, params)
+            return self._stream_voice(messages, params)
+        return self._stream_in_steps(messages, params, self._worker.yield_requested)
 
-    async def _stream_in_steps(
+    async def _stream_voice(
         self, messages: Sequence[Message], params: GenerationParams
     ) -> AsyncIterator[str]:
-        """Batch generation that steps aside for voice turns.
+        """A voice reply counts as a head until its first clause is written (llm_heads); with
+        `tail_pause_s` set, it then steps aside while other turns write theirs, for at most that
+        long in all. Only on a model with a slot per conversation: on a shared slot the other
+        turn's prompt would evict this one's, and going on would mean reading it all again
+        (seconds on the 1.5B)."""
+        head = HEADS.open()
+        budget = self.config.tail_pause_s if len(self._slots) > 1 else 0.0
+        paused = [0.0]
 
-        When a voice job is waiting, generation stops at the next token and the voice job runs;
-        then a new request continues from what was written so far (llama.cpp continues a final
-        assistant message), within the remaining token budget.
+        def step_aside() -> bool:
+            return not head.writing_first_clause and HEADS.heads > 0 and paused[0] < budget
+
+        async def wait() -> None:
+            paused[0] += await HEADS.wait_clear(budget - paused[0])
+
+        try:
+            async for piece in self._stream_in_steps(messages, params, step_aside, wait, head.wrote):
+                yield piece
+        finally:
+            head.close()
+
+    async def _stream_in_steps(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams,
+        step_aside: Callable[[], bool],
+        wait: Callable[[], Awaitable[None]] | None = None,
+        wrote: Callable[[str], None] | None = None,
+    ) -> AsyncIterator[str]:
+        """Generation that can stop at any token for more urgent work and go on after it.
+
+        When `step_aside()` says so (checked after each token, on the worker thread), generation
+        stops; after `wait()` (batch work: the worker queue, where voice jobs go first) a new
+        request continues from what was written so far (llama.cpp continues a final assistant
+        message; the slot's cache holds the prompt), within the remaining token budget.
         """
         written: list[str] = []
         while len(written) < params.max_tokens:
@@ -159,14 +189,22 @@ class LlamaCppLLM:
             step = replace(params, max_tokens=params.max_tokens - len(written))
             outcome = _Outcome()
             request = self._request([*messages, *prefix], step, stream=True)
-            async for piece in self._worker.iterate(self._producer(request, params.conversation, outcome)):
+            producer = self._producer(request, params.conversation, outcome, step_aside, wrote)
+            async for piece in self._worker.iterate(producer):
                 written.append(piece)
                 yield piece
             if not outcome.preempted:
                 return
+            if wait is not None:
+                await wait()
 
     def _producer(
-        self, request: dict[str, Any], conversation: str | None, outcome: _Outcome | None = None
+        self,
+        request: dict[str, Any],
+        conversation: str | None,
+        outcome: _Outcome,
+        step_aside: Callable[[], bool],
+        wrote: Callable[[str], None] | None,
     ) -> Callable[[Emit[str]], None]:
         def produce(emit: Emit[str]) -> None:
             failure: list[Any] = []
@@ -177,11 +215,15 @@ class LlamaCppLLM:
                     return True
                 for choice in (chunk or {}).get("choices", []) if isinstance(chunk, dict) else []:
                     piece = (choice.get("delta") or {}).get("content")
-                    if piece and not emit(piece):
+                    if not piece:
+                        continue
+                    if wrote is not None:
+                        wrote(piece)
+                    if not emit(piece):
                         return True  # consumer gone: tell llama.cpp to stop generating
-                    if piece and outcome is not None and self._worker.yield_requested():
+                    if step_aside():
                         outcome.preempted = True
-                        return True  # a voice turn waits: stop here, continue after it
+                        return True  # more urgent work waits: stop here, continue after it
                 return None
 
             result = self._complete(request, conversation, on_chunk)

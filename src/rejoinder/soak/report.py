@@ -78,6 +78,12 @@ def summary(
         "server_first_audio_ms": summarise(
             [t.server_first_audio_ms for t in stats.turns if t.server_first_audio_ms is not None]
         ),
+        "underruns": {
+            "count": sum(t.underruns for t in stats.turns),
+            "ms": round(sum(t.underrun_ms for t in stats.turns), 1),
+            "turns_with": sum(1 for t in stats.turns if t.underruns),
+            "longest_ms": max((t.underrun_ms for t in stats.turns), default=0.0),
+        },
         "errors": dict(stats.errors),
         "error_samples": stats.error_samples,
         "abuse": by_kind,
@@ -120,6 +126,11 @@ def render(result: dict[str, Any], print_line: Any) -> None:
         f"turns: {t['answered']}/{t['asked']} answered ({t['answered_pct']}%); first audio after end of "
         f"speech p50 {lat.get('median', '-')} ms, p95 {lat.get('p95', '-')} ms, max {lat.get('max', '-')} ms "
         f"(n={lat['n']}); server's own figure p50 {own.get('median', '-')}, p95 {own.get('p95', '-')} ms"
+    )
+    gaps = result["underruns"]
+    print_line(
+        f"underruns (the reply's audio ran out while playing): {gaps['count']} in {gaps['turns_with']} "
+        f"turn(s), {gaps['ms']} ms in all, at most {gaps['longest_ms']} ms in one turn"
     )
     for kind, row in sorted(result["abuse"].items()):
         print_line(f"  {kind}: {row['ok']} ok, {row['failed']} failed")

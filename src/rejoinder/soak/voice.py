@@ -54,6 +54,9 @@ class TurnResult:
     error: str | None = None
     server_first_audio_ms: float | None = None
     """The server's own figure (response.done metadata: VAD end-of-speech decision to first audio)."""
+    underruns: int = 0
+    """Times the reply's audio ran out while it was playing (its next delta came too late)."""
+    underrun_ms: float = 0.0
 
 
 def ws_url(base: str) -> str:
@@ -121,6 +124,21 @@ class _Seen:
     transcript: str = ""
     reply: str = ""
     server_first_audio_ms: float | None = None
+    playback_end: float = 0.0
+    underruns: int = 0
+    underrun_ms: float = 0.0
+
+    def play(self, samples: int) -> None:
+        """Play the delta on a clock started by the first one: a delta that comes after the
+        audio before it has finished playing is a gap the listener hears."""
+        now = time.perf_counter()
+        if self.first_audio_at is None:
+            self.first_audio_at = self.playback_end = now
+        elif now > self.playback_end:
+            self.underruns += 1
+            self.underrun_ms += (now - self.playback_end) * 1000
+            self.playback_end = now
+        self.playback_end += samples / WIRE_RATE
 
     def result(self, question: Question, status: str, error: str | None = None) -> TurnResult:
         answered = status == "completed" and self.first_audio_at is not None and bool(self.transcript)
@@ -136,6 +154,8 @@ class _Seen:
             status,
             error,
             self.server_first_audio_ms,
+            self.underruns,
+            round(self.underrun_ms, 1),
         )
 
 
@@ -145,8 +165,8 @@ async def _answer(ws: Any, question: Question, seen: _Seen) -> TurnResult:
         kind = event.get("type")
         if kind == "input_audio_buffer.speech_stopped" and seen.stopped_at is None:
             seen.stopped_at = time.perf_counter()
-        elif kind == "response.output_audio.delta" and seen.first_audio_at is None:
-            seen.first_audio_at = time.perf_counter()
+        elif kind == "response.output_audio.delta":
+            seen.play(len(base64.b64decode(str(event.get("delta", "")))) // 2)
         elif kind == "conversation.item.input_audio_transcription.completed":
             seen.transcript = str(event.get("transcript", ""))
         elif kind == "response.output_audio_transcript.delta":
