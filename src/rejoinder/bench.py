@@ -22,6 +22,7 @@ import numpy as np
 from rejoinder.audio import SAMPLE_RATE, read_audio
 from rejoinder.engine import Engine
 from rejoinder.events import SessionEvent, TurnFinished
+from rejoinder.listening import ListeningClock
 from rejoinder.output import DirectOutput
 from rejoinder.responder import params_for
 from rejoinder.session import Session
@@ -65,9 +66,7 @@ class Client:
     session: Session | None = None
     started: float = 0.0
     """Wall time of stream position 0."""
-    playback_end: float = 0.0
-    underruns: int = 0
-    underrun_ms: float = 0.0
+    clock: ListeningClock = field(default_factory=ListeningClock)
     turns: list[dict[str, Any]] = field(default_factory=list)
     _position: int = 0
     """Samples streamed so far."""
@@ -76,16 +75,8 @@ class Client:
 
     def on_audio(self, turn: int, audio: np.ndarray, sample_rate: int) -> None:
         """'Plays' reply audio as it arrives, counting the gaps a listener would hear."""
-        now = time.perf_counter()
-        duration = audio.size / sample_rate
-        if turn != self._current_turn:
-            self._current_turn = turn
-            self.playback_end = now  # playback of a new reply starts now
-        elif now > self.playback_end:
-            self.underruns += 1
-            self.underrun_ms += (now - self.playback_end) * 1000
-            self.playback_end = now
-        self.playback_end += duration
+        new_reply, self._current_turn = turn != self._current_turn, turn
+        self.clock.play(audio.size / sample_rate, time.perf_counter(), new_reply)
 
     async def on_event(self, event: SessionEvent) -> None:
         if isinstance(event, TurnFinished):
@@ -102,7 +93,7 @@ class Client:
         await self._stream(audio, frame)
         while not self._done.is_set():  # keep the microphone open (silence) until the reply is in
             await self._stream(np.zeros(frame, np.float32), frame)
-        while time.perf_counter() < self.playback_end + 0.3:  # and until it has been heard
+        while time.perf_counter() < self.clock.ends_at + 0.3:  # and until it has been heard
             await self._stream(np.zeros(frame, np.float32), frame)
 
     async def _stream(self, audio: np.ndarray, frame: int) -> None:
@@ -243,8 +234,8 @@ async def run_bench(
         "speculative_audio_share": round(
             sum(bool(t.get("speculative_audio")) for t in turns) / max(1, len(turns)), 2
         ),
-        "underruns": sum(c.underruns for c in done),
-        "underrun_ms": round(sum(c.underrun_ms for c in done), 1),
+        "underruns": sum(c.clock.underruns for c in done),
+        "underrun_ms": round(sum(c.clock.underrun_ms for c in done), 1),
         "stt_rtf": summarise(stt_rtf),
         "input_audio_s": round(audio_s, 1),
         "wall_s": round(wall, 1),

@@ -19,6 +19,7 @@ import numpy as np
 from rejoinder.audio import SAMPLE_RATE
 from rejoinder.engine import Engine
 from rejoinder.events import SessionEvent, TurnFinished
+from rejoinder.listening import ListeningClock
 from rejoinder.loadtest.corpus import Question
 from rejoinder.output import DirectOutput
 from rejoinder.session import Session
@@ -62,8 +63,7 @@ class LoadClient:
     questions: list[Question]
     settings: ClientSettings = field(default_factory=ClientSettings)
     results: list[TurnResult] = field(default_factory=list)
-    underruns: int = 0
-    underrun_ms: float = 0.0
+    clock: ListeningClock = field(default_factory=ListeningClock)
     _started: float = 0.0
     _position: int = 0
     _end_mark: int | None = None
@@ -71,7 +71,6 @@ class LoadClient:
     _end_wall: float | None = None
     _first_audio_wall: float | None = None
     _reply_turn: int | None = None
-    _playback_end: float = 0.0
     _reports: list[TurnReport] = field(default_factory=list)
 
     async def run(self) -> list[TurnResult]:
@@ -97,7 +96,7 @@ class LoadClient:
         # keep the microphone open (silence) until a turn covering this question has finished
         while not self._answered(start) and time.perf_counter() < deadline:
             await self._stream(session, np.zeros(FRAME, np.float32))
-        while time.perf_counter() < self._playback_end + 0.3:  # and until the reply has been heard
+        while time.perf_counter() < self.clock.ends_at + 0.3:  # and until the reply has been heard
             await self._stream(session, np.zeros(FRAME, np.float32))
         return self._result(question, start)
 
@@ -139,14 +138,8 @@ class LoadClient:
         now = time.perf_counter()
         if self._end_wall is not None and self._first_audio_wall is None:
             self._first_audio_wall = now
-        if turn != self._reply_turn:
-            self._reply_turn = turn
-            self._playback_end = now
-        elif now > self._playback_end:
-            self.underruns += 1
-            self.underrun_ms += (now - self._playback_end) * 1000
-            self._playback_end = now
-        self._playback_end += audio.size / sample_rate
+        new_reply, self._reply_turn = turn != self._reply_turn, turn
+        self.clock.play(audio.size / sample_rate, now, new_reply)
 
     async def _stream(self, session: Session, audio: np.ndarray) -> None:
         """Push `audio` in 20 ms frames, each when a microphone would have delivered it."""

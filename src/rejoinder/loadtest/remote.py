@@ -17,6 +17,7 @@ import aiohttp
 import numpy as np
 
 from rejoinder.audio import PCM_RATE, SAMPLE_RATE, resample, to_pcm16
+from rejoinder.listening import ListeningClock
 from rejoinder.loadtest.client import ClientSettings, TurnResult
 from rejoinder.loadtest.corpus import Question
 
@@ -34,8 +35,7 @@ class RemoteClient:
     results: list[TurnResult] = field(default_factory=list)
     refused: str | None = None
     """The error the server refused this client with, if it did."""
-    underruns: int = 0
-    underrun_ms: float = 0.0
+    clock: ListeningClock = field(default_factory=ListeningClock)
     _started: float = 0.0
     _sent_s: float = 0.0
     _end_wall: float | None = None
@@ -43,7 +43,6 @@ class RemoteClient:
     _done: asyncio.Event = field(default_factory=asyncio.Event)
     _status: str | None = None
     _transcript: str = ""
-    _playback_end: float = 0.0
 
     async def run(self, http: aiohttp.ClientSession) -> list[TurnResult]:
         rng = random.Random(self.settings.seed)
@@ -76,7 +75,7 @@ class RemoteClient:
         silence = np.zeros(int(CHUNK_S * PCM_RATE), np.float32)
         while not self._done.is_set() and time.perf_counter() < deadline:
             await self._send(ws, silence)
-        while time.perf_counter() < self._playback_end + 0.3:
+        while time.perf_counter() < self.clock.ends_at + 0.3:
             await self._send(ws, silence)
         heard = self._first_audio_wall is not None and self._end_wall is not None
         result = TurnResult(question.name, heard and self._status == "completed", transcript=self._transcript)
@@ -116,13 +115,10 @@ class RemoteClient:
 
     def _play(self, samples: int) -> None:
         now = time.perf_counter()
-        if self._first_audio_wall is None:
-            self._first_audio_wall = self._playback_end = now
-        elif now > self._playback_end:
-            self.underruns += 1
-            self.underrun_ms += (now - self._playback_end) * 1000
-            self._playback_end = now
-        self._playback_end += samples / PCM_RATE
+        new_reply = self._first_audio_wall is None
+        if new_reply:
+            self._first_audio_wall = now
+        self.clock.play(samples / PCM_RATE, now, new_reply)
 
 
 async def run_remote(

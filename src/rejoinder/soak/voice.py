@@ -7,7 +7,7 @@ import base64
 import contextlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import aiohttp
 import numpy as np
 
 from rejoinder.audio import read_audio, resample, to_pcm16
+from rejoinder.listening import ListeningClock
 
 WIRE_RATE = 24_000
 CHUNK_S = 0.1
@@ -124,21 +125,15 @@ class _Seen:
     transcript: str = ""
     reply: str = ""
     server_first_audio_ms: float | None = None
-    playback_end: float = 0.0
-    underruns: int = 0
-    underrun_ms: float = 0.0
+    clock: ListeningClock = field(default_factory=ListeningClock)
 
     def play(self, samples: int) -> None:
-        """Play the delta on a clock started by the first one: a delta that comes after the
-        audio before it has finished playing is a gap the listener hears."""
+        """The reply's audio on a listener's clock, started by its first delta."""
         now = time.perf_counter()
-        if self.first_audio_at is None:
-            self.first_audio_at = self.playback_end = now
-        elif now > self.playback_end:
-            self.underruns += 1
-            self.underrun_ms += (now - self.playback_end) * 1000
-            self.playback_end = now
-        self.playback_end += samples / WIRE_RATE
+        new_reply = self.first_audio_at is None
+        if new_reply:
+            self.first_audio_at = now
+        self.clock.play(samples / WIRE_RATE, now, new_reply)
 
     def result(self, question: Question, status: str, error: str | None = None) -> TurnResult:
         answered = status == "completed" and self.first_audio_at is not None and bool(self.transcript)
@@ -154,8 +149,8 @@ class _Seen:
             status,
             error,
             self.server_first_audio_ms,
-            self.underruns,
-            round(self.underrun_ms, 1),
+            self.clock.underruns,
+            round(self.clock.underrun_ms, 1),
         )
 
 
