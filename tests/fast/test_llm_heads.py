@@ -159,15 +159,15 @@ def test_batch_work_does_not_hold_back_voice_tails() -> None:
 def test_the_gate_counts_a_stream_as_a_head_until_its_first_clause_or_its_end() -> None:
     gate = HeadGate()
     a, b = gate.open(), gate.open()
-    assert gate.heads == 2
+    assert gate.count == 2
     for piece in ("The sky", " is", " blue."):
         a.wrote(piece)
     a.wrote(" It")  # the chunker cuts once it sees what follows the full stop
-    assert not a.writing_first_clause and gate.heads == 1
+    assert not a.writing_first_clause and gate.count == 1
     b.close()
     b.close()  # closing twice counts once
-    assert gate.heads == 0
-    assert asyncio.run(gate.wait_clear(1.0)) < 0.05
+    assert gate.count == 0
+    assert asyncio.run(gate.until_clear(1.0)) < 0.05
 
 
 def test_on_a_single_slot_a_reply_does_not_step_aside() -> None:

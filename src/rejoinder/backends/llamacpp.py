@@ -157,10 +157,10 @@ class LlamaCppLLM:
         paused = [0.0]
 
         def step_aside() -> bool:
-            return not head.writing_first_clause and HEADS.heads > 0 and paused[0] < budget
+            return not head.writing_first_clause and HEADS.busy and paused[0] < budget
 
         async def wait() -> None:
-            paused[0] += await HEADS.wait_clear(budget - paused[0])
+            paused[0] += await HEADS.until_clear(budget - paused[0])
 
         try:
             async for piece in self._stream_in_steps(messages, params, step_aside, wait, head.wrote):

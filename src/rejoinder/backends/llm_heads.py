@@ -14,9 +14,9 @@ while the listener has enough of the reply queued is the next step.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
+from rejoinder.backends.worker import PendingCount
 from rejoinder.chunking import ClauseChunker
 
 
@@ -26,7 +26,7 @@ class Head:
     def __init__(self, gate: HeadGate) -> None:
         self._gate = gate
         self._chunker: ClauseChunker | None = ClauseChunker()
-        gate._enter()
+        gate.enter()
 
     @property
     def writing_first_clause(self) -> bool:
@@ -41,48 +41,20 @@ class Head:
         """The stream's first clause is out, or the stream ended: it no longer holds tails back."""
         if self._chunker is not None:
             self._chunker = None
-            self._gate._leave()
+            self._gate.leave()
 
 
-class HeadGate:
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._heads = 0
+class HeadGate(PendingCount):
+    """Streams writing their first clause now (`count`)."""
 
     def open(self) -> Head:
         return Head(self)
 
-    def _enter(self) -> None:
-        with self._cond:
-            self._heads += 1
-
-    def _leave(self) -> None:
-        with self._cond:
-            self._heads -= 1
-            if self._heads <= 0:
-                self._cond.notify_all()
-
-    @property
-    def heads(self) -> int:
-        """Streams writing their first clause now."""
-        with self._cond:
-            return self._heads
-
-    def _wait_clear(self, timeout_s: float) -> None:
-        """Block until no head is writing, at most `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        with self._cond:
-            while self._heads > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self._cond.wait(left)
-
-    async def wait_clear(self, timeout_s: float) -> float:
+    async def until_clear(self, timeout_s: float) -> float:
         """Wait until no head is writing, at most `timeout_s`; the seconds waited."""
         start = time.monotonic()
-        if timeout_s > 0 and self.heads:
-            await asyncio.to_thread(self._wait_clear, timeout_s)
+        if timeout_s > 0 and self.busy:
+            await asyncio.to_thread(self.wait_clear, timeout_s)
         return time.monotonic() - start
 
 

@@ -18,7 +18,7 @@ an `iterate_steps` iterator, one `yield_requested()` check of a producer), so a 
 for at most one step of batch work, never for a whole request.
 
 The cores are shared by all models, so batch work also waits while a voice job is queued or
-running on ANY worker (`_VoiceGate`): a voice turn's LLM does not share the CPU with an HTTP
+running on ANY worker (`_VOICE`): a voice turn's LLM does not share the CPU with an HTTP
 request's synthesis. Batch work runs in the gaps between voice jobs; a batch job that has waited
 `BATCH_MAX_WAIT_S` for a gap runs anyway once its own model is free, so that sessions that never
 pause (a busy server) cannot starve an HTTP request for ever (a soak's transcription request
@@ -86,8 +86,9 @@ def follow_priority() -> contextlib.AbstractContextManager[None]:
     return _scoped(Priority.FOLLOW)
 
 
-class _VoiceGate:
-    """Voice jobs queued or running in any worker of this process."""
+class PendingCount:
+    """Work in progress across threads that other work waits for (voice jobs here, LLM streams
+    writing their first clause in llm_heads)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -104,16 +105,26 @@ class _VoiceGate:
                 self._cond.notify_all()
 
     @property
+    def count(self) -> int:
+        return self._pending
+
+    @property
     def busy(self) -> bool:
         return self._pending > 0
 
     def wait_clear(self, timeout_s: float) -> None:
+        """Block until nothing is pending, at most `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
         with self._cond:
-            if self._pending > 0:
-                self._cond.wait(timeout_s)
+            while self._pending > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._cond.wait(left)
 
 
-_VOICE = _VoiceGate()
+_VOICE = PendingCount()
+"""Voice jobs queued or running in any worker of this process."""
 
 
 def voice_work_pending() -> bool:
