@@ -4,8 +4,9 @@
 
 Reads the `turn` records that `serve --log-level=info` writes (each turn's `timeline_ms`, zero at
 the end of the user's speech) and prints, per log and per tier, p50 / p95 / max of each step:
-waiting for the first token, writing the first clause, synthesising it, and first audio itself.
-Used for docs/soak.md (what the first-audio tail is made of).
+waiting for the first token, writing the first clause, synthesising it, and first audio itself;
+then how often replies past their first clause paused for other turns (`tail paused` records,
+llm.tail_pause_s). Used for docs/soak.md (what the first-audio tail is made of).
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def turns(log: Path) -> list[dict]:
     return out
 
 
+def pauses(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines() if '"event": "tail paused"' in line]
+
+
 def summary(values: list[float]) -> str:
     if not values:
         return "-"
@@ -58,6 +63,13 @@ def main(paths: list[str]) -> None:
                 ]
                 cells.append(f"{name} {summary(values)}")
             print(f"  {tier} ({len(chosen)}): " + "; ".join(cells))
+        paused = pauses(Path(path))
+        if paused:
+            ms = [p["paused_ms"] for p in paused]
+            print(
+                f"  tails paused: {len(paused)} replies, {sum(p['pauses'] for p in paused)} pauses, "
+                f"{sum(ms) / 1000:.1f} s in all; per reply ms {summary(ms)}"
+            )
 
 
 if __name__ == "__main__":

@@ -191,6 +191,7 @@ def test_a_voice_reply_past_its_first_clause_lets_another_turn_write_first() -> 
     first clause is out and another turn starts, the other turn writes alone, and the first goes
     on from where it stopped on its own slot (llm_heads)."""
     from rejoinder.backends.llamacpp import LlamaCppLLM
+    from rejoinder.backends.llm_heads import listener_ahead
     from rejoinder.config import LLMConfig
 
     llm = LlamaCppLLM(LLMConfig(parallel=2, tail_pause_s=1.0))
@@ -211,7 +212,9 @@ def test_a_voice_reply_past_its_first_clause_lets_another_turn_write_first() -> 
 
     async def reply() -> str:
         pieces: list[str] = []
-        async for piece in llm.stream(story, replace(params, conversation="story")):
+        with listener_ahead(lambda: 10.0):  # its listener has plenty still to hear
+            stream = llm.stream(story, replace(params, conversation="story"))
+        async for piece in stream:
             pieces.append(piece)
             written["now"] += len(piece)
             story_times.append(time.perf_counter())

@@ -148,6 +148,14 @@ class LLMConfig(_Strict):
         description="llama.cpp with slots: once a voice reply's first clause is written, it may pause "
         "this long in all while other turns write their first clause (0 = off; docs/soak.md)",
     )
+    tail_pause_queued_s: float = Field(
+        2.0,
+        ge=0.0,
+        le=30.0,
+        description="a reply pauses (tail_pause_s) only while its listener has at least this much of "
+        "its audio made and not yet heard, and goes on once it has less, so that the pause is not "
+        "heard (docs/soak.md)",
+    )
     history_turns: int = Field(8, ge=0, description="earlier exchanges kept in the prompt")
     quantize: Literal["none", "4bit", "8bit"] = Field(
         "none", description="transformers: bitsandbytes on CUDA"

@@ -45,6 +45,10 @@ class AudioOutput(Protocol):
     def heard(self, turn: int) -> list[str]:
         """The reply of `turn` as heard until now: whole clauses, then the words of a partial one."""
 
+    def queued_s(self) -> float:
+        """Seconds of reply audio written and not yet heard: how long the listener is covered if
+        no more comes (an LLM may pause its reply that long, llm_heads). Read on any thread."""
+
 
 class DirectOutput:
     """No listener clock: audio is handed on as written and counts as heard once written."""
@@ -74,6 +78,9 @@ class DirectOutput:
 
     def heard(self, turn: int) -> list[str]:
         return [text for _, (text, done) in sorted(self._clauses.get(turn, {}).items()) if done]
+
+    def queued_s(self) -> float:
+        return 0.0  # no listener clock: nothing is known to be covered
 
 
 class PlaybackTarget(Protocol):
@@ -112,6 +119,8 @@ class PacedOutput:
         """Set by a barge-in to cut short the pacing wait."""
         self._started: float | None = None
         self._sent_s = 0.0
+        self._unsent_s = 0.0
+        """Audio written and not yet sent, in seconds."""
         self._task = asyncio.create_task(self._pace())
 
     def begin_clause(self, turn: int, clause: int, text: str) -> None:
@@ -120,6 +129,7 @@ class PacedOutput:
 
     async def write(self, turn: int, clause: int, audio: np.ndarray, sample_rate: int) -> None:
         self.log.produced(turn, clause, audio.size / sample_rate)
+        self._unsent_s += audio.size / sample_rate
         self._queue.put_nowait(_Item("audio", turn, clause, audio=audio, sample_rate=sample_rate))
 
     def end_clause(self, turn: int, clause: int) -> None:
@@ -146,6 +156,11 @@ class PacedOutput:
     def heard(self, turn: int) -> list[str]:
         return self.log.heard(turn)
 
+    def queued_s(self) -> float:
+        started, sent_s = self._started, self._sent_s
+        playing = 0.0 if started is None else max(0.0, started + sent_s - time.perf_counter())
+        return playing + max(0.0, self._unsent_s)
+
     async def aclose(self) -> None:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -159,6 +174,8 @@ class PacedOutput:
                 if not item.played.done():
                     item.played.set_result(None)
             elif item.turn in self._dropped:
+                if item.audio is not None:
+                    self._unsent_s -= item.audio.size / item.sample_rate
                 continue
             elif item.kind == "text":
                 await self.target.text(item.turn, item.text)
@@ -180,8 +197,10 @@ class PacedOutput:
                 await asyncio.wait([self._wake], timeout=ahead - LEAD_S)
                 self._wake = None
             if turn in self._dropped:
+                self._unsent_s -= (audio.size - i) / rate
                 return
             piece = audio[i : i + step]
+            self._unsent_s -= piece.size / rate
             await self.target.audio(turn, piece, rate)
             self.log.sent(turn, clause, piece.size / rate, self._started + self._sent_s)
             self._sent_s += piece.size / rate

@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
+from rejoinder.backends.llm_heads import ListenerAhead, listener_ahead
 from rejoinder.chunking import ClauseChunker, ends_sentence
 from rejoinder.config import DEFAULT_SYSTEM_PROMPT, STRONG_PROMPT, Config, LLMConfig
 from rejoinder.engine import Engine, Tier
@@ -87,6 +88,9 @@ class Responder:
             self.tools.direct = ToolSet.direct_builtins()
         self.notify: EventSink = ignore
         """Where tool calls and results are reported (the session's event sink)."""
+        self.listener_ahead: ListenerAhead | None = None
+        """How much of the reply its listener has still to hear (the session's output): a reply may
+        pause for other turns' first clauses only while that covers the pause (llm_heads)."""
         self._opened: Message | None = None
         """The user message a tool turn put in the history before its tools ran."""
         self._writing: Counter[str] = Counter()
@@ -189,7 +193,8 @@ class Responder:
         """One tier's reply cut into clauses as its tokens arrive."""
         tl, params = answer.timeline, self._params(tier)
         tl.mark("llm_start")
-        tokens = tier.llm.stream(self._messages(tier, text), params)
+        with listener_ahead(self.listener_ahead):
+            tokens = tier.llm.stream(self._messages(tier, text), params)
         chunker = ClauseChunker(self.config.chunker)
         pieces = 0
         self.engine.writing[tier.name] += 1

@@ -52,6 +52,7 @@ class Session:
         self.config = config or engine.config
         self.responder = Responder(engine, self.config)
         self.responder.notify = self._emit
+        self.responder.listener_ahead = lambda: self.output.queued_s()
         self._sink = sink
         self.state: State = "listening"
         self.listener = Listener(engine, self.config, self.responder, self)

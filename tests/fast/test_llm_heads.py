@@ -12,7 +12,7 @@ import pytest
 from rejoinder.backends import llamacpp, llm_heads
 from rejoinder.backends.llama_slots import SlotAffinity
 from rejoinder.backends.llamacpp import LlamaCppLLM
-from rejoinder.backends.llm_heads import HeadGate
+from rejoinder.backends.llm_heads import HeadGate, ListenerAhead, listener_ahead
 from rejoinder.backends.worker import ModelWorker, batch_priority
 from rejoinder.config import LLMConfig
 from rejoinder.stages.llm import GenerationParams
@@ -27,6 +27,10 @@ def _tokens(text: str) -> list[str]:
 LONG = _tokens("The sky is blue. Sunlight scatters off the air and blue light scatters most")
 SHORT = _tokens("Paris is the capital of France. It is")
 SLOW = _tokens("well let me see what I can find out here for you")  # no clause end
+
+
+def _covered() -> float:
+    return 10.0  # the listener has plenty of the reply still to hear
 
 
 class _TokenServer:
@@ -72,20 +76,26 @@ def _own_gate(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(llm_heads, "HEADS", gate)
 
 
-async def _collect(llm: LlamaCppLLM, script: str, stamps: list[float] | None = None) -> str:
+async def _collect(
+    llm: LlamaCppLLM, script: str, stamps: list[float] | None = None, ahead: ListenerAhead | None = _covered
+) -> str:
     pieces = []
     messages = [{"role": "user", "content": script}]
-    async for piece in llm.stream(messages, GenerationParams(conversation=script)):  # type: ignore[arg-type]
+    with listener_ahead(ahead):
+        stream = llm.stream(messages, GenerationParams(conversation=script))  # type: ignore[arg-type]
+    async for piece in stream:
         pieces.append(piece)
         if stamps is not None:
             stamps.append(time.monotonic())
     return "".join(pieces)
 
 
-def _run(llm: LlamaCppLLM, second: str, after_tokens: int) -> tuple[str, str, list[float]]:
+def _run(
+    llm: LlamaCppLLM, second: str, after_tokens: int, ahead: ListenerAhead | None = _covered
+) -> tuple[str, str, list[float]]:
     async def go() -> tuple[str, str, list[float]]:
         started: list[float] = []
-        first = asyncio.create_task(_collect(llm, "long"))
+        first = asyncio.create_task(_collect(llm, "long", ahead=ahead))
         while sum(1 for s, _ in llm.server.tokens if s == "long") < after_tokens:  # type: ignore[attr-defined]
             await asyncio.sleep(0.001)
         started.append(time.monotonic())
@@ -178,3 +188,33 @@ def test_on_a_single_slot_a_reply_does_not_step_aside() -> None:
     long_text, _, _ = _run(llm, "short", after_tokens=6)
     assert long_text == "".join(LONG)
     assert len([r for r in llm.server.requests if r["messages"][0]["content"] == "long"]) == 1  # type: ignore[attr-defined]
+
+
+def _requests_for(llm: LlamaCppLLM, script: str) -> int:
+    return len([r for r in llm.server.requests if r["messages"][0]["content"] == script])  # type: ignore[attr-defined]
+
+
+def test_a_reply_whose_listener_would_hear_the_pause_does_not_step_aside() -> None:
+    llm = _llm({"long": LONG, "short": SHORT})
+    long_text, _, _ = _run(llm, "short", after_tokens=6, ahead=lambda: 0.5)  # under tail_pause_queued_s
+    assert long_text == "".join(LONG)
+    assert _requests_for(llm, "long") == 1
+
+
+def test_a_reply_with_no_listener_clock_does_not_step_aside() -> None:
+    llm = _llm({"long": LONG, "short": SHORT})
+    _run(llm, "short", after_tokens=6, ahead=None)
+    assert _requests_for(llm, "long") == 1
+
+
+def test_a_paused_reply_goes_on_once_its_listener_runs_short() -> None:
+    """The other turn's first clause takes longer than the listener's queue lasts: the reply
+    goes on beside it rather than leave the listener in silence."""
+    llm = _llm({"long": LONG, "slow": SLOW * 3})  # the chunker cuts its first clause at 30 words
+    llm.config = LLMConfig(parallel=2, tail_pause_s=5.0, tail_pause_queued_s=2.0)
+    start = time.monotonic()
+    long_text, _, stamps = _run(llm, "slow", after_tokens=6, ahead=lambda: 2.15 - (time.monotonic() - start))
+    assert long_text == "".join(LONG)
+    assert _requests_for(llm, "long") == 2  # it did pause, once
+    went_on = min(t for s, t in llm.server.tokens if s == "long" and t > stamps[0] + 2 * TOKEN_S)  # type: ignore[attr-defined]
+    assert went_on < stamps[0] + 0.2 < stamps[28]  # long before the other's 30 words were out

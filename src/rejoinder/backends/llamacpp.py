@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from rejoinder.backends.gguf_meta import metadata_string
 from rejoinder.backends.llama_slots import SlotAffinity
-from rejoinder.backends.llm_heads import HEADS
+from rejoinder.backends.llm_heads import HEADS, ListenerAhead, current_listener_ahead
 from rejoinder.backends.worker import Emit, ModelWorker, Priority, current_priority
 from rejoinder.config import LLMConfig
 from rejoinder.errors import BackendUnavailable, BadInputError
@@ -141,32 +141,41 @@ class LlamaCppLLM:
 
     def stream(self, messages: Sequence[Message], params: GenerationParams) -> AsyncIterator[str]:
         if current_priority() < Priority.BATCH:
-            return self._stream_voice(messages, params)
+            return self._stream_voice(messages, params, current_listener_ahead())
         return self._stream_in_steps(messages, params, self._worker.yield_requested)
 
     async def _stream_voice(
-        self, messages: Sequence[Message], params: GenerationParams
+        self, messages: Sequence[Message], params: GenerationParams, ahead: ListenerAhead | None
     ) -> AsyncIterator[str]:
         """A voice reply counts as a head until its first clause is written (llm_heads); with
         `tail_pause_s` set, it then steps aside while other turns write theirs, for at most that
-        long in all. Only on a model with a slot per conversation: on a shared slot the other
-        turn's prompt would evict this one's, and going on would mean reading it all again
-        (seconds on the 1.5B)."""
+        long in all, and only while its listener has `tail_pause_queued_s` of it still to hear.
+        Only on a model with a slot per conversation: on a shared slot the other turn's prompt
+        would evict this one's, and going on would mean reading it all again (seconds on the
+        1.5B)."""
         head = HEADS.open()
-        budget = self.config.tail_pause_s if len(self._slots) > 1 else 0.0
-        paused = [0.0]
+        cfg = self.config
+        budget = cfg.tail_pause_s if len(self._slots) > 1 and ahead is not None else 0.0
+        paused = [0.0, 0.0]  # seconds in all, pauses
+
+        def covered() -> bool:
+            return ahead is not None and ahead() >= cfg.tail_pause_queued_s
 
         def step_aside() -> bool:
-            return not head.writing_first_clause and HEADS.busy and paused[0] < budget
+            return not head.writing_first_clause and HEADS.busy and paused[0] < budget and covered()
 
         async def wait() -> None:
-            paused[0] += await HEADS.until_clear(budget - paused[0])
+            paused[0] += await HEADS.until_clear(budget - paused[0], give_up=lambda: not covered())
+            paused[1] += 1
 
         try:
             async for piece in self._stream_in_steps(messages, params, step_aside, wait, head.wrote):
                 yield piece
         finally:
             head.close()
+            if paused[1]:
+                ms = round(paused[0] * 1000)
+                log.info("tail paused", extra={"pauses": int(paused[1]), "paused_ms": ms, "model": cfg.model})
 
     async def _stream_in_steps(
         self,
