@@ -2,11 +2,12 @@
 
 `record` runs the barge-in evaluation's trials (src/rejoinder/data/turns: backchannels, real
 interruptions, noises over the agent's speech) with the gate's decisions switched off, and keeps
-every read of the words (stream time since the confirmed onset, transcript) until the user's
-sound ends. `replay` decides each trial again from those reads under several rules, so rules
-compare on identical transcripts (the STT is not re-run):
+every read of the words (stream time since the confirmed onset, transcript, the STT's
+confidence) until the user's sound ends. `replay` decides each trial again from those reads
+under several rules, so rules compare on identical transcripts (the STT is not re-run):
 
-  current          the gate as it is (interruptions.py)
+  current          the gate as it is (interruptions.py): unsure other words wait
+  words-only       the gate reading words only (min_confidence 0, the gate before stop 21)
   agree-other      words that are not cues must be heard the same in two reads in a row (the
                    common start of the two transcripts is what counts), as streaming ASR commits
                    words (LocalAgreement); cues still interrupt at once
@@ -26,16 +27,21 @@ from typing import Any
 from rejoinder import interruptions as gate
 from rejoinder.evals import interruptions as evaluation
 
-RULES = {"current": (False, False), "agree-other": (True, False), "agree-all": (True, True)}
+RULES = {
+    "current": (False, False, gate.GateConfig().min_confidence),
+    "words-only": (False, False, 0.0),
+    "agree-other": (True, False, 0.0),
+    "agree-all": (True, True, 0.0),
+}
 
 
 def record(out: Path) -> None:
-    reads: list[tuple[int, str]] = []
+    reads: list[tuple[int, str, float | None]] = []
     read_words = gate.BargeInGate._read_words
 
     async def logged(self: gate.BargeInGate) -> None:
         await read_words(self)
-        reads.append((round(self._speech / self.sample_rate * 1000), self.text))
+        reads.append((round(self._speech / self.sample_rate * 1000), self.text, self.confidence))
 
     gate.BargeInGate._read_words = logged  # type: ignore[method-assign]
     trials: dict[str, Any] = {}
@@ -68,17 +74,19 @@ def _common(a: list[str], b: list[str]) -> list[str]:
     return out
 
 
-def decide(reads: list[tuple[int, str]], agree_other: bool, agree_cue: bool) -> int | None:
-    """Stream ms after the onset at which the rule interrupts (None: never)."""
+def decide(reads: list[list[Any]], agree_other: bool, agree_cue: bool, min_confidence: float) -> int | None:
+    """Stream ms after the onset at which the rule interrupts (None: never). A read is
+    [ms, text] or [ms, text, confidence]."""
     config = gate.GateConfig()
     previous: list[str] | None = None
-    for ms, text in reads:
+    for ms, text, *rest in reads:
+        confidence = rest[0] if rest else None
         tokens = gate._tokens(text)
         agreed = " ".join(_common(previous, tokens)) if previous is not None else ""
         words = gate.classify(text)
         if words is gate.Words.CUE and (not agree_cue or gate.classify(agreed) is gate.Words.CUE):
             return ms
-        if words is gate.Words.OTHER:
+        if words is gate.Words.OTHER and (confidence is None or confidence >= min_confidence):
             basis = agreed if agree_other else text
             many = 0 < config.min_words <= gate.other_words(basis)
             if gate.classify(basis) is gate.Words.OTHER and (many or ms >= config.min_speech_ms):
@@ -90,11 +98,11 @@ def decide(reads: list[tuple[int, str]], agree_other: bool, agree_cue: bool) -> 
 def replay(path: Path) -> dict[str, Any]:
     trials = json.loads(path.read_text())
     report: dict[str, Any] = {}
-    for name, (agree_other, agree_cue) in RULES.items():
+    for name, (agree_other, agree_cue, min_confidence) in RULES.items():
         row: dict[str, Any] = {}
         for group in ("backchannel", "interruption", "noise"):
             chosen = [t for t in trials.values() if t["group"] == group]
-            times = [decide(t["reads"], agree_other, agree_cue) for t in chosen]
+            times = [decide(t["reads"], agree_other, agree_cue, min_confidence) for t in chosen]
             fired = [
                 t["split"] + ": " + t["text"] for t, ms in zip(chosen, times, strict=True) if ms is not None
             ]

@@ -1,6 +1,7 @@
 """Regenerate the turn-taking evaluation sets (src/rejoinder/data/turns) with the Piper voice.
 
-Run: .venv/bin/python scripts/make_turns.py
+Run: .venv/bin/python scripts/make_turns.py            (everything, from scratch)
+     .venv/bin/python scripts/make_turns.py --fresh    (only the 'fresh' barge-in split, again)
 Writes Ogg/Opus 16 kHz clips and labels.jsonl (times in seconds within each clip):
 - complete turns (questions, statements, commands, short answers) and turns with mid-utterance
   pauses of 0.5-1.5 s (hesitations, unfinished phrases, lists, codes, addresses, dates, spelled
@@ -14,7 +15,8 @@ Writes Ogg/Opus 16 kHz clips and labels.jsonl (times in seconds within each clip
 - human clips from tests/data/human (CMU Sphinx test data, BSD-style): complete turns, and the
   card list with its natural pauses between items stretched;
 - for the interruption set: the agent's replies, backchannels, real interruptions and
-  synthetic coughs and door knocks.
+  synthetic coughs and door knocks; and a second set of backchannels and interruptions, split
+  'fresh', written after the barge-in gate's rules were chosen (other speeds and noise levels).
 Clips hold the speech with 0.3 s before it and nothing after; the evaluation adds the silence.
 """
 
@@ -31,7 +33,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from turn_texts import AGENT, BACKCHANNEL, COMPLETE, INTERRUPTION, PAUSE  # noqa: E402
+from turn_texts import (  # noqa: E402
+    AGENT,
+    BACKCHANNEL,
+    BACKCHANNEL_FRESH,
+    COMPLETE,
+    INTERRUPTION,
+    INTERRUPTION_FRESH,
+    PAUSE,
+)
 
 from rejoinder.audio import read_audio, resample  # noqa: E402
 from rejoinder.config import TTSConfig  # noqa: E402
@@ -42,6 +52,7 @@ HUMAN = ROOT / "tests" / "data" / "human"
 RATE = 16_000
 LEAD_S = 0.3
 SPEEDS = (0.87, 1.0, 1.18, 0.8)
+FRESH_SPEEDS = (0.92, 1.1, 0.85, 1.25)
 NOISE_DBFS = (-60.0, -50.0, -42.0)
 """Background noise levels the evaluation adds (cycled over the clips)."""
 FADE = 80
@@ -307,11 +318,37 @@ def main() -> None:
              text="(synthetic cough)", source="synthetic", speed=1.0)  # fmt: skip
         save(clips, f"noise_knock_{i}", knock(rng), set="noise", kind="noise", category="knock",
              text="(synthetic door knock)", source="synthetic", speed=1.0)  # fmt: skip
+    fresh(voice, clips)
+    write_labels(clips)
+
+
+def fresh(voice: Voice, clips: list[Clip]) -> None:
+    """The 'fresh' barge-in split, after everything else (the evaluation pairs each user clip
+    with an agent reply and a noise seed by its place in the file, so earlier trials keep theirs)."""
+    for group, texts in (("backchannel", BACKCHANNEL_FRESH), ("interruption", INTERRUPTION_FRESH)):
+        for i, text in enumerate(texts, 1):
+            speed, noise = FRESH_SPEEDS[i % len(FRESH_SPEEDS)], NOISE_DBFS[i % len(NOISE_DBFS)]
+            save(clips, f"{group}_fresh_{i:02d}", voice.say(text, speed), set=group, kind=group,
+                 category=group, text=text, source="piper", speed=speed, split="fresh",
+                 noise_dbfs=noise)  # fmt: skip
+
+
+def write_labels(clips: list[Clip]) -> None:
     with open(OUT / "labels.jsonl", "w") as f:
         for clip in clips:
             f.write(json.dumps(asdict(clip)) + "\n")
     print(f"{len(clips)} clips in {OUT}")
 
 
+def fresh_only() -> None:
+    """Make the 'fresh' split again and leave every other clip as it is."""
+    rows = [json.loads(line) for line in (OUT / "labels.jsonl").read_text().splitlines() if line.strip()]
+    for old in OUT.glob("*_fresh_*.ogg"):
+        old.unlink()
+    clips = [Clip(**{**row, "pauses": [tuple(p) for p in row["pauses"]]}) for row in rows if row["split"] != "fresh"]
+    fresh(Voice(), clips)
+    write_labels(clips)
+
+
 if __name__ == "__main__":
-    main()
+    fresh_only() if sys.argv[1:] == ["--fresh"] else main()

@@ -7,7 +7,16 @@ import asyncio
 import numpy as np
 import pytest
 
-from rejoinder.interruptions import BargeInGate, Decision, GateConfig, Words, classify, other_words
+from rejoinder.interruptions import (
+    BargeInGate,
+    Decision,
+    GateConfig,
+    Transcriber,
+    Words,
+    classify,
+    other_words,
+)
+from rejoinder.stages.stt import Transcript
 from turn_fakes import ScriptedTranscriber, silence, tone
 
 CONFIG = GateConfig()
@@ -99,6 +108,49 @@ async def _say(text: str) -> str:
     return text
 
 
+def _reads(*heard: tuple[str, float | None]) -> Transcriber:
+    """A transcriber that says how sure it is: each read gives the next (text, confidence)."""
+    script = iter(heard)
+    last: list[tuple[str, float | None]] = []
+
+    async def read(audio: np.ndarray) -> Transcript:
+        last[:] = [next(script, last[0] if last else ("", None))]
+        return Transcript(last[0][0], "en", audio.size / 16_000, last[0][1])
+
+    return read
+
+
+def test_unsure_other_words_wait_and_the_hum_they_were_is_ignored() -> None:
+    """Moonshine reads "Mm-hmm" as "a merman" (confidence 0.41): not words yet."""
+    gate = BargeInGate(_reads(("A merman", 0.41), ("A member", 0.43)), CONFIG)
+    audio = np.concatenate([tone(0.5), silence(1.0)])
+    assert listen(gate, audio, silent_from_s=0.5) is Decision.WAIT
+    assert gate.confidence == 0.43
+    assert gate.speech_ended() is Decision.IGNORE
+
+
+def test_unsure_words_interrupt_once_a_later_read_is_sure() -> None:
+    gate = BargeInGate(_reads(("Float down", 0.32), ("Slow down", 0.68), ("Slow down please", 0.9)), CONFIG)
+    assert listen(gate, tone(1.5)) is Decision.INTERRUPT
+    assert gate.text == "Slow down please"
+    assert gate.decided_after_ms == pytest.approx(CONFIG.confirm_ms + 2 * CONFIG.recheck_ms, abs=32)
+
+
+def test_a_cue_interrupts_however_unsure() -> None:
+    gate = BargeInGate(_reads(("Wait", 0.2)), CONFIG)
+    assert listen(gate, tone(1.0)) is Decision.INTERRUPT
+    assert gate.decided_after_ms == pytest.approx(CONFIG.confirm_ms, abs=32)
+
+
+def test_sure_words_and_an_stt_that_gives_no_confidence_interrupt_as_before() -> None:
+    for confidence in (0.9, None):
+        gate = BargeInGate(_reads(("Go back", confidence)), CONFIG)
+        assert listen(gate, tone(1.5)) is Decision.INTERRUPT
+        assert gate.decided_after_ms == pytest.approx(CONFIG.confirm_ms, abs=32)
+    words_only = BargeInGate(_reads(("A merman", 0.41)), GateConfig(min_confidence=0.0))
+    assert listen(words_only, tone(1.5)) is Decision.INTERRUPT  # the gate before the rule
+
+
 def test_a_wordless_sound_that_goes_on_is_ignored() -> None:
     gate = BargeInGate(ScriptedTranscriber(""), CONFIG)
     assert listen(gate, tone(2.0)) is Decision.IGNORE
@@ -136,6 +188,8 @@ def test_speech_ended_and_cancel() -> None:
         ("i-c", Words.NONE),  # "I see"
         ("Find me a flight", Words.OTHER),  # "find" is one letter from "fine", the rest is not
         ("How are you", Words.CUE),  # a cue is never taken for a backchannel ("wow")
+        ("Yeah, totally.", Words.NONE),
+        ("Makes sense.", Words.NONE),
     ],
 )
 def test_classify(text: str, words: Words) -> None:

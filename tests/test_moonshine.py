@@ -60,6 +60,42 @@ def test_bundled_questions_transcribe_exactly(moonshine: MoonshineSTT) -> None:
         assert word_errors(reference, text)[0] == 0, (name, text)
 
 
+def test_clear_speech_is_read_with_confidence_and_nothing_has_none(moonshine: MoonshineSTT) -> None:
+    sure = [
+        moonshine.transcribe_blocking(read_audio(SAMPLES / f"{name}.wav")).confidence for name in questions()
+    ]
+    assert all(c is not None and 0.8 <= c <= 1.0 for c in sure), sure  # measured 0.86-0.98
+    assert moonshine.transcribe_blocking(np.zeros(32_000, np.float32)).confidence is None
+
+
+def test_hums_that_moonshine_reads_as_words_do_not_stop_the_agent(moonshine: MoonshineSTT) -> None:
+    """Over the agent's reply, "Mm-hmm, yeah." is read "A member" (0.43), "Mhm, okay." "And mate"
+    (0.36): words alone would interrupt; read with their confidence they wait and are ignored."""
+    from rejoinder.config import VADConfig
+    from rejoinder.evals import interruptions
+    from rejoinder.evals.turn_data import load
+
+    clips = load()
+    agent = next(c for c in clips if c.set == "agent")
+    vad = registry.create("vad", "silero", VADConfig())
+    for text in ("Mm-hmm, yeah.", "Mhm, okay."):
+        clip = next(c for c in clips if c.text == text)
+        decisions = [
+            run(
+                interruptions.run_trial(vad, moonshine, clip, agent, interruptions.ECHO_GAIN, 0, config)
+            ).decision
+            for config in (interruptions.GateConfig(), interruptions.GateConfig(min_confidence=0.0))
+        ]
+        assert decisions == ["ignore", "interrupt"], (text, decisions)
+    stop = next(c for c in clips if c.text == "Slow down, please.")
+    trial = run(
+        interruptions.run_trial(
+            vad, moonshine, stop, agent, interruptions.ECHO_GAIN, 0, interruptions.GateConfig()
+        )
+    )
+    assert trial.decision == "interrupt"
+
+
 def test_silence_and_tiny_inputs_are_empty(moonshine: MoonshineSTT) -> None:
     assert moonshine.transcribe_blocking(np.zeros(0, np.float32)).text == ""
     assert moonshine.transcribe_blocking(np.zeros(10, np.float32)).text == ""

@@ -42,6 +42,9 @@ def test_no_sentence_is_in_both_splits() -> None:
         tune = {c.text for c in clips if c.set == group and c.split == "tune"}
         held = {c.text for c in clips if c.set == group and c.split == "held-out"}
         assert tune and held and not tune & held
+        if group != "turns":  # the barge-in set's second, later split shares no sentence either
+            fresh = {c.text for c in clips if c.set == group and c.split == "fresh"}
+            assert len(fresh) >= 30 and not fresh & (tune | held)
     for kind in ("complete", "pause"):
         assert sum(c.kind == kind and c.split == "held-out" for c in clips) >= 30
     assert {c.method for c in clips if c.kind == "pause"} >= {"comma", "cut"}

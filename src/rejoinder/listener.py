@@ -21,6 +21,7 @@ from rejoinder.engine import Engine
 from rejoinder.interruptions import BargeInGate, Decision
 from rejoinder.responder import Responder
 from rejoinder.speculation import Speculation
+from rejoinder.stages.stt import Transcript
 from rejoinder.turns import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted, TurnDetector, TurnEvent
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class Listener:
     def __init__(self, engine: Engine, config: Config, responder: Responder, host: ListenerHost) -> None:
         self.engine, self.config, self.responder, self.host = engine, config, responder, host
         self._taker: TurnTaker | None = None
-        self._gate = BargeInGate(self._transcript)
+        self._gate = BargeInGate(self._heard)
         self._speculation: Speculation | None = None
         self._early: asyncio.Task[None] | None = None
         self._early_at_s = 0.0
@@ -78,6 +79,10 @@ class Listener:
 
     async def _transcript(self, audio: np.ndarray) -> str:
         return (await self.engine.stt.transcribe(audio)).text
+
+    async def _heard(self, audio: np.ndarray) -> Transcript:
+        """The user's sound over the agent's reply, with how sure the STT is of it."""
+        return await self.engine.stt.transcribe(audio)
 
     async def push(self, samples: np.ndarray) -> None:
         events = await self.taker.feed(samples)

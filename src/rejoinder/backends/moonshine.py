@@ -143,27 +143,32 @@ class MoonshineSTT:
         if audio.size == 0:
             return Transcript("", "en", 0.0)
         cuts = split_points(audio)
-        texts = [self._transcribe_piece(audio[a:b]) for a, b in itertools.pairwise(cuts)]
-        return Transcript(" ".join(t for t in texts if t), "en", audio.size / SAMPLE_RATE)
+        pieces = [self._transcribe_piece(audio[a:b]) for a, b in itertools.pairwise(cuts)]
+        logprobs = [lp for _, piece_logprobs in pieces for lp in piece_logprobs]
+        confidence = math.exp(sum(logprobs) / len(logprobs)) if logprobs else None
+        text = " ".join(t for t, _ in pieces if t)
+        return Transcript(text, "en", audio.size / SAMPLE_RATE, confidence)
 
-    def _transcribe_piece(self, audio: np.ndarray) -> str:
+    def _transcribe_piece(self, audio: np.ndarray) -> tuple[str, list[float]]:
         seconds = audio.size / SAMPLE_RATE
         audio = np.pad(audio, (0, int(TRAILING_SILENCE_S * SAMPLE_RATE)))
-        tokens = self._decode(audio, seconds)
+        tokens, logprobs = self._decode(audio, seconds)
         if not tokens and seconds >= RETRY_MIN_S:
             # Moonshine sometimes ends at once on speech of some lengths (e.g. 10.0 s of clear
             # speech, but not 9.9 or 10.25 s); a little trailing silence gets the words out.
-            tokens = self._decode(np.pad(audio, (0, int(RETRY_PAD_S * SAMPLE_RATE))), seconds)
-        return self.tokenizer.decode(tokens)
+            tokens, logprobs = self._decode(np.pad(audio, (0, int(RETRY_PAD_S * SAMPLE_RATE))), seconds)
+        return self.tokenizer.decode(tokens), logprobs
 
-    def _decode(self, audio: np.ndarray, seconds: float) -> list[int]:
-        """Greedy decoding, at most TOKENS_PER_SECOND * seconds tokens."""
+    def _decode(self, audio: np.ndarray, seconds: float) -> tuple[list[int], list[float]]:
+        """Greedy decoding, at most TOKENS_PER_SECOND * seconds tokens; the tokens and the log
+        probability of each."""
         t0 = time.perf_counter()
         encoded = self.encoder.run(None, {"input_values": audio[None, :]})[0]
         t1 = time.perf_counter()
         cap = max(MIN_TOKENS, math.ceil(TOKENS_PER_SECOND * seconds))
         past = dict.fromkeys(self._past, self._empty)
         tokens: list[int] = []
+        logprobs: list[float] = []
         token = START
         stop = "cap"
         for step in range(cap):
@@ -177,18 +182,20 @@ class MoonshineSTT:
                 },
             )
             present = dict(zip(self._outputs, outputs, strict=True))
-            logits = present["logits"][0, -1, : len(self.tokenizer.pieces)]
+            logits = present["logits"][0, -1, : len(self.tokenizer.pieces)].astype(np.float64)
             token = int(np.argmax(logits))
             if token == END:
                 stop = "end"
                 break
             tokens.append(token)
+            logprobs.append(-math.log(float(np.exp(logits - logits[token]).sum())))
             for name in self._past:  # the encoder's keys/values are computed once, on step 0
                 if step == 0 or ".decoder." in name:
                     past[name] = present[self._present[name]]
             repeated = _repeated_tail(tokens)
             if repeated:
                 del tokens[len(tokens) - (REPEATS_TO_STOP - 1) * repeated :]
+                del logprobs[len(tokens) :]
                 stop = "repeat"
                 break
         log.debug(
@@ -201,7 +208,7 @@ class MoonshineSTT:
                 "decoder_ms": round((time.perf_counter() - t1) * 1000, 1),
             },
         )
-        return tokens
+        return tokens, logprobs
 
     async def transcribe(self, audio: np.ndarray) -> Transcript:
         result: Transcript = await self._worker.run(self.transcribe_blocking, audio)

@@ -1,17 +1,20 @@
 """Barge-in evaluation: backchannels, noises and real interruptions over the agent's speech.
 
-Each user clip (src/rejoinder/data/turns: 20 backchannels, 8 synthetic coughs and knocks, 20
-real interruptions) starts 1.5 s into one of the agent's spoken replies. The microphone hears
+Each user clip (src/rejoinder/data/turns: 70 backchannels, 8 synthetic coughs and knocks, 70
+real interruptions, in the splits tune, held-out and fresh) starts 1.5 s into one of the agent's
+spoken replies. The microphone hears
 the user at full level over the agent's voice as residual echo (what is left after the
 browser's echo cancellation, `echo_gain` of the agent's level) and a faint noise floor. The
 VAD runs on it as in a session; the current behaviour interrupts at every confirmed onset
-(`min_speech_ms`), the gate (interruptions.py) reads the words first. Latency is from the
+(`min_speech_ms`), the gate (interruptions.py) reads the words first; beside it, the same gate
+reading words only (`min_confidence` 0: the STT's confidence ignored). Latency is from the
 confirmed onset to the decision, in stream time and with the STT's wall time added.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -23,7 +26,7 @@ from rejoinder.bench import summarise
 from rejoinder.config import STTConfig, VADConfig
 from rejoinder.evals.turn_data import NOISE_FLOOR, Clip, load
 from rejoinder.interruptions import BargeInGate, Decision, GateConfig
-from rejoinder.stages.stt import STT
+from rejoinder.stages.stt import STT, Transcript
 from rejoinder.stages.vad import VAD
 from rejoinder.turns import SpeechEnded, SpeechStarted, TurnDetector
 
@@ -65,8 +68,8 @@ def mix(agent: np.ndarray, user: np.ndarray | None, echo_gain: float, seed: int)
 async def run_trial(
     vad: VAD, stt: STT, clip: Clip | None, agent: Clip, echo_gain: float, seed: int, gate_config: GateConfig
 ) -> Trial:
-    async def transcribe(audio: np.ndarray) -> str:
-        return str((await stt.transcribe(audio)).text)
+    async def transcribe(audio: np.ndarray) -> Transcript:
+        return await stt.transcribe(audio)
 
     user = clip.audio() if clip is not None else None
     audio = mix(agent.audio(), user, echo_gain, seed)
@@ -141,25 +144,40 @@ def run(
     users: list[Clip | None] = [c for c in clips if c.set in ("backchannel", "noise", "interruption")]
     users += [None] * len(agents)
 
-    async def all_trials() -> list[Trial]:
+    config = gate_config or GateConfig()
+    words_only = dataclasses.replace(config, min_confidence=0.0)
+
+    async def all_trials(config: GateConfig, label: str) -> list[Trial]:
         trials = []
         for i, clip in enumerate(users):
-            trials.append(
-                await run_trial(
-                    vad, stt, clip, agents[i % len(agents)], echo_gain, i, gate_config or GateConfig()
-                )
-            )
+            trials.append(await run_trial(vad, stt, clip, agents[i % len(agents)], echo_gain, i, config))
             if progress:
-                progress(f"interruptions {i + 1}/{len(users)} {trials[-1].file}: {trials[-1].decision}")
+                progress(
+                    f"interruptions ({label}) {i + 1}/{len(users)} {trials[-1].file}: {trials[-1].decision}"
+                )
         return trials
 
-    trials = asyncio.run(all_trials())
+    trials = asyncio.run(all_trials(config, "gate"))
+    # the same gate reading words only, beside it in the same run: what the STT's confidence changes
+    baseline = asyncio.run(all_trials(words_only, "words only"))
     splits = sorted({t.split for t in trials})
+
+    def rows(split: str | None) -> dict[str, Any]:
+        chosen = [t for t in trials if split in (None, t.split)]
+        out = summary(chosen)
+        for group, row in out.items():
+            row["words_only_interrupts"] = sum(
+                t.decision == "interrupt" for t in baseline if t.group == group and split in (None, t.split)
+            )
+        return out
+
     return {
         "echo_gain": echo_gain,
-        "summary": summary(trials),
-        "summary_by_split": {k: summary([t for t in trials if t.split == k]) for k in splits},
+        "min_confidence": config.min_confidence,
+        "summary": rows(None),
+        "summary_by_split": {k: rows(k) for k in splits},
         "trials": [asdict(t) for t in trials],
+        "words_only_trials": [asdict(t) for t in baseline],
     }
 
 
@@ -181,13 +199,14 @@ def format_report(report: dict[str, Any]) -> str:
 
 def _format_rows(summary_rows: dict[str, Any]) -> list[str]:
     lines = [
-        f"{'user sound':<14} {'clips':>5} {'current (onset)':>16} {'gate':>6} {'gate p50 ms':>12} {'p95':>6}"
-        f" {'+STT p50':>9} {'p95':>6}",
+        f"{'user sound':<14} {'clips':>5} {'current (onset)':>16} {'words only':>11} {'gate':>6}"
+        f" {'gate p50 ms':>12} {'p95':>6} {'+STT p50':>9} {'p95':>6}",
     ]
     for group, s in summary_rows.items():
         lat, wall = s["gate_latency_ms"], s["gate_latency_with_stt_ms"]
         lines.append(
-            f"{group:<14} {s['clips']:>5} {s['current_interrupts']:>16} {s['gate_interrupts']:>6}"
+            f"{group:<14} {s['clips']:>5} {s['current_interrupts']:>16}"
+            f" {s.get('words_only_interrupts', '-'):>11} {s['gate_interrupts']:>6}"
             f" {lat.get('median', '-'):>12} {lat.get('p95', '-'):>6} {wall.get('median', '-'):>9}"
             f" {wall.get('p95', '-'):>6}"
         )
