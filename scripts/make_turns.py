@@ -345,7 +345,8 @@ def fresh_only() -> None:
     rows = [json.loads(line) for line in (OUT / "labels.jsonl").read_text().splitlines() if line.strip()]
     for old in OUT.glob("*_fresh_*.ogg"):
         old.unlink()
-    clips = [Clip(**{**row, "pauses": [tuple(p) for p in row["pauses"]]}) for row in rows if row["split"] != "fresh"]
+    kept = [row for row in rows if row["split"] != "fresh"]
+    clips = [Clip(**{**row, "pauses": [tuple(p) for p in row["pauses"]]}) for row in kept]
     fresh(Voice(), clips)
     write_labels(clips)
 
