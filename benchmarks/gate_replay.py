@@ -86,7 +86,8 @@ def decide(reads: list[list[Any]], agree_other: bool, agree_cue: bool, min_confi
         words = gate.classify(text)
         if words is gate.Words.CUE and (not agree_cue or gate.classify(agreed) is gate.Words.CUE):
             return ms
-        if words is gate.Words.OTHER and (confidence is None or confidence >= min_confidence):
+        sure = confidence is None or confidence >= min_confidence or ms >= config.unsure_until_ms
+        if words is gate.Words.OTHER and sure:
             basis = agreed if agree_other else text
             many = 0 < config.min_words <= gate.other_words(basis)
             if gate.classify(basis) is gate.Words.OTHER and (many or ms >= config.min_speech_ms):

@@ -136,6 +136,12 @@ def test_unsure_words_interrupt_once_a_later_read_is_sure() -> None:
     assert gate.decided_after_ms == pytest.approx(CONFIG.confirm_ms + 2 * CONFIG.recheck_ms, abs=32)
 
 
+def test_a_speaker_the_stt_is_never_sure_of_still_interrupts_by_going_on() -> None:
+    gate = BargeInGate(_reads(("Tell me the", 0.5), ("Tell me the buff", 0.55)), CONFIG)
+    assert listen(gate, tone(2.0)) is Decision.INTERRUPT
+    assert gate.decided_after_ms == pytest.approx(CONFIG.unsure_until_ms, abs=32)
+
+
 def test_a_cue_interrupts_however_unsure() -> None:
     gate = BargeInGate(_reads(("Wait", 0.2)), CONFIG)
     assert listen(gate, tone(1.0)) is Decision.INTERRUPT
