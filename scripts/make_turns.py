@@ -1,7 +1,8 @@
 """Regenerate the turn-taking evaluation sets (src/rejoinder/data/turns) with the Piper voice.
 
 Run: .venv/bin/python scripts/make_turns.py            (everything, from scratch)
-     .venv/bin/python scripts/make_turns.py --fresh    (only the 'fresh' barge-in split, again)
+     .venv/bin/python scripts/make_turns.py --barge-in (only the barge-in clips added later: the
+                                                         'fresh' split and human speech, again)
 Writes Ogg/Opus 16 kHz clips and labels.jsonl (times in seconds within each clip):
 - complete turns (questions, statements, commands, short answers) and turns with mid-utterance
   pauses of 0.5-1.5 s (hesitations, unfinished phrases, lists, codes, addresses, dates, spelled
@@ -16,7 +17,9 @@ Writes Ogg/Opus 16 kHz clips and labels.jsonl (times in seconds within each clip
   card list with its natural pauses between items stretched;
 - for the interruption set: the agent's replies, backchannels, real interruptions and
   synthetic coughs and door knocks; and a second set of backchannels and interruptions, split
-  'fresh', written after the barge-in gate's rules were chosen (other speeds and noise levels).
+  'fresh', written after the barge-in gate's rules were chosen (other speeds and noise levels);
+  and human speech over the agent (set 'speech', split 'human': the CMU Sphinx recordings and the
+  LibriVox sentences of tests/data/human, their first seconds), which should stop it.
 Clips hold the speech with 0.3 s before it and nothing after; the evaluation adds the silence.
 """
 
@@ -319,6 +322,7 @@ def main() -> None:
         save(clips, f"noise_knock_{i}", knock(rng), set="noise", kind="noise", category="knock",
              text="(synthetic door knock)", source="synthetic", speed=1.0)  # fmt: skip
     fresh(voice, clips)
+    human_speech(clips)
     write_labels(clips)
 
 
@@ -333,6 +337,25 @@ def fresh(voice: Voice, clips: list[Clip]) -> None:
                  noise_dbfs=noise)  # fmt: skip
 
 
+HUMAN_SPEECH_S = 2.5
+"""A barge-in is decided in the first second or so: longer clips are cut (the data stays small)."""
+
+
+def human_speech(clips: list[Clip]) -> None:
+    """Real people talking over the agent: every one should interrupt it."""
+    sources = {
+        HUMAN: "human (CMU Sphinx test data)",
+        HUMAN / "extra": "human (LibriVox, via CMU Sphinx test data)",
+    }
+    for folder, source in sources.items():
+        lines = (folder / "transcripts.txt").read_text().splitlines()
+        texts = dict(line.rsplit("(", 1)[::-1] for line in lines if line)
+        for wav in sorted(folder.glob("*.wav")):
+            audio = trim(read_audio(wav), rel=0.05)[: int(HUMAN_SPEECH_S * RATE)]
+            save(clips, f"speech_{wav.stem}", audio, set="speech", kind="speech", category="human speech",
+                 text=texts[f"{wav.stem})"].strip(), source=source, speed=1.0, split="human")  # fmt: skip
+
+
 def write_labels(clips: list[Clip]) -> None:
     with open(OUT / "labels.jsonl", "w") as f:
         for clip in clips:
@@ -340,16 +363,17 @@ def write_labels(clips: list[Clip]) -> None:
     print(f"{len(clips)} clips in {OUT}")
 
 
-def fresh_only() -> None:
-    """Make the 'fresh' split again and leave every other clip as it is."""
+def barge_in_only() -> None:
+    """Make the later barge-in clips again ('fresh', human speech); leave every other clip."""
     rows = [json.loads(line) for line in (OUT / "labels.jsonl").read_text().splitlines() if line.strip()]
-    for old in OUT.glob("*_fresh_*.ogg"):
+    for old in [*OUT.glob("*_fresh_*.ogg"), *OUT.glob("speech_*.ogg")]:
         old.unlink()
-    kept = [row for row in rows if row["split"] != "fresh"]
+    kept = [row for row in rows if row["split"] not in ("fresh", "human")]
     clips = [Clip(**{**row, "pauses": [tuple(p) for p in row["pauses"]]}) for row in kept]
     fresh(Voice(), clips)
+    human_speech(clips)
     write_labels(clips)
 
 
 if __name__ == "__main__":
-    fresh_only() if sys.argv[1:] == ["--fresh"] else main()
+    barge_in_only() if sys.argv[1:] == ["--barge-in"] else main()

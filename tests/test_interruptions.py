@@ -195,6 +195,8 @@ def test_speech_ended_and_cancel() -> None:
         ("Find me a flight", Words.OTHER),  # "find" is one letter from "fine", the rest is not
         ("How are you", Words.CUE),  # a cue is never taken for a backchannel ("wow")
         ("Yeah, totally.", Words.NONE),
+        ("Five five", Words.OTHER),  # a number is never a near-miss of "fine"
+        ("Fine, fine.", Words.NONE),
         ("Makes sense.", Words.NONE),
     ],
 )

@@ -33,7 +33,8 @@ def test_the_set_is_complete_and_labelled() -> None:
             assert clip.speech_start_s < start < end < clip.speech_end_s
             if clip.source == "piper":
                 assert 0.5 <= end - start <= 1.5
-    assert {c.set for c in clips} >= {"turns", "agent", "backchannel", "interruption", "noise"}
+    assert {c.set for c in clips} >= {"turns", "agent", "backchannel", "interruption", "noise", "speech"}
+    assert all(c.source.startswith("human") for c in clips if c.set == "speech")
 
 
 def test_no_sentence_is_in_both_splits() -> None:

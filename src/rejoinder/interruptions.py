@@ -110,6 +110,17 @@ class GateConfig:
     cues: frozenset[str] = field(default=CUES)
 
 
+NUMBERS: frozenset[str] = frozenset(
+    {
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+        "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+        "hundred", "thousand",
+    }
+)  # fmt: skip
+"""Never a near-miss of a backchannel word: "five five" is not "fine fine" (a person reading the
+card game clip "five five" over the agent was ignored until stop 21)."""
+
 SOUNDALIKES: dict[str, str] = {"c": "see", "k": "okay", "kay": "okay", "yah": "yeah", "mmhmm": "mm-hm"}
 """How Whisper spells some backchannels heard alone ("I see" as "i-c")."""
 
@@ -135,7 +146,7 @@ def _heard_as(words: list[str], backchannels: frozenset[str], cues: frozenset[st
     out = []
     for w in words:
         w = SOUNDALIKES.get(w, w)
-        if len(w) >= 4 and w not in backchannels and w not in cues:
+        if len(w) >= 4 and w not in backchannels and w not in cues and w not in NUMBERS:
             w = next((b for b in single if _one_edit(w, b)), w)
         out.extend(_tokens(w))
     return out

@@ -1,9 +1,9 @@
 """Barge-in evaluation: backchannels, noises and real interruptions over the agent's speech.
 
 Each user clip (src/rejoinder/data/turns: 70 backchannels, 8 synthetic coughs and knocks, 70
-real interruptions, in the splits tune, held-out and fresh) starts 1.5 s into one of the agent's
-spoken replies. The microphone hears
-the user at full level over the agent's voice as residual echo (what is left after the
+real interruptions, in the splits tune, held-out and fresh; and 11 human recordings, the first
+2.5 s of read sentences, split human) starts 1.5 s into one of the agent's spoken replies. The
+microphone hears the user at full level over the agent's voice as residual echo (what is left after the
 browser's echo cancellation, `echo_gain` of the agent's level) and a faint noise floor. The
 VAD runs on it as in a session; the current behaviour interrupts at every confirmed onset
 (`min_speech_ms`), the gate (interruptions.py) reads the words first; beside it, the same gate
@@ -35,7 +35,9 @@ ECHO_GAIN = 0.005
 """Residual echo at -46 dB of the agent's level (good echo cancellation): at -40 dB and louder
 Silero already hears the agent's own voice as speech, so every onset is the echo's."""
 BLOCK = 512
-GROUPS = ("backchannel", "noise", "interruption", "echo only")
+GROUPS = ("backchannel", "noise", "interruption", "speech", "echo only")
+"""'speech': people reading sentences (tests/data/human) over the agent: words, not
+backchannels, in a human voice; like an interruption, each should stop the agent."""
 
 
 @dataclass
@@ -143,6 +145,7 @@ def run(
     agents = [c for c in clips if c.set == "agent"]
     users: list[Clip | None] = [c for c in clips if c.set in ("backchannel", "noise", "interruption")]
     users += [None] * len(agents)
+    users += [c for c in clips if c.set == "speech"]  # last: earlier trials keep their agent and seed
 
     config = gate_config or GateConfig()
     words_only = dataclasses.replace(config, min_confidence=0.0)
@@ -191,8 +194,8 @@ def format_report(report: dict[str, Any]) -> str:
     for title, rows in sections:
         lines += ["", f"== {title} ==", *_format_rows(rows)]
     lines.append(
-        "(backchannels, noises, echo: every interrupt is a false interruption; interruptions: every "
-        "clip not interrupted is missed)"
+        "(backchannels, noises, echo: every interrupt is a false interruption; interruptions, speech: "
+        "every clip not interrupted is missed)"
     )
     return "\n".join(lines)
 
