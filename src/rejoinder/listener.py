@@ -103,7 +103,11 @@ class Listener:
             await self.host.user_speaking(self.detector.position / SAMPLE_RATE)
             return
         if await self._gate.feed(samples, self.detector.silence_ms) is Decision.INTERRUPT:
-            log.info("barge-in", extra={"words": self._gate.text, "after_ms": self._gate.decided_after_ms})
+            gate = self._gate
+            log.info(
+                "barge-in",
+                extra={"words": gate.text, "confidence": gate.confidence, "after_ms": gate.decided_after_ms},
+            )
             await self.host.interrupt()
             await self.host.user_speaking(self.detector.position / SAMPLE_RATE)
 
@@ -157,7 +161,8 @@ class Listener:
         elif isinstance(event, SpeechStarted):
             await self._on_speech_started(event)
         elif self._gate.active and self._gate.speech_ended() is Decision.IGNORE:
-            log.info("not a barge-in", extra={"words": self._gate.text})  # a backchannel or a noise
+            # a backchannel, a noise, or words too unsure to count (a hum)
+            log.info("not a barge-in", extra={"words": self._gate.text, "confidence": self._gate.confidence})
         else:
             speculation, self._speculation = self._speculation, None
             await self.host.user_finished(event, speculation)

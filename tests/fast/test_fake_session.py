@@ -4,6 +4,7 @@ escalation, failures. Runs in seconds."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -300,7 +301,10 @@ def test_the_end_of_turn_model_ends_a_complete_turn_early_and_holds_an_unfinishe
 
 
 @pytest.mark.parametrize(("utterance", "interrupted"), [(3, False), (2, True)])
-def test_a_backchannel_does_not_stop_the_agent_but_real_words_do(utterance: int, interrupted: bool) -> None:
+def test_a_backchannel_does_not_stop_the_agent_but_real_words_do(
+    utterance: int, interrupted: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="rejoinder.listener")
     engine = fake_engine("word " * 60)
     events = Events()
 
@@ -326,6 +330,9 @@ def test_a_backchannel_does_not_stop_the_agent_but_real_words_do(utterance: int,
         assert [r.transcript for r in session.reports[1:]] == [SCRIPT[2]]
     else:  # the backchannel was not a turn
         assert len(session.reports) == 1
+    [decision] = [r for r in caplog.records if r.getMessage() in ("barge-in", "not a barge-in")]
+    assert decision.getMessage() == ("barge-in" if interrupted else "not a barge-in")
+    assert decision.words == SCRIPT[utterance] and decision.confidence is None  # type: ignore[attr-defined]
 
 
 def test_words_whose_reply_was_never_heard_join_the_next_request() -> None:
