@@ -20,6 +20,7 @@ Run: .venv/bin/python benchmarks/gate_replay.py record --out reads.json
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -77,20 +78,19 @@ def _common(a: list[str], b: list[str]) -> list[str]:
 def decide(reads: list[list[Any]], agree_other: bool, agree_cue: bool, min_confidence: float) -> int | None:
     """Stream ms after the onset at which the rule interrupts (None: never). A read is
     [ms, text] or [ms, text, confidence]."""
-    config = gate.GateConfig()
+    config = dataclasses.replace(gate.GateConfig(), min_confidence=min_confidence)
     previous: list[str] | None = None
     for ms, text, *rest in reads:
         confidence = rest[0] if rest else None
         tokens = gate._tokens(text)
         agreed = " ".join(_common(previous, tokens)) if previous is not None else ""
         words = gate.classify(text)
-        if words is gate.Words.CUE and (not agree_cue or gate.classify(agreed) is gate.Words.CUE):
-            return ms
-        sure = confidence is None or confidence >= min_confidence or ms >= config.unsure_until_ms
-        if words is gate.Words.OTHER and sure:
+        if words is gate.Words.CUE:
+            if not agree_cue or gate.classify(agreed) is gate.Words.CUE:
+                return ms
+        elif words is gate.Words.OTHER:
             basis = agreed if agree_other else text
-            many = 0 < config.min_words <= gate.other_words(basis)
-            if gate.classify(basis) is gate.Words.OTHER and (many or ms >= config.min_speech_ms):
+            if gate.interrupts(gate.classify(basis), gate.other_words(basis), confidence, ms, config):
                 return ms
         previous = tokens
     return None

@@ -25,9 +25,9 @@ STEPS = (
 )
 
 
-def turns(log: Path) -> list[dict]:
+def turns(lines: list[str]) -> list[dict]:
     out = []
-    for line in log.read_text().splitlines():
+    for line in lines:
         if '"event": "turn"' not in line:
             continue
         turn = json.loads(line)["turn"]
@@ -36,8 +36,8 @@ def turns(log: Path) -> list[dict]:
     return out
 
 
-def pauses(log: Path) -> list[dict]:
-    return [json.loads(line) for line in log.read_text().splitlines() if '"event": "tail paused"' in line]
+def pauses(lines: list[str]) -> list[dict]:
+    return [json.loads(line) for line in lines if '"event": "tail paused"' in line]
 
 
 def summary(values: list[float]) -> str:
@@ -49,7 +49,8 @@ def summary(values: list[float]) -> str:
 
 def main(paths: list[str]) -> None:
     for path in paths:
-        records = turns(Path(path))
+        lines = Path(path).read_text().splitlines()
+        records = turns(lines)
         print(f"{path}: {len(records)} completed turns; ms p50 / p95 / max")
         tiers = sorted({(t.get("route") or {}).get("tier", "-") for t in records})
         for tier in ["all", *tiers]:
@@ -63,7 +64,7 @@ def main(paths: list[str]) -> None:
                 ]
                 cells.append(f"{name} {summary(values)}")
             print(f"  {tier} ({len(chosen)}): " + "; ".join(cells))
-        paused = pauses(Path(path))
+        paused = pauses(lines)
         if paused:
             ms = [p["paused_ms"] for p in paused]
             print(

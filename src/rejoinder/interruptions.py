@@ -187,6 +187,20 @@ def classify(text: str, backchannels: frozenset[str] = BACKCHANNELS, cues: froze
     return Words.NONE
 
 
+def interrupts(
+    words: Words, other: int, confidence: float | None, speech_ms: float, config: GateConfig
+) -> bool:
+    """Whether a read of the words (`classify`, `other_words`, the STT's confidence), `speech_ms`
+    into the user's sound, is a barge-in: a cue at once; other words once `min_words` of them are
+    heard or the user has spoken `min_speech_ms`, if the STT was sure of them or the user has
+    gone on for `unsure_until_ms` (a hum read as words is unsure and short)."""
+    if words is Words.CUE:
+        return True
+    sure = confidence is None or confidence >= config.min_confidence or speech_ms >= config.unsure_until_ms
+    many = 0 < config.min_words <= other
+    return words is Words.OTHER and sure and (many or speech_ms >= config.min_speech_ms)
+
+
 class BargeInGate:
     """One per session. `start(onset_audio)` at the user's speech onset while the agent speaks,
     then `await feed(samples)` for each block of user audio, then `speech_ended()`."""
@@ -208,7 +222,6 @@ class BargeInGate:
         self._next_check = 0
         self._words = Words.NONE
         self._other_words = 0
-        self._sure = True
         self._active = False
 
     @property
@@ -224,7 +237,6 @@ class BargeInGate:
         self._next_check = self._samples(self.config.confirm_ms)
         self._words = Words.NONE
         self._other_words = 0
-        self._sure = True
         self.decision, self.text, self.decided_after_ms = Decision.WAIT, "", None
         self.confidence = None
         self._active = True
@@ -245,12 +257,7 @@ class BargeInGate:
         if not self._active:
             return self.decision
         speech_ms = self._speech / self.sample_rate * 1000
-        many = 0 < self.config.min_words <= self._other_words
-        # unsure other words (a hum read as words) count once the user has gone on that long
-        counted = self._sure or speech_ms >= self.config.unsure_until_ms
-        if self._words is Words.CUE or (
-            self._words is Words.OTHER and counted and (many or speech_ms >= self.config.min_speech_ms)
-        ):
+        if interrupts(self._words, self._other_words, self.confidence, speech_ms, self.config):
             self._decide(Decision.INTERRUPT)
         elif not self.text.strip() and speech_ms >= self.config.max_wordless_ms:
             self._decide(Decision.IGNORE)
@@ -281,7 +288,6 @@ class BargeInGate:
         self.confidence = heard.confidence if isinstance(heard, Transcript) else None
         self._words = classify(self.text, self.config.backchannels, self.config.cues)
         self._other_words = other_words(self.text, self.config.backchannels)
-        self._sure = self.confidence is None or self.confidence >= self.config.min_confidence
 
     def _decide(self, decision: Decision) -> None:
         self.decision, self._active = decision, False

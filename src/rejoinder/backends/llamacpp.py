@@ -156,26 +156,27 @@ class LlamaCppLLM:
         head = HEADS.open()
         cfg = self.config
         budget = cfg.tail_pause_s if len(self._slots) > 1 and ahead is not None else 0.0
-        paused = [0.0, 0.0]  # seconds in all, pauses
+        paused_s, pauses = 0.0, 0
 
         def covered() -> bool:
             return ahead is not None and ahead() >= cfg.tail_pause_queued_s
 
         def step_aside() -> bool:
-            return not head.writing_first_clause and HEADS.busy and paused[0] < budget and covered()
+            return not head.writing_first_clause and HEADS.busy and paused_s < budget and covered()
 
         async def wait() -> None:
-            paused[0] += await HEADS.until_clear(budget - paused[0], give_up=lambda: not covered())
-            paused[1] += 1
+            nonlocal paused_s, pauses
+            paused_s += await HEADS.until_clear(budget - paused_s, give_up=lambda: not covered())
+            pauses += 1
 
         try:
             async for piece in self._stream_in_steps(messages, params, step_aside, wait, head.wrote):
                 yield piece
         finally:
             head.close()
-            if paused[1]:
-                ms = round(paused[0] * 1000)
-                log.info("tail paused", extra={"pauses": int(paused[1]), "paused_ms": ms, "model": cfg.model})
+            if pauses:
+                ms = round(paused_s * 1000)
+                log.info("tail paused", extra={"pauses": pauses, "paused_ms": ms, "model": cfg.model})
 
     async def _stream_in_steps(
         self,

@@ -39,7 +39,6 @@ class RemoteClient:
     _started: float = 0.0
     _sent_s: float = 0.0
     _end_wall: float | None = None
-    _first_audio_wall: float | None = None
     _done: asyncio.Event = field(default_factory=asyncio.Event)
     _status: str | None = None
     _transcript: str = ""
@@ -66,7 +65,8 @@ class RemoteClient:
         return self.results
 
     async def _ask(self, ws: Any, question: Question) -> TurnResult:
-        self._end_wall = self._first_audio_wall = self._status = None
+        self._end_wall = self._status = None
+        self.clock.next_reply()
         self._done.clear()
         audio = resample(question.audio, SAMPLE_RATE, PCM_RATE)
         end_at = self._sent_s + question.speech_end_s
@@ -77,11 +77,11 @@ class RemoteClient:
             await self._send(ws, silence)
         while time.perf_counter() < self.clock.ends_at + 0.3:
             await self._send(ws, silence)
-        heard = self._first_audio_wall is not None and self._end_wall is not None
+        first_audio, end = self.clock.started_at, self._end_wall
+        heard = first_audio is not None and end is not None
         result = TurnResult(question.name, heard and self._status == "completed", transcript=self._transcript)
-        if heard:
-            assert self._first_audio_wall is not None and self._end_wall is not None
-            result.voice_to_voice_ms = round((self._first_audio_wall - self._end_wall) * 1000, 1)
+        if first_audio is not None and end is not None:
+            result.voice_to_voice_ms = round((first_audio - end) * 1000, 1)
         return result
 
     async def _send(self, ws: Any, audio: np.ndarray, end_at: float | None = None) -> None:
@@ -105,20 +105,13 @@ class RemoteClient:
             event = json.loads(msg.data)
             kind = event.get("type")
             if kind == "response.output_audio.delta" and self._end_wall is not None:
-                self._play(len(base64.b64decode(event["delta"])) // 2)
+                self.clock.hear(len(base64.b64decode(event["delta"])) // 2 / PCM_RATE, time.perf_counter())
             elif kind == "conversation.item.input_audio_transcription.completed":
                 self._transcript = event.get("transcript", "")
             elif kind == "response.done" and self._end_wall is not None:
                 self._status = event["response"]["status"]
                 if self._status != "cancelled":  # a pause mid-question: the answer comes after
                     self._done.set()
-
-    def _play(self, samples: int) -> None:
-        now = time.perf_counter()
-        new_reply = self._first_audio_wall is None
-        if new_reply:
-            self._first_audio_wall = now
-        self.clock.play(samples / PCM_RATE, now, new_reply)
 
 
 async def run_remote(

@@ -121,19 +121,18 @@ async def ask(ws: Any, question: Question, timeout_s: float = 60) -> TurnResult:
 @dataclass
 class _Seen:
     stopped_at: float | None = None
-    first_audio_at: float | None = None
     transcript: str = ""
     reply: str = ""
     server_first_audio_ms: float | None = None
     clock: ListeningClock = field(default_factory=ListeningClock)
 
+    @property
+    def first_audio_at(self) -> float | None:
+        return self.clock.started_at
+
     def play(self, samples: int) -> None:
         """The reply's audio on a listener's clock, started by its first delta."""
-        now = time.perf_counter()
-        new_reply = self.first_audio_at is None
-        if new_reply:
-            self.first_audio_at = now
-        self.clock.play(samples / WIRE_RATE, now, new_reply)
+        self.clock.hear(samples / WIRE_RATE, time.perf_counter())
 
     def result(self, question: Question, status: str, error: str | None = None) -> TurnResult:
         answered = status == "completed" and self.first_audio_at is not None and bool(self.transcript)
