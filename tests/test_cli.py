@@ -118,6 +118,16 @@ def test_bad_option_values(tmp_path: Path) -> None:
     assert_one_line_error(cli("say", "🙂 ** ", "-o", tmp_path / "o.wav"), 2, "nothing speakable")
 
 
+def test_eval_turns_reports_endpointing_beside_fixed_silence_and_barge_in() -> None:
+    result = cli("eval", "--turns", "--limit", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    names = [row["detector"] for row in report["endpointing"]]
+    assert names == ["silence 500 ms", "smart (auto)", "no text model (auto)"]
+    assert report["interruptions"] and report["clips"]["complete"] == 1
+    assert_one_line_error(cli("eval", "--turns", "--split", "bogus"), 2, "--split")
+
+
 @pytest.mark.parametrize("kind", ["silence", "noise"])
 def test_silence_and_noise_mean_zero_turns(tmp_path: Path, kind: str) -> None:
     rng = np.random.default_rng(1)

@@ -12,7 +12,7 @@ from rejoinder.config import VADConfig
 from rejoinder.endpointing import EAGERNESS, EndpointPolicy, TurnTaker
 from rejoinder.turn_text import unfinished_reason
 from rejoinder.turns import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted
-from turn_fakes import EnergyVAD, ScriptedEndOfTurn, ScriptedTranscriber, silence, tone
+from turn_fakes import EnergyVAD, ScriptedEndOfTurn, ScriptedTextModel, ScriptedTranscriber, silence, tone
 
 SMART = VADConfig(end_of_turn="smart")
 MEDIUM = EndpointPolicy(
@@ -159,6 +159,51 @@ def test_a_failing_transcriber_leaves_the_model_to_judge() -> None:
     assert end.reason == "model"
 
 
+def test_words_the_text_model_finds_unfinished_hold_the_turn_to_the_cap() -> None:
+    text = ScriptedTextModel({"Can you": 0.01, "Can you help me?": 0.6})
+    policy = EAGERNESS["medium"]
+    assert policy.text_threshold is not None and 0.01 < policy.text_threshold < 0.6
+
+    def judged(said: str, model: ScriptedTextModel = text, config: VADConfig = SMART) -> SpeechEnded:
+        taker = TurnTaker(
+            EnergyVAD(), config, ScriptedEndOfTurn(0.99), ScriptedTranscriber(said), text_model=model
+        )
+        [end] = ends(stream(taker, turn()))
+        return end
+
+    held = judged("Can you")
+    assert held.reason == "cap" and "p=0.010 (text model)" in held.detail
+    assert held.endpointing_ms == pytest.approx(policy.cap_ms, abs=32)
+    assert judged("Can you help me?").reason == "model"
+    assert text.calls == ["Can you", "Can you help me?"]
+    # one word is an answer the model cannot judge alone; the rules' verdict needs no model
+    assert judged("Yes.").reason == "model" and judged("My flight leaves from").reason == "cap"
+    assert text.calls == ["Can you", "Can you help me?"]
+    # a failing model leaves the turn to the others; 'none' turns it off
+    assert judged("Can you", ScriptedTextModel(fail=True)).reason == "model"
+    assert judged("Can you", config=SMART.model_copy(update={"turn_text_backend": "none"})).reason == "model"
+
+
+def test_the_text_model_reads_the_pause_transcript_before_the_check() -> None:
+    text = ScriptedTextModel(default=0.9)
+    model = ScriptedEndOfTurn(0.99)
+    taker = TurnTaker(EnergyVAD(), SMART, model, ScriptedTranscriber("Can you help me?"), text_model=text)
+    audio = turn()
+
+    async def go() -> None:
+        for i in range(0, audio.size, 512):
+            events = await taker.feed(audio[i : i + 512])
+            if any(isinstance(e, SpeechPaused) for e in events):
+                for _ in range(5):
+                    await asyncio.sleep(0)
+                assert text.calls == ["Can you help me?"] and not model.calls  # the check is later
+            if any(isinstance(e, SpeechEnded) for e in events):
+                return
+
+    asyncio.run(go())
+    assert len(model.calls) == 1 and text.calls == ["Can you help me?"]
+
+
 def test_input_ending_mid_turn_forces_the_end() -> None:
     [end] = ends(stream(TurnTaker(EnergyVAD(), SMART, ScriptedEndOfTurn(0.1)), turn(tail_s=0.1)))
     assert end.forced and end.reason == "input_end"
@@ -180,6 +225,7 @@ def test_input_ending_mid_turn_forces_the_end() -> None:
         ("Send it to 42 Elm Road.", True),  # an address in progress
         ("Send it to 42 Elm Road, Cambridge.", True),
         ("My name is spelled S, M.", True),  # spelling
+        ("My name is spelled s.", True),  # Moonshine writes a spelled letter in lower case
         ("My appointment is on March.", True),  # a date in progress
         ("We could", True),  # a modal with no full stop: trailing off
         ("Hello.", True),  # a greeting alone: usually followed by the request

@@ -76,7 +76,7 @@ def test_smart_waits_through_an_unfinished_phrase_the_fixed_silence_cuts(stages:
 def test_the_report_has_both_detectors_in_one_run(stages: dict[str, Any]) -> None:
     report = turns.run(stages["vad"], stages["turn"], stt=stages["stt"], limit=3)
     names = [s["detector"] for s in report["endpointing"]]
-    assert names == ["silence 500 ms", "smart (auto)", "model only (auto)"]
+    assert names == ["silence 500 ms", "smart (auto)", "no text model (auto)", "model only (auto)"]
     assert report["clips"]["complete"] == 3
     json.dumps(report)
     assert "false cut-offs" in turns.format_report(report)

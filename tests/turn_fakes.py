@@ -47,6 +47,22 @@ class ScriptedEndOfTurn:
         return self.answer(audio) if callable(self.answer) else self.answer
 
 
+class ScriptedTextModel:
+    """Answers `probability(text)` from a table of texts (`default` for others); records calls."""
+
+    name = "scripted-text"
+
+    def __init__(self, answers: dict[str, float] | None = None, default: float = 0.9, fail: bool = False):
+        self.answers, self.default, self.fail = answers or {}, default, fail
+        self.calls: list[str] = []
+
+    async def probability(self, text: str) -> float:
+        self.calls.append(text)
+        if self.fail:
+            raise RuntimeError("text model crashed")
+        return self.answers.get(text, self.default)
+
+
 class ScriptedTranscriber:
     def __init__(self, text: str, delay_s: float = 0.0, fail: bool = False) -> None:
         self.text, self.delay_s, self.fail = text, delay_s, fail

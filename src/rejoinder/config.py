@@ -75,6 +75,14 @@ class VADConfig(_Strict):
         "waits longest for the speaker to go on; auto = medium)",
     )
     turn_backend: str = Field("smart-turn", description="end-of-turn model for 'smart'")
+    turn_text_backend: str = Field(
+        "lm",
+        description="'smart' only: judge of the words, whose 'unfinished' holds the turn like the "
+        "transcript rules ('lm': a small LLM's probability that the sentence ends; 'none': off)",
+    )
+    turn_text_model: str = Field(
+        "smollm2", description="the 'lm' judge's GGUF: a packaged model name or a path"
+    )
     barge_in: Literal["words", "onset"] = Field(
         "words",
         description="'words': while the agent speaks, user speech interrupts once its words say so "

@@ -1,10 +1,11 @@
 """Semantic endpointing: when a pause is the end of the user's turn.
 
 `TurnTaker` wraps the VAD `TurnDetector` and emits the same events (SpeechStarted, SpeechPaused,
-SpeechResumed, SpeechEnded). In 'smart' mode a short silence after speech asks two judges:
+SpeechResumed, SpeechEnded). In 'smart' mode a short silence after speech asks the judges:
 the end-of-turn model (Smart Turn: how it sounded) and, when a transcriber is given, the
-speculative transcript (turn_text.py: how it reads). A turn that sounds complete and does not
-read as unfinished ends there; otherwise the taker waits until a cap, where the turn ends anyway
+speculative transcript (turn_text.py's rules, then a small language model's probability that the
+sentence ends there: how it reads). A turn that sounds complete and does not read as unfinished
+ends there; otherwise the taker waits until a cap, where the turn ends anyway
 (a policy may ask the model again on the way, with its own bar). A transcript that reads as
 unfinished ("my flight leaves from", "uh, and then", "eggs, milk, bread") holds the turn open
 until the cap.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rejoinder.config import VADConfig
-from rejoinder.stages.turn import EndOfTurn
+from rejoinder.stages.turn import EndOfTurn, TextEndOfTurn
 from rejoinder.stages.vad import VADStream
 from rejoinder.turn_text import unfinished_reason
 from rejoinder.turns import SpeechEnded, SpeechPaused, SpeechResumed, SpeechStarted, TurnDetector, TurnEvent
@@ -60,13 +62,25 @@ class EndpointPolicy:
     recheck_threshold: float | None = None
     """The bar at a re-check (None: `threshold`); Smart Turn's probability creeps up as any
     silence grows, so a re-check needs a higher one."""
+    text_threshold: float | None = None
+    """Words the language model gives a lower probability of ending here read as unfinished
+    (None: the model is not asked)."""
 
 
-_P = EndpointPolicy
+TEXT_MIN_WORDS = 2
+"""The language model judges two words or more: a one-word turn ("Yes", "Berlin") is nearly
+always an answer to the agent, which the model, reading the words alone, cannot know."""
+_WORD = re.compile(r"[\w']+")
+
+
+def _once(check_ms: float, statement: float, question: float, cap_ms: float, text: float) -> EndpointPolicy:
+    return EndpointPolicy(check_ms, None, statement, question, cap_ms, text_threshold=text)
+
+
 EAGERNESS: dict[str, EndpointPolicy] = {
-    "high": _P(first_check_ms=160, recheck_ms=None, threshold=0.85, question_threshold=0.4, cap_ms=1200),
-    "medium": _P(first_check_ms=192, recheck_ms=None, threshold=0.95, question_threshold=0.5, cap_ms=1600),
-    "low": _P(first_check_ms=256, recheck_ms=None, threshold=0.97, question_threshold=0.6, cap_ms=2000),
+    "high": _once(160, statement=0.85, question=0.4, cap_ms=1200, text=0.02),
+    "medium": _once(192, statement=0.95, question=0.5, cap_ms=1600, text=0.05),
+    "low": _once(256, statement=0.97, question=0.6, cap_ms=2000, text=0.1),
 }
 """One question to the model per pause: asked again later, Smart Turn's probability creeps up
 for any pause, and on the tune split re-checks (every 480 ms at the same bar) caused 17 of
@@ -94,16 +108,22 @@ class TurnTaker:
         model: EndOfTurn | None = None,
         transcribe: Transcriber | None = None,
         policy: EndpointPolicy | None = None,
+        text_model: TextEndOfTurn | None = None,
     ) -> None:
         self.config = config
         self.model = model if config.end_of_turn == "smart" else None
         self.transcribe = transcribe if self.model is not None else None
+        reads = self.transcribe is not None and config.turn_text_backend != "none"
+        self.text_model = text_model if reads else None
         self.policy = policy or policy_for(config)
         detector_config = config
         if self.model is not None:  # the detector's own silence rule becomes the cap
             detector_config = config.model_copy(update={"min_silence_ms": round(self.policy.cap_ms)})
         self.detector = TurnDetector(vad, detector_config)
         self.pause_transcript: asyncio.Task[str] | None = None
+        self._reading: asyncio.Task[tuple[str, str]] | None = None
+        """The pause's transcript and its verdict (`_read`), started with the transcript so the
+        text model has answered by the check."""
         self.check_ms: list[float] = []
         """Wall time of each check so far (model and transcript, queueing included)."""
         self._next_check_ms = self.policy.first_check_ms
@@ -156,8 +176,10 @@ class TurnTaker:
         if self._unfinished is None and self.transcribe is not None:
             if self.pause_transcript is None:  # no SpeechPaused before this check
                 self._start_transcript(self.detector.utterance())
-            probability, text = await asyncio.gather(self._probability_now(), self._transcript())
-            self._unfinished = unfinished_reason(text) or ""
+            assert self._reading is not None
+            probability, (text, self._unfinished) = await asyncio.gather(
+                self._probability_now(), asyncio.shield(self._reading)
+            )
             self._question = text.strip().endswith("?")
         else:
             probability = await self._probability_now()
@@ -187,10 +209,26 @@ class TurnTaker:
             log.exception("end-of-turn model failed; falling back to fixed silence")
             return None
 
-    async def _transcript(self) -> str:
-        assert self.pause_transcript is not None
+    async def _read(self, transcript: asyncio.Task[str]) -> tuple[str, str]:
+        """The pause's transcript, and why it reads unfinished ('': it may be complete)."""
+        text = await self._transcript(transcript)
+        reason = unfinished_reason(text) or ""
+        bar = self.policy.text_threshold
+        if reason or self.text_model is None or bar is None or len(_WORD.findall(text)) < TEXT_MIN_WORDS:
+            return text, reason
         try:
-            return await asyncio.shield(self.pause_transcript)
+            p = await self.text_model.probability(text)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("end-of-turn text model failed; judging the turn without it")
+            return text, ""
+        return text, f"ends there with p={p:.3f} (text model)" if p < bar else ""
+
+    @staticmethod
+    async def _transcript(transcript: asyncio.Task[str]) -> str:
+        try:
+            return await asyncio.shield(transcript)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -225,6 +263,7 @@ class TurnTaker:
             event, reason=reason, probability=self._probability, check_ms=self._check_ms, detail=detail
         )
         self.pause_transcript = None  # the turn owns it now (the speculation may be awaiting it)
+        self._drop_reading()
         self._reset()
         return ended
 
@@ -242,11 +281,29 @@ class TurnTaker:
         # A failure is logged where it is awaited; nobody may await a turn's leftover task.
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         self.pause_transcript = task
+        self._drop_reading()
+        self._reading = asyncio.ensure_future(self._read(task))
 
     def _drop_transcript(self) -> None:
         task, self.pause_transcript = self.pause_transcript, None
         if task is not None and not task.done():
             task.cancel()
+        self._drop_reading()
+
+    def _drop_reading(self) -> None:
+        reading, self._reading = self._reading, None
+        if reading is not None and not reading.done():
+            reading.cancel()
+
+
+def load_text_model(config: VADConfig) -> TextEndOfTurn | None:
+    """The judge of the words the config asks for (None for 'silence' or 'none'); once per process."""
+    if config.end_of_turn != "smart" or config.turn_text_backend == "none":
+        return None
+    from rejoinder import registry
+
+    model: TextEndOfTurn = registry.create("turn_text", config.turn_text_backend, config)
+    return model
 
 
 def load_end_of_turn(config: VADConfig) -> EndOfTurn | None:

@@ -13,12 +13,12 @@ import numpy as np
 
 from rejoinder import registry
 from rejoinder.config import Config, LLMConfig
-from rejoinder.endpointing import load_end_of_turn
+from rejoinder.endpointing import load_end_of_turn, load_text_model
 from rejoinder.errors import BadInputError, RejoinderError
 from rejoinder.registry import Stage
 from rejoinder.stages import LLM, STT, TTS, VAD
 from rejoinder.stages.capabilities import can_prefill, can_transcribe_blocking, can_warm_up, has_slots
-from rejoinder.stages.turn import EndOfTurn
+from rejoinder.stages.turn import EndOfTurn, TextEndOfTurn
 
 if TYPE_CHECKING:
     from rejoinder.tools.toolset import ToolSet
@@ -48,6 +48,8 @@ class Engine:
         """Weakest first; one tier (the `llm` stage) when routing is off."""
         self.end_of_turn: EndOfTurn | None = None
         """The end-of-turn model ('smart' turn detection); None: a fixed silence ends turns."""
+        self.turn_text: TextEndOfTurn | None = None
+        """The judge of the words that goes with it; None: the transcript rules alone."""
         self.tools: ToolSet | None = None
         """In-process tools every session may call (--tools, built-ins); None: none."""
         self.tier_failures: dict[str, str] = {}
@@ -61,6 +63,7 @@ class Engine:
         engine = cls(config)
         engine._stages.update(stages)
         engine.end_of_turn = stages.get("turn")
+        engine.turn_text = stages.get("turn_text")
         if "llm" in stages:
             engine.tiers = [Tier("default", stages["llm"], config.llm)]
         return engine
@@ -73,6 +76,7 @@ class Engine:
         engine.router = self.router
         engine.tools = self.tools
         engine.end_of_turn = stages.get("turn", self.end_of_turn)
+        engine.turn_text = stages.get("turn_text", self.turn_text)
         engine.tiers = [
             Tier(t.name, new if new is not None and t.llm is old else t.llm, t.config) for t in self.tiers
         ] or engine.tiers
@@ -120,6 +124,10 @@ class Engine:
             if status:
                 status(f"loading end-of-turn model ({config.vad.turn_backend})")
             engine.end_of_turn = load_end_of_turn(config.vad)
+            if config.vad.turn_text_backend != "none":
+                if status:
+                    status(f"loading end-of-turn text model ({config.vad.turn_text_model})")
+                engine.turn_text = load_text_model(config.vad)
         if warmup:
             if status:
                 status("warming up")
@@ -172,8 +180,9 @@ class Engine:
                 tier.llm.prefill([{"role": "system", "content": prompt}])
         if can_warm_up(tts):
             tts.warmup()
-        if can_warm_up(self.end_of_turn):
-            self.end_of_turn.warmup()
+        for judge in (self.end_of_turn, self.turn_text):
+            if can_warm_up(judge):
+                judge.warmup()
 
     async def warm_slots(self) -> int:
         """Fill every llama.cpp slot with its tier's system prompt (a server does this before it

@@ -57,7 +57,11 @@ class Listener:
         """The VAD plus, in 'smart' mode, the end-of-turn model and the pause's transcript."""
         if self._taker is None:
             self._taker = TurnTaker(
-                self.engine.vad.stream(), self.config.vad, self.engine.end_of_turn, self._transcript
+                self.engine.vad.stream(),
+                self.config.vad,
+                self.engine.end_of_turn,
+                self._transcript,
+                text_model=self.engine.turn_text,
             )
         return self._taker
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from rejoinder.errors import BackendUnavailable, BadInputError
 
-Stage = Literal["vad", "stt", "llm", "tts", "turn"]
+Stage = Literal["vad", "stt", "llm", "tts", "turn", "turn_text"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ _BUILTIN: tuple[tuple[Stage, str, str, tuple[str, ...], str | None, str], ...] =
      "Silero VAD v6 (ONNX, no torch), from the faster-whisper package"),
     ("turn", "smart-turn", "smart_turn:SmartTurn", ("onnxruntime", "pipecat"), None,
      "Smart Turn v3.2 end-of-turn model (ONNX, 8.7 MB), from the pipecat-ai wheel (never imported)"),
+    ("turn_text", "lm", "lm_turn:LanguageModelTurn", ("xllamacpp",), None,
+     "end of turn from the words: a small LLM's probability that the sentence ends (SmolLM2-135M)"),
     ("stt", "faster-whisper", "faster_whisper:FasterWhisperSTT", ("faster_whisper",), None,
      "CTranslate2 Whisper: packaged 'base' int8, any size or model dir"),
     ("stt", "moonshine", "moonshine:MoonshineSTT", ("onnxruntime", "onnx", "moonshine_cpp"), None,

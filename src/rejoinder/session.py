@@ -118,7 +118,9 @@ class Session:
     async def user_finished(self, ended: SpeechEnded, speculation: Speculation | None) -> None:
         report = self._new_report(ended.start_s, ended.end_s)
         report.endpointing_ms = round(ended.endpointing_ms, 1)
-        report.end_of_turn = EndOfTurnDecision(ended.reason, ended.probability, round(ended.check_ms, 1))
+        report.end_of_turn = EndOfTurnDecision(
+            ended.reason, ended.probability, round(ended.check_ms, 1), ended.detail
+        )
         await self._emit(UserSpeechStopped(report.index, ended.end_s))
         report.speculative = speculation is not None
         await self._set_state("thinking")

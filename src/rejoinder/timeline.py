@@ -70,6 +70,9 @@ class EndOfTurnDecision:
     check_ms: float = 0.0
     """Wall time of the deciding check (model and transcript); live, the decision comes this
     much after the silence waited."""
+    detail: str = ""
+    """Why, in words: what held a turn to the cap ("transcript dictating digits", the text
+    model's probability), or the model's verdict."""
 
 
 @dataclass
@@ -116,6 +119,7 @@ class TurnReport:
                 if self.end_of_turn.probability is None
                 else round(self.end_of_turn.probability, 3),
                 "check_ms": self.end_of_turn.check_ms,
+                **({"detail": self.end_of_turn.detail} if self.end_of_turn.detail else {}),
             }
         if self.error:
             out["error"] = self.error

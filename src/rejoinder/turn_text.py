@@ -170,8 +170,8 @@ def _dictation_reason(stripped: str, words: list[str], question: bool) -> str | 
         ):
             return "dictating digits"
     tokens = sentence.rstrip(".!").split()
-    if len(tokens) >= 2 and re.fullmatch(r"[B-HJ-Z]", tokens[-1].strip(",")):
-        return "spelling letters"  # a lone capital letter other than 'I' and 'A'
+    if len(tokens) >= 2 and re.fullmatch(r"[B-HJ-Z]", tokens[-1].strip(","), re.IGNORECASE):
+        return "spelling letters"  # a lone letter other than 'I' and 'A' (Moonshine writes "s")
     if words[-1] in _MONTHS:
         return "a date in progress"
     if words[-1] in _STREET and any(w.isdigit() for w in words[-5:-1]):

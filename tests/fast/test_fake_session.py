@@ -300,6 +300,34 @@ def test_the_end_of_turn_model_ends_a_complete_turn_early_and_holds_an_unfinishe
     assert report.transcript == SCRIPT[0] and report.status == "completed"
 
 
+class WordsEndOfTurn:
+    """A fake text model: every transcript has the same probability of ending there."""
+
+    name = "fake-words"
+
+    def __init__(self, p: float) -> None:
+        self.p, self.texts = p, list[str]()
+
+    async def probability(self, text: str) -> float:
+        self.texts.append(text)
+        return self.p
+
+
+@pytest.mark.parametrize(("p", "reason"), [(0.9, "model"), (0.01, "cap")])
+def test_a_session_asks_the_text_model_and_its_turn_report_says_why_the_turn_waited(
+    p: float, reason: str
+) -> None:
+    words = WordsEndOfTurn(p)
+    engine = fake_engine(turn=SureEndOfTurn(0.97), turn_text=words)
+    engine.config.vad.end_of_turn = "smart"
+    session = Session(engine)
+    asyncio.run(speak(session, np.concatenate([tone(0, 0.8), silence(2.0)]), realtime_silence=False))
+    [report] = session.reports
+    assert words.texts == [SCRIPT[0]]
+    decision = report.to_dict()["end_of_turn"]
+    assert decision["reason"] == reason and ("text model" in decision.get("detail", "")) is (reason == "cap")
+
+
 @pytest.mark.parametrize(("utterance", "interrupted"), [(3, False), (2, True)])
 def test_a_backchannel_does_not_stop_the_agent_but_real_words_do(
     utterance: int, interrupted: bool, caplog: pytest.LogCaptureFixture

@@ -4,7 +4,6 @@ the small tier alone and the strong tier alone, in one run."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import time
 from pathlib import Path
@@ -70,7 +69,7 @@ def eval_command(
     tier, and first-audio latency per tier, with routing on beside the small and strong tiers alone."""
     logs.setup(log_level)
     if turns:
-        _run_turns(json_out=json_out, config_file=config_file)
+        _run_turns(json_out, split, limit, config_file)
         return
     if tools and spoken:
         _run_spoken_tools(json_out, split, only, limit, small_model, strong_model, config_file)
@@ -179,14 +178,30 @@ def _run_spoken_tools(
     print(json.dumps(report, indent=1) if json_out else tools_spoken.format_report(report))
 
 
-def _run_turns(**options: Any) -> None:
-    """Turn-taking evaluation lives in rejoinder.evals.turns (its own module) when installed."""
-    if importlib.util.find_spec("rejoinder.evals.turns") is None:
-        raise BadInputError(
-            "turn-taking evaluation is not available in this version (no rejoinder.evals.turns)"
-        )
-    turns = importlib.import_module("rejoinder.evals.turns")
-    turns.run(**options)
+def _run_turns(json_out: bool, split: str, limit: int | None, config_file: Path | None) -> None:
+    """End of turn (the configured eagerness, beside the fixed silence and without the text model)
+    and barge-in, on the bundled turn-taking set (rejoinder.evals.turns)."""
+    from rejoinder import registry
+    from rejoinder.cli.common import build_config
+    from rejoinder.evals import turns
+
+    splits = {"all": None, "tune": "tune", "holdout": "held-out"}
+    if split not in splits:
+        raise BadInputError(f"--split {split!r}: use all, tune or holdout")
+    config = build_config("cpu", config_file)
+    stt = registry.create("stt", config.stt.backend, config.stt)
+    report = turns.run(
+        eagerness=[config.vad.eagerness],
+        baseline_ms=config.vad.min_silence_ms,
+        interruptions=True,
+        stt=stt,
+        sound_only=False,
+        limit=limit,
+        split=splits[split],
+        text_model=config.vad.turn_text_backend != "none",
+        progress=lambda msg: err.print(f"eval --turns: {msg}", soft_wrap=True, highlight=False),
+    )
+    out.print(json.dumps(report, indent=1) if json_out else turns.format_report(report), soft_wrap=True)
 
 
 def _pct(acc: dict[str, Any]) -> str:

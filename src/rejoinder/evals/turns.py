@@ -33,8 +33,9 @@ from rejoinder.bench import summarise
 from rejoinder.config import STTConfig, VADConfig
 from rejoinder.endpointing import EndpointPolicy, Transcriber, TurnTaker
 from rejoinder.evals.turn_data import Clip, load
+from rejoinder.evals.turns_report import format_report
 from rejoinder.stages.stt import STT
-from rejoinder.stages.turn import EndOfTurn
+from rejoinder.stages.turn import EndOfTurn, TextEndOfTurn
 from rejoinder.stages.vad import VAD
 from rejoinder.turns import SpeechEnded
 
@@ -52,6 +53,7 @@ class Detector:
     transcribe: Transcriber | None = None
     policy: EndpointPolicy | None = None
     """A policy other than the config's eagerness (for comparing candidates while tuning)."""
+    text_model: TextEndOfTurn | None = None
 
 
 class Memo:
@@ -85,6 +87,21 @@ class Memo:
         if key not in self.answers:
             self.answers[key] = str(await self.inner_transcribe(audio))
         return str(self.answers[key])
+
+    def text_model(self, model: TextEndOfTurn) -> TextEndOfTurn:
+        """`model`, its answers remembered by the exact text (and model name) it was given."""
+        memo = self
+
+        class Remembered:
+            name = model.name
+
+            async def probability(self, text: str) -> float:
+                key = (f"words:{model.name}", text)
+                if key not in memo.answers:
+                    memo.answers[key] = float(await model.probability(text))
+                return float(memo.answers[key])
+
+        return Remembered()
 
     def save(self) -> None:
         if self.path is not None:
@@ -171,6 +188,18 @@ class DetectorResult:
         }
 
 
+class _RecordedText:
+    """A text end-of-turn model that notes each answer (for the per-clip record)."""
+
+    def __init__(self, model: TextEndOfTurn, heard: list[str]) -> None:
+        self.model, self.heard, self.name = model, heard, model.name
+
+    async def probability(self, text: str) -> float:
+        p = await self.model.probability(text)
+        self.heard.append(f"words p: {p:.3f}")
+        return p
+
+
 class _Recorded:
     """An end-of-turn model that notes each answer (for the per-clip record)."""
 
@@ -202,7 +231,8 @@ async def run_clip(vad: VAD, detector: Detector, clip: Clip, seed: int = 0) -> t
             heard.append(f"text: {text}")
             return text
 
-    taker = TurnTaker(vad.stream(), detector.config, model, transcribe, detector.policy)
+    text_model = detector.text_model and _RecordedText(detector.text_model, heard)
+    taker = TurnTaker(vad.stream(), detector.config, model, transcribe, detector.policy, text_model)
     audio = clip.audio(TAIL_S, seed)
     ends: list[SpeechEnded] = []
     for start in range(0, audio.size, BLOCK):
@@ -231,9 +261,11 @@ def detectors(
     eagerness: Sequence[str],
     baseline_ms: int = 500,
     sound_only: bool = True,
+    text_model: TextEndOfTurn | None = None,
 ) -> list[Detector]:
     """The fixed-silence baseline, then per eagerness the smart detector (with the transcript when
-    a transcriber is given) and, with `sound_only`, the model without the transcript."""
+    a transcriber is given, and the text model when one is given, then the same without it) and,
+    with `sound_only`, the model without the transcript."""
     found = [
         Detector(f"silence {baseline_ms} ms", VADConfig(end_of_turn="silence", min_silence_ms=baseline_ms))
     ]
@@ -242,7 +274,9 @@ def detectors(
     for e in eagerness:
         config = VADConfig(end_of_turn="smart", eagerness=e)
         if transcribe is not None:
-            found.append(Detector(f"smart ({e})", config, model, transcribe))
+            found.append(Detector(f"smart ({e})", config, model, transcribe, text_model=text_model))
+            if text_model is not None:
+                found.append(Detector(f"no text model ({e})", config, model, transcribe))
         if sound_only or transcribe is None:
             found.append(Detector(f"model only ({e})", config, model))
     return found
@@ -277,14 +311,19 @@ def run(
     progress: Callable[[str], None] | None = None,
     split: str | None = None,
     cache: Path | None = None,
+    text_model: TextEndOfTurn | bool | None = True,
 ) -> dict[str, Any]:
     """The endpointing evaluation (and, with `interruptions`, the barge-in one) as a JSON-ready
-    dict; `format_report` prints it. Models not given are loaded here."""
+    dict; `format_report` prints it. Models not given are loaded here (`text_model` True: the
+    configured one; False: none)."""
     from rejoinder import registry
-    from rejoinder.endpointing import load_end_of_turn
+    from rejoinder.endpointing import load_end_of_turn, load_text_model
 
     vad = vad or registry.create("vad", "silero", VADConfig())
     model = model or load_end_of_turn(VADConfig(end_of_turn="smart"))
+    if text_model is True:
+        text_model = load_text_model(VADConfig(end_of_turn="smart"))
+    words = text_model or None
     stt = stt or registry.create("stt", STTConfig().backend, STTConfig())
 
     async def transcribe(audio: np.ndarray) -> str:
@@ -292,7 +331,11 @@ def run(
 
     memo = Memo(model, transcribe, cache) if model is not None else None
     clips = [c for c in load() if c.set == "turns" and split in (None, c.split)][:limit]
-    compared = detectors(memo, memo.transcribe if memo else transcribe, eagerness, baseline_ms, sound_only)
+    if memo is not None and words is not None:
+        words = memo.text_model(words)
+    compared = detectors(
+        memo, memo.transcribe if memo else transcribe, eagerness, baseline_ms, sound_only, words
+    )
     try:
         results = asyncio.run(evaluate(vad, compared, clips, progress))
     finally:
@@ -323,70 +366,6 @@ def run(
     return report
 
 
-def format_report(report: dict[str, Any]) -> str:
-    counts = report["clips"]
-    lines = [
-        f"Endpointing on {counts['pause']} turns with mid-utterance pauses and {counts['complete']} "
-        f"complete turns ({counts['human']} clips human): delay = ms of stream time from the true end "
-        "of speech to the decision; +check adds the wall time of the deciding check (model and "
-        "transcript), which a live stream also waits",
-    ]
-    sections = [("all clips", report["endpointing"])]
-    sections += [(f"split {k}", rows) for k, rows in report.get("endpointing_by_split", {}).items()]
-    for title, rows in sections:
-        lines += ["", f"== {title} ==", *_format_rows(rows)]
-    if "interruptions" in report:
-        from rejoinder.evals.interruptions import format_report as format_interruptions
-
-        lines += ["", format_interruptions(report["interruptions"])]
-    return "\n".join(lines)
-
-
-def _format_rows(rows: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        f"{'detector':<20} {'false cut-offs':>15} {'delay p50':>10} {'p95':>6} {'+check p50':>11} "
-        f"{'p95':>6} {'complete cut':>13} {'checks':>7} {'ms/check':>9}",
-    ]
-    for s in rows:
-        d, w, c = s["delay_ms"], s["delay_with_check_ms"], s["check_ms"]
-        cut = f"{s['false_cutoffs']}/{s['pause_turns']} {s['false_cutoff_rate']:.0%}"
-        complete_cut = f"{s['complete_cut_early']}/{s['complete_turns']}"
-        lines.append(
-            f"{s['detector']:<20} {cut:>15} {d.get('median', '-'):>10} {d.get('p95', '-'):>6}"
-            f" {w.get('median', '-'):>11} {w.get('p95', '-'):>6} {complete_cut:>13} {s['checks']:>7}"
-            f" {c.get('median', '-'):>9}"
-        )
-    categories = list(rows[0]["pause_turns_by_category"])
-    lines += [
-        "",
-        "false cut-offs per category:",
-        f"{'detector':<20} " + " ".join(f"{k:>12}" for k in categories),
-    ]
-    for s in rows:
-        cells = [f"{s['false_cutoffs_by_category'][k]}/{s['pause_turns_by_category'][k]}" for k in categories]
-        lines.append(f"{s['detector']:<20} " + " ".join(f"{cell:>12}" for cell in cells))
-    methods = list(rows[0]["pause_turns_by_method"])
-    lines += [
-        "",
-        "false cut-offs per pause method:",
-        f"{'detector':<20} " + " ".join(f"{k:>12}" for k in methods),
-    ]
-    for s in rows:
-        cells = [f"{s['false_cutoffs_by_method'][k]}/{s['pause_turns_by_method'][k]}" for k in methods]
-        lines.append(f"{s['detector']:<20} " + " ".join(f"{cell:>12}" for cell in cells))
-    kinds = list(rows[0]["complete_by_category"])
-    lines += [
-        "",
-        "complete turns per category: delay p50 ms (cut early)",
-        f"{'detector':<20} " + " ".join(f"{k:>12}" for k in kinds),
-    ]
-    for s in rows:
-        by = s["complete_by_category"]
-        cells = [f"{by[k]['delay_ms'].get('median', '-')} ({by[k]['cut_early']})" for k in kinds]
-        lines.append(f"{s['detector']:<20} " + " ".join(f"{cell:>12}" for cell in cells))
-    return lines
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m rejoinder.evals.turns", description=__doc__.split("\n")[0]
@@ -399,6 +378,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", choices=["tune", "held-out"], default=None, help="only this split")
     parser.add_argument("--no-sound-only", action="store_true", help="leave out the model-only rows")
     parser.add_argument(
+        "--no-text-model", action="store_true", help="leave out the text model (and its comparison rows)"
+    )
+    parser.add_argument(
         "--cache", type=Path, default=None, help="remember model and STT answers in this file (re-runs)"
     )
     args = parser.parse_args(argv)
@@ -406,6 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         split=args.split,
         cache=args.cache,
         sound_only=not args.no_sound_only,
+        text_model=not args.no_text_model,
         eagerness=args.eagerness,
         baseline_ms=args.baseline_ms,
         interruptions=args.interruptions,

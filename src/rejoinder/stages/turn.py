@@ -17,3 +17,14 @@ class EndOfTurn(Protocol):
         """Probability in [0, 1] that the turn is complete, given the turn's audio up to now
         (float32 16 kHz mono, trailing silence included). Blocking work runs off the event loop."""
         ...
+
+
+class TextEndOfTurn(Protocol):
+    """The same question asked of the words: a pause after "my flight leaves from" sounds as final
+    as one after a question when the voice gives no cue (synthetic speech, flat speakers)."""
+
+    name: str
+
+    async def probability(self, text: str) -> float:
+        """Probability in [0, 1] that the utterance is complete as transcribed so far."""
+        ...

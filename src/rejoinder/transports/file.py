@@ -104,7 +104,9 @@ async def transcribe_file(
     async def text_of(audio: np.ndarray) -> str:
         return (await engine.stt.transcribe(audio)).text
 
-    detector = TurnTaker(engine.vad.stream(), engine.config.vad, engine.end_of_turn, text_of)
+    detector = TurnTaker(
+        engine.vad.stream(), engine.config.vad, engine.end_of_turn, text_of, text_model=engine.turn_text
+    )
     segments: list[dict[str, object]] = []
     consumed = 0
     blocks = stream_audio(source, SAMPLE_RATE)

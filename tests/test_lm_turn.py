@@ -1,0 +1,87 @@
+"""The text end-of-turn model on the packaged SmolLM2-135M: unfinished words score low, finished
+sentences high, and the work runs off the event loop. Phrases are not from the turn-taking set."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+
+import pytest
+
+from rejoinder import registry
+from rejoinder.backends.lm_turn import LanguageModelTurn, normalise, sentence_end_probability
+from rejoinder.config import VADConfig
+from rejoinder.endpointing import EAGERNESS
+
+UNFINISHED = [
+    "I was wondering if",
+    "Could you please",
+    "My name is",
+    "So what I want to know is",
+    "Do you know",
+    "I want to go to the",
+    "Tell me about",
+    "She said that",
+]
+FINISHED = [
+    "What is the weather like today?",
+    "How far away is the moon?",
+    "Please turn off the radio.",
+    "I would like a cup of coffee.",
+    "Who wrote Hamlet?",
+    "Set a timer for ten minutes.",
+    "How are you?",
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> LanguageModelTurn:
+    created = registry.create("turn_text", "lm", VADConfig())
+    assert isinstance(created, LanguageModelTurn)
+    return created
+
+
+def test_unfinished_words_fall_below_every_eagerness_bar_and_finished_ones_clear_it(
+    model: LanguageModelTurn,
+) -> None:
+    bars = [p.text_threshold for p in EAGERNESS.values() if p.text_threshold is not None]
+    low, high = min(bars), max(bars)
+    unfinished = {t: model.probability_blocking(t) for t in UNFINISHED}
+    finished = {t: model.probability_blocking(t) for t in FINISHED}
+    assert all(p < low for p in unfinished.values()), unfinished
+    assert all(p >= high for p in finished.values()), finished
+
+
+def test_the_stt_punctuation_does_not_decide(model: LanguageModelTurn) -> None:
+    assert model.probability_blocking("Could you please?") == model.probability_blocking("could you please")
+    assert model.probability_blocking("") == 0.0
+
+
+def test_probability_runs_on_the_model_thread_not_the_event_loop(model: LanguageModelTurn) -> None:
+    threads: list[str] = []
+    inner = model.probability_blocking
+
+    def spy(text: str) -> float:
+        threads.append(threading.current_thread().name)
+        return inner(text)
+
+    model.probability_blocking = spy  # type: ignore[method-assign]
+    try:
+        p = asyncio.run(model.probability("Who wrote Hamlet?"))
+    finally:
+        del model.probability_blocking
+    assert 0.0 < p <= 1.0 and threads and threads[0].startswith("rejoinder-turn-text")
+
+
+def test_normalise_and_scoring() -> None:
+    assert normalise("Hello, World?! ") == "hello world"
+    assert normalise("It's 5:30...") == "it's 5 30"
+    tops = [
+        {"token": "?", "logprob": -1.0},
+        {"token": " and", "logprob": -1.5},
+        {"token": ".", "logprob": -2.0},
+        {"token": "<|im_end|>", "logprob": -3.0},
+        {"token": ",", "logprob": -0.5},
+    ]
+    assert sentence_end_probability(tops) == pytest.approx(math.exp(-1) + math.exp(-2) + math.exp(-3))
