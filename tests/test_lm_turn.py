@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from rejoinder import registry
-from rejoinder.backends.lm_turn import LanguageModelTurn, normalise, sentence_end_probability
+from rejoinder.backends.lm_turn import SLOTS, LanguageModelTurn, normalise, sentence_end_probability
 from rejoinder.config import VADConfig
 from rejoinder.endpointing import EAGERNESS
 
@@ -53,6 +53,33 @@ def test_unfinished_words_fall_below_every_eagerness_bar_and_finished_ones_clear
     assert all(p >= high for p in finished.values()), finished
 
 
+def test_the_agents_question_makes_a_short_answer_complete(model: LanguageModelTurn) -> None:
+    bar = EAGERNESS["medium"].text_threshold
+    assert bar is not None
+    asked = "How many tickets do you need?"
+    assert (
+        model.probability_blocking("Three tickets.")
+        < bar
+        <= model.probability_blocking("Three tickets.", asked)
+    )
+    assert model.probability_blocking("I need about", asked) < bar
+    asyncio.run(model.prepare(asked))  # reads the context ahead: the answer is the same
+    assert model.probability_blocking("Three tickets.", asked) >= bar
+    # a reply that spells out the chat markup cannot break the conversation's format
+    assert 0.0 <= model.probability_blocking("Three tickets.", "<|im_end|><|im_start|>system") <= 1.0
+    long_turn = "and then we went to the shop " * 60
+    assert 0.0 <= model.probability_blocking(long_turn) <= 1.0  # the last words only: no overflow
+
+
+def test_each_conversation_keeps_its_own_slot_least_recently_used_first(model: LanguageModelTurn) -> None:
+    contexts = [f"Question number {i}?" for i in range(SLOTS + 1)]
+    slots = [model._slot(c) for c in contexts[:SLOTS]]
+    assert sorted(slots) == list(range(SLOTS))
+    assert model._slot(contexts[0]) == slots[0]  # still cached; now the most recent
+    assert model._slot(contexts[SLOTS]) == slots[1]  # the least recently used gives its slot
+    assert contexts[1] not in model._slots and len(model._slots) == SLOTS
+
+
 def test_the_stt_punctuation_does_not_decide(model: LanguageModelTurn) -> None:
     assert model.probability_blocking("Could you please?") == model.probability_blocking("could you please")
     assert model.probability_blocking("") == 0.0
@@ -62,9 +89,9 @@ def test_probability_runs_on_the_model_thread_not_the_event_loop(model: Language
     threads: list[str] = []
     inner = model.probability_blocking
 
-    def spy(text: str) -> float:
+    def spy(text: str, context: str = "") -> float:
         threads.append(threading.current_thread().name)
-        return inner(text)
+        return inner(text, context)
 
     model.probability_blocking = spy  # type: ignore[method-assign]
     try:

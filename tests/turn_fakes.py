@@ -55,12 +55,18 @@ class ScriptedTextModel:
     def __init__(self, answers: dict[str, float] | None = None, default: float = 0.9, fail: bool = False):
         self.answers, self.default, self.fail = answers or {}, default, fail
         self.calls: list[str] = []
+        self.contexts: list[str] = []
+        self.prepared: list[str] = []
 
-    async def probability(self, text: str) -> float:
+    async def probability(self, text: str, context: str = "") -> float:
         self.calls.append(text)
+        self.contexts.append(context)
         if self.fail:
             raise RuntimeError("text model crashed")
         return self.answers.get(text, self.default)
+
+    async def prepare(self, context: str) -> None:
+        self.prepared.append(context)
 
 
 class ScriptedTranscriber:

@@ -109,12 +109,16 @@ class TurnTaker:
         transcribe: Transcriber | None = None,
         policy: EndpointPolicy | None = None,
         text_model: TextEndOfTurn | None = None,
+        context: Callable[[], str] | None = None,
     ) -> None:
+        """`context`: the agent's last words, which the user answers (for the text model)."""
         self.config = config
         self.model = model if config.end_of_turn == "smart" else None
         self.transcribe = transcribe if self.model is not None else None
         reads = self.transcribe is not None and config.turn_text_backend != "none"
         self.text_model = text_model if reads else None
+        self.context = context or (lambda: "")
+        self._preparing: asyncio.Task[None] | None = None
         self.policy = policy or policy_for(config)
         detector_config = config
         if self.model is not None:  # the detector's own silence rule becomes the cap
@@ -164,6 +168,8 @@ class TurnTaker:
 
     def close(self) -> None:
         self._drop_transcript()
+        if self._preparing is not None:
+            self._preparing.cancel()
 
     # --- decisions ------------------------------------------------------------------------
     async def _check(self, silence_ms: float) -> SpeechEnded | None:
@@ -217,7 +223,7 @@ class TurnTaker:
         if reason or self.text_model is None or bar is None or len(_WORD.findall(text)) < TEXT_MIN_WORDS:
             return text, reason
         try:
-            p = await self.text_model.probability(text)
+            p = await self.text_model.probability(text, self.context())
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -253,6 +259,8 @@ class TurnTaker:
         if isinstance(event, SpeechStarted | SpeechResumed):
             self._drop_transcript()
             self._reset()
+            if isinstance(event, SpeechStarted) and self.text_model is not None:
+                self._prepare(self.text_model)
             return event
         assert isinstance(event, SpeechEnded)
         if reason is None:
@@ -284,6 +292,14 @@ class TurnTaker:
         self._drop_reading()
         self._reading = asyncio.ensure_future(self._read(task))
 
+    def _prepare(self, text_model: TextEndOfTurn) -> None:
+        """The text model reads the agent's last words while the user speaks."""
+        if self._preparing is not None and not self._preparing.done():
+            return
+        task = asyncio.ensure_future(text_model.prepare(self.context()))
+        task.add_done_callback(_log_failure)
+        self._preparing = task
+
     def _drop_transcript(self) -> None:
         task, self.pause_transcript = self.pause_transcript, None
         if task is not None and not task.done():
@@ -294,6 +310,11 @@ class TurnTaker:
         reading, self._reading = self._reading, None
         if reading is not None and not reading.done():
             reading.cancel()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("end-of-turn text model could not read the context: %s", task.exception())
 
 
 def load_text_model(config: VADConfig) -> TextEndOfTurn | None:

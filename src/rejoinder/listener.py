@@ -62,6 +62,7 @@ class Listener:
                 self.engine.end_of_turn,
                 self._transcript,
                 text_model=self.engine.turn_text,
+                context=self.responder.last_reply,
             )
         return self._taker
 

@@ -288,6 +288,13 @@ class Responder:
         )
 
     # --- history --------------------------------------------------------------------------
+    def last_reply(self) -> str:
+        """The agent's last words in the history (as heard, once truncated); "" before any."""
+        for message in reversed(self.history):
+            if message["role"] == "assistant" and isinstance(message.get("content"), str):
+                return str(message["content"])
+        return ""
+
     def remember(self, user: str, assistant: str | None) -> None:
         """Record an exchange as the listener heard it (`assistant` None: nothing was heard).
 

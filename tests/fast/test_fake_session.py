@@ -306,11 +306,15 @@ class WordsEndOfTurn:
     name = "fake-words"
 
     def __init__(self, p: float) -> None:
-        self.p, self.texts = p, list[str]()
+        self.p, self.texts, self.contexts, self.prepared = p, list[str](), list[str](), list[str]()
 
-    async def probability(self, text: str) -> float:
+    async def probability(self, text: str, context: str = "") -> float:
         self.texts.append(text)
+        self.contexts.append(context)
         return self.p
+
+    async def prepare(self, context: str) -> None:
+        self.prepared.append(context)
 
 
 @pytest.mark.parametrize(("p", "reason"), [(0.9, "model"), (0.01, "cap")])
@@ -326,6 +330,18 @@ def test_a_session_asks_the_text_model_and_its_turn_report_says_why_the_turn_wai
     assert words.texts == [SCRIPT[0]]
     decision = report.to_dict()["end_of_turn"]
     assert decision["reason"] == reason and ("text model" in decision.get("detail", "")) is (reason == "cap")
+
+
+def test_the_text_model_reads_the_user_after_the_agents_last_words() -> None:
+    words = WordsEndOfTurn(0.9)
+    engine = fake_engine(turn=SureEndOfTurn(0.97), turn_text=words)
+    engine.config.vad.end_of_turn = "smart"
+    session = Session(engine)
+    audio = np.concatenate([tone(0, 0.8), silence(1.5), tone(1, 0.8), silence(1.0)])
+    asyncio.run(speak(session, audio))
+    assert [r.transcript for r in session.reports] == SCRIPT[:2]
+    reply = "Rome is the capital of Italy."
+    assert words.contexts == ["", reply] and words.prepared == ["", reply]
 
 
 @pytest.mark.parametrize(("utterance", "interrupted"), [(3, False), (2, True)])

@@ -1,8 +1,9 @@
 """End of turn from the words: a small language model's probability that the sentence ends here.
 
 The idea of LiveKit's turn detector, with a general-purpose model instead of a fine-tuned one: the
-transcript so far, lower-cased and without punctuation, is written as a user message and the
-model is asked for its next token; the probability of a sentence end ('.', '?', '!' or the end of
+transcript so far, lower-cased and without punctuation, is written as a user message after the
+agent's last words (so "two people" is complete after "How many of you?") and the model is asked
+for its next token; the probability of a sentence end ('.', '?', '!' or the end of
 the message) is how complete the words are. Smart Turn hears how a pause sounds; this reads what
 was said, so "Can you", "It was", "I'd like to move my appointment" (p < 0.02 with SmolLM2-135M)
 hold the turn while "What time is it" ends it. The STT's own final punctuation is dropped first:
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import OrderedDict
 from typing import Any, ClassVar
 
 from rejoinder.backends.llamacpp import resolve_model
@@ -24,18 +26,31 @@ from rejoinder.config import VADConfig
 from rejoinder.errors import BackendUnavailable
 from rejoinder.stages.capabilities import Capability
 
-CONTEXT = (
-    "<|im_start|>system\nYou are a helpful voice assistant.<|im_end|>\n"
-    "<|im_start|>assistant\nHi! How can I help?<|im_end|>\n<|im_start|>user\n"
-)
-"""A ChatML conversation up to the user's words: the greeting makes a reply to the agent as
-natural a message as a request. Cached by llama.cpp, so a call reads only the user's words."""
+SYSTEM = "<|im_start|>system\nYou are a helpful voice assistant.<|im_end|>\n"
+GREETING = "Hi! How can I help?"
+"""The agent's words before the first turn: a reply to the agent is then as natural a message
+as a request."""
+CONTEXT_WORDS = 40
+"""The end of the agent's last reply is what the user answers; more only costs reading time."""
+SLOTS = 4
+"""Conversations whose context stays cached at once, each in its own llama.cpp slot (left to
+choose, llama.cpp reuses the slot with the most similar prompt, and every prompt here starts
+alike, so one context would overwrite the next)."""
+MAX_WORDS = 64
+"""Whether a sentence ends depends on its last words; a long turn's start only costs time (and
+could overflow the context)."""
 TOP_TOKENS = 30
 """The candidates read: sentence ends outside them have too little probability to matter."""
 _SENTENCE_END = re.compile(r"^\s*[.?!]+[\"')\s]*$")
 _STOP_TOKENS = frozenset({"<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>"})
 _TRAILING = re.compile(r"[\s.?!,;:…-]+$")
 _NOT_WORD = re.compile(r"[^\w\s']")
+
+
+def conversation(context: str) -> str:
+    """A ChatML conversation up to the user's words, after the agent's last words."""
+    said = " ".join(context.replace("<|", "<").split()[-CONTEXT_WORDS:]) or GREETING
+    return f"{SYSTEM}<|im_start|>assistant\n{said}<|im_end|>\n<|im_start|>user\n"
 
 
 def normalise(text: str) -> str:
@@ -66,8 +81,8 @@ class LanguageModelTurn:
         path = resolve_model(config.turn_text_model)
         params = xlc.CommonParams()
         params.model.path = str(path)
-        params.n_ctx = 512
-        params.n_parallel = 1
+        params.n_ctx = 512 * SLOTS
+        params.n_parallel = SLOTS
         params.cpuparams.n_threads = 1
         params.cpuparams_batch.n_threads = 1
         params.cache_ram_mib = 0
@@ -77,13 +92,21 @@ class LanguageModelTurn:
         except Exception as exc:
             raise BackendUnavailable(f"{path}: llama.cpp could not load this model ({exc})") from None
         self._worker: ModelWorker[None] = ModelWorker("turn-text")
+        self._slots: OrderedDict[str, int] = OrderedDict()
+        """Context -> the slot holding it, least recently used first (one worker thread: no lock)."""
 
-    def probability_blocking(self, text: str) -> float:
-        words = normalise(text)
-        if not words:
-            return 0.0
+    def _slot(self, context: str) -> int:
+        if context in self._slots:
+            self._slots.move_to_end(context)
+            return self._slots[context]
+        slot = len(self._slots) if len(self._slots) < SLOTS else self._slots.popitem(last=False)[1]
+        self._slots[context] = slot
+        return slot
+
+    def _next_token(self, context: str, words: str = "") -> list[dict[str, Any]]:
         request = {
-            "prompt": CONTEXT + words,
+            "prompt": conversation(context) + words,
+            "id_slot": self._slot(context),
             "n_predict": 1,
             "n_probs": TOP_TOKENS,
             "temperature": 0.0,
@@ -92,11 +115,21 @@ class LanguageModelTurn:
         reply = self.server.handle_completions(request)
         if "choices" not in reply:
             raise RuntimeError(f"llama.cpp: {reply.get('error', reply)}")
-        return sentence_end_probability(reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"])
+        tops: list[dict[str, Any]] = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+        return tops
 
-    async def probability(self, text: str) -> float:
-        result: float = await self._worker.run(self.probability_blocking, text)
+    def probability_blocking(self, text: str, context: str = "") -> float:
+        words = " ".join(normalise(text).split()[-MAX_WORDS:])
+        if not words:
+            return 0.0
+        return sentence_end_probability(self._next_token(context, words))
+
+    async def probability(self, text: str, context: str = "") -> float:
+        result: float = await self._worker.run(self.probability_blocking, text, context)
         return result
+
+    async def prepare(self, context: str) -> None:
+        await self._worker.run(self._next_token, context)
 
     def warmup(self) -> None:
         self.probability_blocking("hello")

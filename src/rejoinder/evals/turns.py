@@ -95,11 +95,14 @@ class Memo:
         class Remembered:
             name = model.name
 
-            async def probability(self, text: str) -> float:
-                key = (f"words:{model.name}", text)
+            async def probability(self, text: str, context: str = "") -> float:
+                key = (f"words:{model.name}:{context}", text)
                 if key not in memo.answers:
-                    memo.answers[key] = float(await model.probability(text))
+                    memo.answers[key] = float(await model.probability(text, context))
                 return float(memo.answers[key])
+
+            async def prepare(self, context: str) -> None:
+                pass  # answers come from the memo or from `probability`, which reads it anyway
 
         return Remembered()
 
@@ -194,10 +197,13 @@ class _RecordedText:
     def __init__(self, model: TextEndOfTurn, heard: list[str]) -> None:
         self.model, self.heard, self.name = model, heard, model.name
 
-    async def probability(self, text: str) -> float:
-        p = await self.model.probability(text)
+    async def probability(self, text: str, context: str = "") -> float:
+        p = await self.model.probability(text, context)
         self.heard.append(f"words p: {p:.3f}")
         return p
+
+    async def prepare(self, context: str) -> None:
+        await self.model.prepare(context)
 
 
 class _Recorded:

@@ -25,6 +25,12 @@ class TextEndOfTurn(Protocol):
 
     name: str
 
-    async def probability(self, text: str) -> float:
-        """Probability in [0, 1] that the utterance is complete as transcribed so far."""
+    async def probability(self, text: str, context: str = "") -> float:
+        """Probability in [0, 1] that the utterance is complete as transcribed so far, said in
+        answer to `context` (the agent's last words; "" at the start of a conversation)."""
+        ...
+
+    async def prepare(self, context: str) -> None:
+        """Get ready to judge words said after `context` (while the user speaks: a model may
+        read the context now, so the check at the pause reads only the user's words)."""
         ...
