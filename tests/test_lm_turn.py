@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from rejoinder import registry
 from rejoinder.backends.lm_turn import SLOTS, LanguageModelTurn, normalise, sentence_end_probability
 from rejoinder.config import VADConfig
 from rejoinder.endpointing import EAGERNESS
+from rejoinder.errors import BackendUnavailable, BadInputError
 
 UNFINISHED = [
     "I was wondering if",
@@ -99,6 +101,15 @@ def test_probability_runs_on_the_model_thread_not_the_event_loop(model: Language
     finally:
         del model.probability_blocking
     assert 0.0 < p <= 1.0 and threads and threads[0].startswith("rejoinder-turn-text")
+
+
+def test_a_model_without_a_chatml_template_is_refused_at_load(tmp_path: Path) -> None:
+    other = tmp_path / "other.gguf"
+    other.write_bytes(b"GGUF" + bytes(64))
+    with pytest.raises(BackendUnavailable, match="ChatML"):
+        registry.create("turn_text", "lm", VADConfig(turn_text_model=str(other)))
+    with pytest.raises(BadInputError, match="no such GGUF"):
+        registry.create("turn_text", "lm", VADConfig(turn_text_model=str(tmp_path / "missing.gguf")))
 
 
 def test_normalise_and_scoring() -> None:

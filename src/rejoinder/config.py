@@ -81,7 +81,7 @@ class VADConfig(_Strict):
         "transcript rules ('lm': a small LLM's probability that the sentence ends; 'none': off)",
     )
     turn_text_model: str = Field(
-        "smollm2", description="the 'lm' judge's GGUF: a packaged model name or a path"
+        "smollm2", description="the 'lm' judge's GGUF (a ChatML model): a packaged model name or a path"
     )
     barge_in: Literal["words", "onset"] = Field(
         "words",

@@ -9,8 +9,9 @@ was said, so "Can you", "It was", "I'd like to move my appointment" (p < 0.02 wi
 hold the turn while "What time is it" ends it. The STT's own final punctuation is dropped first:
 Moonshine writes "Can you?" as readily as "Can you".
 
-It runs its own small llama.cpp instance (the packaged SmolLM2-135M by default: 98 MB, about
-40 ms a call on one thread), not a routing tier's, so a reply being written never queues it.
+It runs its own small llama.cpp instance (the packaged SmolLM2-135M by default: 98 MB, 25-40 ms a
+call on one thread), not a routing tier's, so a reply being written never queues it. The prompt
+is ChatML, so the model must be a ChatML one (SmolLM2, Qwen2.5); another is refused at load.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import re
 from collections import OrderedDict
 from typing import Any, ClassVar
 
+from rejoinder.backends.gguf_meta import metadata_string
 from rejoinder.backends.llamacpp import resolve_model
 from rejoinder.backends.worker import ModelWorker
 from rejoinder.config import VADConfig
@@ -79,6 +81,12 @@ class LanguageModelTurn:
 
         config = config or VADConfig()
         path = resolve_model(config.turn_text_model)
+        template = metadata_string(path, "tokenizer.chat_template") or ""
+        if "<|im_start|>" not in template:
+            raise BackendUnavailable(
+                f"{path}: the end-of-turn text model needs a ChatML model (SmolLM2, Qwen2.5); "
+                "this one's chat template is not ChatML"
+            )
         params = xlc.CommonParams()
         params.model.path = str(path)
         params.n_ctx = 512 * SLOTS
