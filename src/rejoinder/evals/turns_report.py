@@ -38,24 +38,8 @@ def _format_rows(rows: list[dict[str, Any]]) -> list[str]:
             f" {w.get('median', '-'):>11} {w.get('p95', '-'):>6} {complete_cut:>13} {s['checks']:>7}"
             f" {c.get('median', '-'):>9}"
         )
-    categories = list(rows[0]["pause_turns_by_category"])
-    lines += [
-        "",
-        "false cut-offs per category:",
-        f"{'detector':<20} " + " ".join(f"{k:>12}" for k in categories),
-    ]
-    for s in rows:
-        cells = [f"{s['false_cutoffs_by_category'][k]}/{s['pause_turns_by_category'][k]}" for k in categories]
-        lines.append(f"{s['detector']:<20} " + " ".join(f"{cell:>12}" for cell in cells))
-    methods = list(rows[0]["pause_turns_by_method"])
-    lines += [
-        "",
-        "false cut-offs per pause method:",
-        f"{'detector':<20} " + " ".join(f"{k:>12}" for k in methods),
-    ]
-    for s in rows:
-        cells = [f"{s['false_cutoffs_by_method'][k]}/{s['pause_turns_by_method'][k]}" for k in methods]
-        lines.append(f"{s['detector']:<20} " + " ".join(f"{cell:>12}" for cell in cells))
+    lines += _cut_offs_by(rows, "category")
+    lines += _cut_offs_by(rows, "method", "pause method")
     kinds = list(rows[0]["complete_by_category"])
     lines += [
         "",
@@ -65,5 +49,19 @@ def _format_rows(rows: list[dict[str, Any]]) -> list[str]:
     for s in rows:
         by = s["complete_by_category"]
         cells = [f"{by[k]['delay_ms'].get('median', '-')} ({by[k]['cut_early']})" for k in kinds]
+        lines.append(f"{s['detector']:<20} " + " ".join(f"{cell:>12}" for cell in cells))
+    return lines
+
+
+def _cut_offs_by(rows: list[dict[str, Any]], key: str, title: str | None = None) -> list[str]:
+    """False cut-offs per category (or pause method) of paused turn: 'cut/turns' per detector."""
+    names = list(rows[0][f"pause_turns_by_{key}"])
+    lines = [
+        "",
+        f"false cut-offs per {title or key}:",
+        f"{'detector':<20} " + " ".join(f"{k:>12}" for k in names),
+    ]
+    for s in rows:
+        cells = [f"{s[f'false_cutoffs_by_{key}'][k]}/{s[f'pause_turns_by_{key}'][k]}" for k in names]
         lines.append(f"{s['detector']:<20} " + " ".join(f"{cell:>12}" for cell in cells))
     return lines
