@@ -32,7 +32,7 @@ SYSTEM = "<|im_start|>system\nYou are a helpful voice assistant.<|im_end|>\n"
 GREETING = "Hi! How can I help?"
 """The agent's words before the first turn: a reply to the agent is then as natural a message
 as a request."""
-CONTEXT_WORDS = 40
+CONTEXT_WORDS = 24
 """The end of the agent's last reply is what the user answers; more only costs reading time."""
 SLOTS = 4
 """Conversations whose context stays cached at once, each in its own llama.cpp slot (left to
