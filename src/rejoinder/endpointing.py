@@ -312,6 +312,12 @@ class TurnTaker:
             reading.cancel()
 
 
+def for_language(text_model: TextEndOfTurn | None, language: str | None) -> TextEndOfTurn | None:
+    """The text model for speech in `language` (the STT's setting): the packaged one reads English,
+    and another language, or one left to detect, would read as unfinished and wait for the cap."""
+    return text_model if language == "en" else None
+
+
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.warning("end-of-turn text model could not read the context: %s", task.exception())

@@ -16,7 +16,7 @@ import numpy as np
 from rejoinder.audio import SAMPLE_RATE
 from rejoinder.backends.worker import voice_work_pending
 from rejoinder.config import Config
-from rejoinder.endpointing import TurnTaker
+from rejoinder.endpointing import TurnTaker, for_language
 from rejoinder.engine import Engine
 from rejoinder.interruptions import BargeInGate, Decision
 from rejoinder.responder import Responder
@@ -61,7 +61,7 @@ class Listener:
                 self.config.vad,
                 self.engine.end_of_turn,
                 self._transcript,
-                text_model=self.engine.turn_text,
+                text_model=for_language(self.engine.turn_text, self.config.stt.language),
                 context=self.responder.last_reply,
             )
         return self._taker

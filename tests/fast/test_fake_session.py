@@ -332,6 +332,18 @@ def test_a_session_asks_the_text_model_and_its_turn_report_says_why_the_turn_wai
     assert decision["reason"] == reason and ("text model" in decision.get("detail", "")) is (reason == "cap")
 
 
+@pytest.mark.parametrize("language", ["fr", None])
+def test_the_english_text_model_is_not_asked_about_another_language(language: str | None) -> None:
+    words = WordsEndOfTurn(0.01)  # would hold every turn to the cap
+    engine = fake_engine(turn=SureEndOfTurn(0.97), turn_text=words)
+    engine.config.vad.end_of_turn = "smart"
+    engine.config.stt.language = language
+    session = Session(engine)
+    asyncio.run(speak(session, np.concatenate([tone(0, 0.8), silence(2.0)]), realtime_silence=False))
+    [report] = session.reports
+    assert words.texts == [] and report.end_of_turn is not None and report.end_of_turn.reason == "model"
+
+
 def test_the_text_model_reads_the_user_after_the_agents_last_words() -> None:
     words = WordsEndOfTurn(0.9)
     engine = fake_engine(turn=SureEndOfTurn(0.97), turn_text=words)

@@ -98,14 +98,18 @@ async def transcribe_file(
     sessions share it in the server); `max_s` refuses audio longer than that as soon as decoding
     passes it.
     """
-    from rejoinder.endpointing import TurnTaker
+    from rejoinder.endpointing import TurnTaker, for_language
     from rejoinder.turns import SpeechEnded
 
     async def text_of(audio: np.ndarray) -> str:
         return (await engine.stt.transcribe(audio)).text
 
     detector = TurnTaker(
-        engine.vad.stream(), engine.config.vad, engine.end_of_turn, text_of, text_model=engine.turn_text
+        engine.vad.stream(),
+        engine.config.vad,
+        engine.end_of_turn,
+        text_of,
+        text_model=for_language(engine.turn_text, engine.config.stt.language),
     )
     segments: list[dict[str, object]] = []
     consumed = 0
