@@ -72,9 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['start']:<22} {r['start_with_question']:.3f} (alone {r['start_alone']:.3f})"
         )
     print(
-        f"held below {bar} (of {len(rows)}): complete answers {summary['answers_held_with_question']} with the "
-        f"question, {summary['answers_held_alone']} alone; unfinished starts "
-        f"{summary['starts_held_with_question']} with the question, {summary['starts_held_alone']} alone"
+        f"held below {bar} (of {len(rows)}): complete answers "
+        f"{summary['answers_held_with_question']} with the question, {summary['answers_held_alone']} "
+        f"alone; unfinished starts {summary['starts_held_with_question']} with the question, "
+        f"{summary['starts_held_alone']} alone"
     )
     return 0
 
