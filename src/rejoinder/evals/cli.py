@@ -201,7 +201,7 @@ def _run_turns(json_out: bool, split: str, limit: int | None, config_file: Path 
         text_model=config.vad.turn_text_backend != "none",
         progress=lambda msg: err.print(f"eval --turns: {msg}", soft_wrap=True, highlight=False),
     )
-    out.print(json.dumps(report, indent=1) if json_out else turns.format_report(report), soft_wrap=True)
+    print(json.dumps(report, indent=1) if json_out else turns.format_report(report))
 
 
 def _pct(acc: dict[str, Any]) -> str:
