@@ -28,6 +28,7 @@ from rejoinder.output import PacedOutput
 from rejoinder.session import Session
 from rejoinder.stages.llm import Message
 from rejoinder.stages.router import RouteDecision
+from turn_fakes import ScriptedTextModel
 
 
 class Events:
@@ -300,52 +301,35 @@ def test_the_end_of_turn_model_ends_a_complete_turn_early_and_holds_an_unfinishe
     assert report.transcript == SCRIPT[0] and report.status == "completed"
 
 
-class WordsEndOfTurn:
-    """A fake text model: every transcript has the same probability of ending there."""
-
-    name = "fake-words"
-
-    def __init__(self, p: float) -> None:
-        self.p, self.texts, self.contexts, self.prepared = p, list[str](), list[str](), list[str]()
-
-    async def probability(self, text: str, context: str = "") -> float:
-        self.texts.append(text)
-        self.contexts.append(context)
-        return self.p
-
-    async def prepare(self, context: str) -> None:
-        self.prepared.append(context)
-
-
 @pytest.mark.parametrize(("p", "reason"), [(0.9, "model"), (0.01, "cap")])
 def test_a_session_asks_the_text_model_and_its_turn_report_says_why_the_turn_waited(
     p: float, reason: str
 ) -> None:
-    words = WordsEndOfTurn(p)
+    words = ScriptedTextModel(default=p)
     engine = fake_engine(turn=SureEndOfTurn(0.97), turn_text=words)
     engine.config.vad.end_of_turn = "smart"
     session = Session(engine)
     asyncio.run(speak(session, np.concatenate([tone(0, 0.8), silence(2.0)]), realtime_silence=False))
     [report] = session.reports
-    assert words.texts == [SCRIPT[0]]
+    assert words.calls == [SCRIPT[0]]
     decision = report.to_dict()["end_of_turn"]
     assert decision["reason"] == reason and ("text model" in decision.get("detail", "")) is (reason == "cap")
 
 
 @pytest.mark.parametrize("language", ["fr", None])
 def test_the_english_text_model_is_not_asked_about_another_language(language: str | None) -> None:
-    words = WordsEndOfTurn(0.01)  # would hold every turn to the cap
+    words = ScriptedTextModel(default=0.01)  # would hold every turn to the cap
     engine = fake_engine(turn=SureEndOfTurn(0.97), turn_text=words)
     engine.config.vad.end_of_turn = "smart"
     engine.config.stt.language = language
     session = Session(engine)
     asyncio.run(speak(session, np.concatenate([tone(0, 0.8), silence(2.0)]), realtime_silence=False))
     [report] = session.reports
-    assert words.texts == [] and report.end_of_turn is not None and report.end_of_turn.reason == "model"
+    assert words.calls == [] and report.end_of_turn is not None and report.end_of_turn.reason == "model"
 
 
 def test_the_text_model_reads_the_user_after_the_agents_last_words() -> None:
-    words = WordsEndOfTurn(0.9)
+    words = ScriptedTextModel(default=0.9)
     engine = fake_engine(turn=SureEndOfTurn(0.97), turn_text=words)
     engine.config.vad.end_of_turn = "smart"
     session = Session(engine)
