@@ -17,7 +17,6 @@ import argparse
 import json
 import statistics
 import tempfile
-import threading
 import time
 from typing import Any
 
@@ -218,33 +217,50 @@ def time_llm(
 
 def time_tts(model: Any, device: str, runs: int, seconds: float) -> tuple[list[float], list[float]]:
     from parler_tts import ParlerTTSStreamer
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    from rejoinder.backends.hf import stream_generation
 
     rate = model.audio_encoder.config.frame_rate
     sr = model.audio_encoder.config.sampling_rate
+    codes = model.audio_encoder.config.codebook_size
     frames = int(seconds * rate)
     description = torch.randint(0, 300, (1, 24), device=device)
     prompt = torch.randint(0, 300, (1, 12), device=device)
+
+    class CodesOnly(LogitsProcessor):
+        """Random weights sample the decoder's special ids (>= codebook size) as often as codes,
+        and the codec cannot decode them (a trained model does not emit them mid-speech)."""
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            scores[:, codes:] = -float("inf")
+            return scores
+
     first, rtf = [], []
     for _ in range(runs + 1):
-        streamer = ParlerTTSStreamer(model, device=device, play_steps=max(12, int(rate * 0.5)))
-        kwargs = dict(
+        got, first_at = 0, None
+
+        def emit(chunk: Any) -> bool:
+            nonlocal got, first_at
+            if first_at is None:
+                first_at = time.perf_counter()
+            got += chunk.size
+            return True
+
+        _sync(device)
+        t0 = time.perf_counter()
+        stream_generation(  # raises what generate() raised, instead of waiting for chunks forever
+            model,
+            ParlerTTSStreamer(model, device=device, play_steps=max(12, int(rate * 0.5))),
+            emit,
+            lambda chunk: chunk if chunk.size else None,
             input_ids=description,
             prompt_input_ids=prompt,
-            streamer=streamer,
             do_sample=True,
             min_new_tokens=frames,
             max_new_tokens=frames,
+            logits_processor=LogitsProcessorList([CodesOnly()]),
         )
-        _sync(device)
-        t0 = time.perf_counter()
-        thread = threading.Thread(target=model.generate, kwargs=kwargs)
-        thread.start()
-        got, first_at = 0, None
-        for chunk in streamer:
-            if chunk.size and first_at is None:
-                first_at = time.perf_counter()
-            got += chunk.size
-        thread.join()
         elapsed = time.perf_counter() - t0
         first.append(((first_at or time.perf_counter()) - t0) * 1000)
         rtf.append(elapsed / max(1e-6, got / sr))
