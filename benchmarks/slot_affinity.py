@@ -22,9 +22,7 @@ import statistics
 import time
 from typing import Any
 
-import xllamacpp as xlc
-
-from rejoinder.backends.llamacpp import resolve_model
+from rejoinder.backends.llamacpp import resolve_model, start_server
 from rejoinder.config import STRONG_PROMPT
 
 TOPICS = [
@@ -67,16 +65,9 @@ def histories(n: int) -> list[list[dict[str, str]]]:
 
 def run(variant: str, model: str, conversations: int, rounds: int) -> dict[str, Any]:
     slots = 1 if variant == "one-slot" else conversations
-    params = xlc.CommonParams()
-    params.model.path = str(resolve_model(model))
-    params.n_ctx = 2048 * slots
-    params.n_parallel = slots
-    params.cpuparams.n_threads = 2
-    params.cpuparams_batch.n_threads = 2
-    params.cache_ram_mib = 0
-    params.verbosity = -1
-    params.use_jinja = True
-    server = xlc.Server(params)
+    server = start_server(
+        resolve_model(model), 2048 * slots, slots, threads=2, batch_threads=2, use_jinja=True
+    )
     start_rss = rss_mb()
     convs = histories(conversations)
     first_tokens: list[float] = []

@@ -74,12 +74,18 @@ def test_the_agents_question_makes_a_short_answer_complete(model: LanguageModelT
 
 
 def test_each_conversation_keeps_its_own_slot_least_recently_used_first(model: LanguageModelTurn) -> None:
+    def slot(context: str) -> int:  # as a request takes it
+        taken = model.slots.acquire(context)
+        model.slots.release(taken)
+        return taken
+
     contexts = [f"Question number {i}?" for i in range(SLOTS + 1)]
-    slots = [model._slot(c) for c in contexts[:SLOTS]]
+    slots = [slot(c) for c in contexts[:SLOTS]]
     assert sorted(slots) == list(range(SLOTS))
-    assert model._slot(contexts[0]) == slots[0]  # still cached; now the most recent
-    assert model._slot(contexts[SLOTS]) == slots[1]  # the least recently used gives its slot
-    assert contexts[1] not in model._slots and len(model._slots) == SLOTS
+    assert slot(contexts[0]) == slots[0]  # still cached; now the most recent
+    assert slot(contexts[SLOTS]) == slots[1]  # the least recently used gives its slot
+    owners = [model.slots.owner(s) for s in range(SLOTS)]
+    assert contexts[1] not in owners and len(model.slots) == SLOTS
 
 
 def test_the_stt_punctuation_does_not_decide(model: LanguageModelTurn) -> None:

@@ -38,6 +38,30 @@ def resolve_model(name: str) -> Path:
     return path
 
 
+def start_server(
+    path: Path, n_ctx: int, parallel: int, threads: int, batch_threads: int, **extra: Any
+) -> Any:
+    """llama.cpp's server core (xllamacpp) on `path`: `parallel` slots sharing `n_ctx`, quiet, and
+    without the host-memory prompt cache (llama.cpp keeps up to 8 GiB of old prompts by default:
+    here a conversation's cache is its slot, SlotAffinity). `extra`: other CommonParams fields."""
+    import xllamacpp as xlc
+
+    params = xlc.CommonParams()
+    params.model.path = str(path)
+    params.n_ctx = n_ctx
+    params.n_parallel = parallel
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = batch_threads
+    params.cache_ram_mib = 0
+    params.verbosity = -1
+    for name, value in extra.items():
+        setattr(params, name, value)
+    try:
+        return xlc.Server(params)
+    except Exception as exc:
+        raise BackendUnavailable(f"{path}: llama.cpp could not load this model ({exc})") from None
+
+
 def model_missing(name: str) -> str | None:
     """Why `resolve_model(name)` would fail, without loading or joining; None if it would not."""
     try:
@@ -57,27 +81,19 @@ class LlamaCppLLM:
     a model whose chat template renders tools is offered them (a turn needing one goes elsewhere)."""
 
     def __init__(self, config: LLMConfig) -> None:
-        import xllamacpp as xlc
-
         self.config = config
         path = resolve_model(config.model)
-        params = xlc.CommonParams()
-        params.model.path = str(path)
-        # one slot per concurrent request, each with the full context (the cache is n_ctx in all)
-        params.n_ctx = config.context * config.parallel
-        params.n_parallel = config.parallel
-        params.cpuparams.n_threads = config.generate_threads
-        params.cpuparams_batch.n_threads = config.threads
-        # no host-memory prompt cache (llama.cpp keeps up to 8 GiB of old prompts by default): a
-        # conversation's cache is its slot (SlotAffinity)
-        params.cache_ram_mib = 0
-        params.verbosity = -1
-        params.warmup = True
-        params.use_jinja = True  # the model's own template renders tools and tool results
-        try:
-            self.server = xlc.Server(params)
-        except Exception as exc:
-            raise BackendUnavailable(f"{path}: llama.cpp could not load this model ({exc})") from None
+        # one slot per concurrent request, each with the full context (the cache is n_ctx in all);
+        # the model's own (Jinja) template renders tools and tool results
+        self.server = start_server(
+            path,
+            config.context * config.parallel,
+            config.parallel,
+            config.generate_threads,
+            config.threads,
+            warmup=True,
+            use_jinja=True,
+        )
         self.model_path = path
         template = metadata_string(path, "tokenizer.chat_template")
         self.supports_tools = bool(template and "tools" in template)  # SmolLM2's cannot show tools

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict
 from typing import Any, ClassVar
 
 from rejoinder.backends.gguf_meta import metadata_string
-from rejoinder.backends.llamacpp import resolve_model
+from rejoinder.backends.llama_slots import SlotAffinity
+from rejoinder.backends.llamacpp import resolve_model, start_server
 from rejoinder.backends.worker import ModelWorker
 from rejoinder.config import VADConfig
 from rejoinder.errors import BackendUnavailable
@@ -35,9 +35,9 @@ as a request."""
 CONTEXT_WORDS = 24
 """The end of the agent's last reply is what the user answers; more only costs reading time."""
 SLOTS = 4
-"""Conversations whose context stays cached at once, each in its own llama.cpp slot (left to
-choose, llama.cpp reuses the slot with the most similar prompt, and every prompt here starts
-alike, so one context would overwrite the next)."""
+"""Conversations whose context stays cached at once, each in its own llama.cpp slot (SlotAffinity,
+keyed by the context; left to choose, llama.cpp reuses the slot with the most similar prompt, and
+every prompt here starts alike, so one context would overwrite the next)."""
 MAX_WORDS = 64
 """Whether a sentence ends depends on its last words; a long turn's start only costs time (and
 could overflow the context)."""
@@ -77,8 +77,6 @@ class LanguageModelTurn:
     name = "lm"
 
     def __init__(self, config: VADConfig | None = None) -> None:
-        import xllamacpp as xlc
-
         config = config or VADConfig()
         path = resolve_model(config.turn_text_model)
         template = metadata_string(path, "tokenizer.chat_template") or ""
@@ -87,40 +85,25 @@ class LanguageModelTurn:
                 f"{path}: the end-of-turn text model needs a ChatML model (SmolLM2, Qwen2.5); "
                 "this one's chat template is not ChatML"
             )
-        params = xlc.CommonParams()
-        params.model.path = str(path)
-        params.n_ctx = 512 * SLOTS
-        params.n_parallel = SLOTS
-        params.cpuparams.n_threads = 1
-        params.cpuparams_batch.n_threads = 1
-        params.cache_ram_mib = 0
-        params.verbosity = -1
-        try:
-            self.server = xlc.Server(params)
-        except Exception as exc:
-            raise BackendUnavailable(f"{path}: llama.cpp could not load this model ({exc})") from None
+        self.server = start_server(path, 512 * SLOTS, SLOTS, threads=1, batch_threads=1)
         self._worker: ModelWorker[None] = ModelWorker("turn-text")
-        self._slots: OrderedDict[str, int] = OrderedDict()
-        """Context -> the slot holding it, least recently used first (one worker thread: no lock)."""
-
-    def _slot(self, context: str) -> int:
-        if context in self._slots:
-            self._slots.move_to_end(context)
-            return self._slots[context]
-        slot = len(self._slots) if len(self._slots) < SLOTS else self._slots.popitem(last=False)[1]
-        self._slots[context] = slot
-        return slot
+        self.slots = SlotAffinity(SLOTS)
 
     def _next_token(self, context: str, words: str = "") -> list[dict[str, Any]]:
-        request = {
-            "prompt": conversation(context) + words,
-            "id_slot": self._slot(context),
-            "n_predict": 1,
-            "n_probs": TOP_TOKENS,
-            "temperature": 0.0,
-            "cache_prompt": True,
-        }
-        reply = self.server.handle_completions(request)
+        slot = self.slots.acquire(context)
+        try:
+            reply = self.server.handle_completions(
+                {
+                    "prompt": conversation(context) + words,
+                    "id_slot": slot,
+                    "n_predict": 1,
+                    "n_probs": TOP_TOKENS,
+                    "temperature": 0.0,
+                    "cache_prompt": True,
+                }
+            )
+        finally:
+            self.slots.release(slot)
         if "choices" not in reply:
             raise RuntimeError(f"llama.cpp: {reply.get('error', reply)}")
         tops: list[dict[str, Any]] = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
