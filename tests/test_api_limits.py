@@ -142,20 +142,22 @@ def test_chat_bounds(server: str) -> None:
             return [
                 await post(client, url, {"messages": [user], "max_tokens": 100_000}),
                 await post(client, url, {"messages": [user], "max_tokens": 10**400}),
+                await post(client, url, {"messages": [user], "max_tokens": 0}),  # was: the default
                 await post(client, url, {"messages": [{"role": "user", "content": "x" * 40_000}]}),
                 await post(client, url, {"messages": [user] * 300}),
                 await post(client, url, {"messages": [{"role": "user", "content": "word " * 4000}]}),
             ]
 
     results = asyncio.run(go())
-    assert [status for status, _ in results] == [400] * 5, results
-    assert [body["error"]["param"] for _, body in results[:4]] == [
+    assert [status for status, _ in results] == [400] * 6, results
+    assert [body["error"]["param"] for _, body in results[:5]] == [
+        "max_tokens",
         "max_tokens",
         "max_tokens",
         "messages",
         "messages",
     ]
-    assert "context" in results[4][1]["error"]["message"]  # too long for the model: a 400, not a 500
+    assert "context" in results[5][1]["error"]["message"]  # too long for the model: a 400, not a 500
 
 
 def test_uploads_are_capped_while_they_are_read(server: str) -> None:

@@ -51,7 +51,13 @@ class VADConfig(_Strict):
         160, ge=0, description="speech shorter than this is ignored as noise (and does not barge in)"
     )
     min_silence_ms: int = Field(500, ge=32, description="end-of-turn silence")
-    prefix_padding_ms: int = Field(300, ge=0, description="audio kept from before speech onset")
+    prefix_padding_ms: int = Field(
+        300,
+        ge=0,
+        le=2000,
+        description="audio kept from before speech onset (bounded: a client's 10^9 ms once kept "
+        "10 minutes of silence as one turn and stalled the shared STT)",
+    )
     max_turn_s: float = Field(30.0, gt=1, description="a longer utterance is cut into turns")
     interrupt_response: bool = Field(True, description="user speech stops the agent (barge-in)")
     speculate_after_ms: int = Field(

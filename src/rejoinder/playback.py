@@ -100,6 +100,11 @@ class PlaybackLog:
             break
         return heard
 
+    def audio_s(self, turn: int) -> float | None:
+        """Seconds of audio produced for `turn` so far (None: turn unknown or forgotten)."""
+        clauses = self._turns.get(turn)
+        return None if clauses is None else sum(c.produced_s for c in clauses.values())
+
     def ends_at(self, turn: int) -> float:
         """When the last audio delivered for `turn` stops playing (perf_counter clock)."""
         return max((c.ends_at for c in self._turns.get(turn, {}).values()), default=0.0)

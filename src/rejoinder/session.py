@@ -57,6 +57,9 @@ class Session:
         self.state: State = "listening"
         self.listener = Listener(engine, self.config, self.responder, self)
         self._turn_task: asyncio.Task[None] | None = None
+        """The latest turn."""
+        self._running: dict[asyncio.Task[None], None] = {}
+        """Every turn not yet ended, oldest first (a turn waits for those before it to end)."""
         self._runner = TurnRunner(
             engine,
             self.responder,
@@ -137,21 +140,22 @@ class Session:
     async def respond(self, text: str) -> TurnReport:
         """Answer a typed message as if it had been heard (no STT)."""
         report, task = self.reply_to(text)
-        await task
+        await settle(task)
         return report
 
     def reply_to(self, text: str, resume: bool = False) -> tuple[TurnReport, asyncio.Task[None]]:
         """Start answering a typed message; its turn index is taken now, before any await.
-        `resume`: no new message, answer on from the history (after a client's tool outputs)."""
+        `resume`: no new message, answer on from the history (after a client's tool outputs).
+        Whatever was being answered is cancelled at once, and this turn starts when it has ended:
+        however many requests come at once, one turn runs, and each one gets its end. Returns the
+        report and the turn's own task (cancelled if the turn is)."""
         report = self._new_report(0.0, 0.0)
+        self._cancel_turns()
+        return report, self._start_turn(report, self._typed_turn(report, text, resume))
 
-        async def answer() -> None:
-            await self.interrupt()
-            await self._set_state("thinking")
-            self._start_turn(report, self._runner.run(report, None, text, resume=resume))
-            await self.wait_idle()
-
-        return report, asyncio.create_task(answer())
+    async def _typed_turn(self, report: TurnReport, text: str, resume: bool) -> None:
+        await self._set_state("thinking")
+        await self._runner.run(report, None, text, resume=resume)
 
     async def transcribe(self, audio: np.ndarray) -> str:
         """Transcribe a committed buffer (manual turn-taking) without answering it yet."""
@@ -159,17 +163,19 @@ class Session:
         await self._emit(Transcribed(self._turns, text))
         return text
 
-    def _start_turn(self, report: TurnReport, turn: Coroutine[Any, Any, None]) -> None:
-        """Run a turn; if the previous one may not be interrupted, after it. A turn cancelled
-        before it could start is still reported (so every response gets its end)."""
-        previous = self._turn_task
+    def _start_turn(self, report: TurnReport, turn: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run a turn once every earlier turn has ended (they run on if they may not be
+        interrupted, or end soon if cancelled). A turn cancelled before it could start is still
+        reported (so every response gets its end)."""
+        earlier = [task for task in self._running if not task.done()]
 
-        async def after_previous() -> None:
-            if previous is not None and not previous.done():
-                await settle(asyncio.shield(previous))
+        async def after_earlier() -> None:
+            for task in earlier:
+                await settle(asyncio.shield(task))
             await turn
 
         def reported(task: asyncio.Task[None]) -> None:
+            self._running.pop(task, None)
             if report in self.reports:
                 return
             turn.close()
@@ -178,8 +184,11 @@ class Session:
             self._background.add(finish)
             finish.add_done_callback(self._background.discard)
 
-        self._turn_task = asyncio.create_task(after_previous())
-        self._turn_task.add_done_callback(reported)
+        task = asyncio.create_task(after_earlier())
+        self._running[task] = None
+        task.add_done_callback(reported)
+        self._turn_task = task
+        return task
 
     def truncate_reply(self, turn: int, heard: str) -> str | None:
         """The listener heard only `heard` of `turn`'s reply (the client says so): shorten the
@@ -197,15 +206,20 @@ class Session:
     @property
     def busy(self) -> bool:
         """A turn is being answered (thinking or speaking)."""
-        return self._turn_task is not None and not self._turn_task.done()
+        return any(not task.done() for task in self._running)
 
     # --- control --------------------------------------------------------------------------
     async def interrupt(self) -> None:
         """Barge-in: stop thinking and speaking now; history keeps only what was heard."""
-        task = self._turn_task
-        if task is not None and not task.done():
-            task.cancel()
+        for task in self._cancel_turns():
             await settle(task)
+
+    def _cancel_turns(self) -> list[asyncio.Task[None]]:
+        """Cancel every turn not yet ended, a turn waiting for an earlier one included."""
+        tasks = [task for task in self._running if not task.done()]
+        for task in tasks:
+            task.cancel()
+        return tasks
 
     async def wait_idle(self) -> None:
         task = self._turn_task

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 from typing import Any, get_args
 
@@ -126,6 +127,14 @@ def test_a_spoken_turn_and_a_typed_turn_send_only_valid_events() -> None:
         ),
         (
             {
+                "type": "session.update",
+                "session": {"audio": {"input": {"turn_detection": {"prefix_padding_ms": 10**9}}}},
+            },
+            "session.audio.input.turn_detection.prefix_padding_ms",
+            "less than or equal to 2000",
+        ),
+        (
+            {
                 "type": "conversation.item.create",
                 "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": 7}]},
             },
@@ -185,6 +194,80 @@ def test_bad_fields_get_a_human_error_naming_the_field(event: dict[str, Any], pa
     assert words in error["message"] and "pydantic" not in error["message"] and "http" not in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ("[" * 100_000, "nested deeper than 64"),  # was a server_error: RecursionError
+        ('{"type": "session.update", "session": {"instructions": "Be brief \\udfff."}}', "surrogate"),
+        (
+            '{"type": "conversation.item.create", "item": {"type": "message", "role": "user", '
+            '"content": [{"type": "input_text", "text": "\\ud800 hi"}]}}',
+            "surrogate",
+        ),
+    ],
+)
+def test_json_no_model_can_take_is_refused_and_the_session_goes_on(raw: str, words: str) -> None:
+    """Found by probing: deep nesting gave a server_error; a lone surrogate in instructions was
+    accepted and then failed every later turn inside llama.cpp."""
+
+    async def go() -> Client:
+        client = Client()
+        await client.connection.handle(raw)
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
+        await client.send("conversation.item.create", item=item)
+        await client.send("response.create")
+        await client.until("response.done")
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    [error] = client.errors()
+    assert error["type"] == "invalid_request_error" and error["code"] == "invalid_json"
+    assert words in error["message"]
+    [done] = [e for e in client.sent if e["type"] == "response.done"]
+    assert done["response"]["status"] == "completed"
+
+
+def test_a_truncation_past_the_end_of_the_audio_is_refused() -> None:
+    """As the OpenAI API does; it used to be accepted and echoed back (audio_end_ms 10^300)."""
+
+    async def go() -> tuple[Client, int]:
+        client = Client()
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
+        await client.send("conversation.item.create", item=item)
+        await client.send("response.create")
+        done = (await client.until("response.done"))[0]["response"]
+        deltas = [e["delta"] for e in client.sent if e["type"] == "response.output_audio.delta"]
+        played_ms = sum(len(base64.b64decode(d)) // 2 for d in deltas) * 1000 // PCM_RATE
+        item_id = done["output"][0]["id"]
+        await client.send(
+            "conversation.item.truncate", item_id=item_id, content_index=0, audio_end_ms=10**300
+        )
+        await client.until("error")
+        await client.send(
+            "conversation.item.truncate", item_id=item_id, content_index=0, audio_end_ms=played_ms
+        )
+        await client.until("conversation.item.truncated")
+        await client.connection.close()
+        return client, played_ms
+
+    client, played_ms = asyncio.run(go())
+    [error] = client.errors()
+    assert played_ms > 0 and error["param"] == "audio_end_ms" and "past the end" in error["message"]
+
+
+def test_a_commit_with_no_speech_open_gets_an_error_not_silence() -> None:
+    async def go() -> Client:
+        client = Client()
+        await client.send("input_audio_buffer.commit")  # server VAD on, nothing said
+        await client.until("error")
+        await client.connection.close()
+        return client
+
+    [error] = asyncio.run(go()).errors()
+    assert error["code"] == "input_audio_buffer_commit_empty" and error["type"] == "invalid_request_error"
+
+
 def test_a_replaced_response_still_gets_its_response_done() -> None:
     async def go() -> Client:
         client = Client("word " * 12)
@@ -202,3 +285,27 @@ def test_a_replaced_response_still_gets_its_response_done() -> None:
     done = {e["response"]["id"]: e["response"]["status"] for e in client.sent if e["type"] == "response.done"}
     assert len(created) == 2 and set(done) == set(created)
     assert sorted(done.values()) == ["cancelled", "completed"]
+
+
+def test_a_burst_of_responses_leaves_one_running_and_ends_every_one() -> None:
+    """Twenty response.create in a row (found by probing: 17 of 20 never got response.done, and
+    others were queued to play in full one after another): each replaces the one before."""
+
+    async def go() -> Client:
+        client = Client("word " * 12)
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Count."}]}
+        for _ in range(20):
+            await client.send("conversation.item.create", item=item)
+            await client.send("response.create")
+            gc.collect()  # nothing a turn needs may be collected while it waits
+        await client.until("response.done", 20, timeout=5)
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    created = [e["response"]["id"] for e in client.sent if e["type"] == "response.created"]
+    ends = [e["response"] for e in client.sent if e["type"] == "response.done"]
+    done = [(end["id"], end["status"]) for end in ends]
+    assert len(created) == 20 and [i for i, _ in done] == created  # each ends, in order
+    assert [status for _, status in done] == ["cancelled"] * 19 + ["completed"]
+    assert not client.invalid and not client.errors()

@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import numpy as np
+import pytest
 
 from fake_engine import fake_engine
 from rejoinder.backends.fake import tone
+from rejoinder.transports import webrtc
 from server_helpers import connect, running_server
 from test_webrtc import FileTrack
 
@@ -67,6 +70,42 @@ def test_webrtc_calls_closed_by_the_client_are_released() -> None:
     assert max(released) < 5, released
 
 
+def test_an_offer_whose_peer_never_connects_is_released(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by probing: offers whose answers were never applied held every session slot until
+    the idle timeout (300 s), refusing everyone else."""
+    from aiortc import RTCPeerConnection
+
+    monkeypatch.setattr(webrtc, "CONNECT_TIMEOUT_S", 1.0)
+
+    async def go(base: str) -> float:
+        async with aiohttp.ClientSession() as client:
+            peers = []
+            for _ in range(2):
+                pc = RTCPeerConnection()
+                pc.addTrack(FileTrack(np.zeros(48_000, np.float32)).track)
+                pc.createDataChannel("oai-events")
+                await pc.setLocalDescription(await pc.createOffer())
+                headers = {"Content-Type": "application/sdp"}
+                async with client.post(
+                    base + "/v1/realtime/calls", data=pc.localDescription.sdp, headers=headers
+                ) as r:
+                    assert r.status == 201  # answered, and the answer is never applied
+                peers.append(pc)
+            assert await sessions(client, base) == 2
+            async with client.post(
+                base + "/v1/realtime/calls", data=pc.localDescription.sdp, headers=headers
+            ) as r:
+                assert r.status == 503  # full, for now
+            released = await until_sessions(client, base, 0, timeout=10)
+            for pc in peers:
+                await pc.close()
+            return released
+
+    with running_server(fake_engine(), max_sessions=2) as base:
+        released = asyncio.run(go(base))
+    assert released < 5
+
+
 def test_an_idle_socket_is_closed_with_an_event_and_released() -> None:
     async def go(base: str) -> tuple[dict[str, Any], int]:
         async with aiohttp.ClientSession() as client:
@@ -104,3 +143,95 @@ def test_past_the_limit_a_client_is_refused_quickly_and_the_others_stay() -> Non
     assert event["type"] == "error" and event["error"]["code"] == "server_at_capacity", event
     assert (close_code, still) == (1013, 1)
     print(f"refused in {refused_ms:.1f} ms")
+
+
+def test_http_bodies_no_model_can_take_get_a_400_not_a_500() -> None:
+    """Found by probing: deep nesting (RecursionError), lone surrogates (llama.cpp's JSON) and
+    multipart bodies without their boundary each gave HTTP 500."""
+    deep = "[" * 100_000
+    surrogate = '{"model": "x", "messages": [{"role": "user", "content": "\\ud800 hi"}]}'
+    speech = '{"model": "x", "voice": "alloy", "input": "Hello \\udfff there"}'
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    long_tool_result = json.dumps(
+        {
+            "messages": [
+                {"role": "user", "content": "Look it up."},
+                {"role": "assistant", "content": "", "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "c1", "content": "x" * 40_000},  # was not counted
+            ]
+        }
+    )
+    cases = [
+        ("/v1/chat/completions", deep, "application/json", "nested deeper"),
+        ("/v1/audio/speech", deep, "application/json", "nested deeper"),
+        ("/v1/chat/completions", surrogate, "application/json", "surrogate"),
+        ("/v1/audio/speech", speech, "application/json", "surrogate"),
+        ("/v1/audio/transcriptions", "--x\r\n\r\n", "multipart/form-data; boundary=zzz", "malformed"),
+        ("/v1/audio/transcriptions", "--x\r\n\r\n", "multipart/form-data", "multipart"),
+        ("/v1/chat/completions", long_tool_result, "application/json", "longer than the limit"),
+    ]
+
+    async def go(base: str) -> list[tuple[int, dict[str, Any]]]:
+        out = []
+        async with aiohttp.ClientSession() as client:
+            for path, body, kind, _ in cases:
+                async with client.post(base + path, data=body, headers={"Content-Type": kind}) as r:
+                    out.append((r.status, await r.json()))
+            async with client.get(base + "/health") as r:
+                assert r.status == 200
+        return out
+
+    with running_server(fake_engine()) as base:
+        answers = asyncio.run(go(base))
+    for (status, body), (path, _, _, words) in zip(answers, cases, strict=True):
+        assert status == 400, (path, body)
+        assert body["error"]["type"] == "invalid_request_error" and words in body["error"]["message"], body
+
+
+def test_transcriptions_as_subtitles_and_an_unknown_format_refused(tmp_path: Path) -> None:
+    """srt and vtt cues, one per utterance with its times; a format it cannot write is a 400
+    before any work (it used to answer JSON whatever was asked)."""
+    import soundfile as sf
+
+    from rejoinder.backends.fake import silence
+
+    wav = tmp_path / "two.wav"
+    sf.write(
+        wav, np.concatenate([silence(0.5), tone(0, 1.0), silence(1.0), tone(1, 1.0), silence(1.0)]), 16_000
+    )
+
+    async def ask(client: aiohttp.ClientSession, base: str, fmt: str) -> tuple[int, str]:
+        form = aiohttp.FormData()
+        form.add_field("file", wav.read_bytes(), filename="two.wav", content_type="audio/wav")
+        form.add_field("model", "whisper-1")
+        form.add_field("response_format", fmt)
+        async with client.post(base + "/v1/audio/transcriptions", data=form) as r:
+            return r.status, await r.text()
+
+    async def go(base: str) -> list[tuple[int, str]]:
+        async with aiohttp.ClientSession() as client:
+            return [await ask(client, base, fmt) for fmt in ("srt", "vtt", "xml")]
+
+    with running_server(fake_engine()) as base:
+        (srt_status, srt), (vtt_status, vtt), (bad_status, bad) = asyncio.run(go(base))
+    assert srt_status == vtt_status == 200
+    cues = srt.strip().split("\n\n")
+    assert len(cues) == 2 and cues[0].startswith("1\n00:00:00,") and cues[1].startswith("2\n00:00:0")
+    assert vtt.startswith("WEBVTT\n\n00:00:00.") and vtt.count(" --> ") == 2
+    assert bad_status == 400 and json.loads(bad)["error"]["param"] == "response_format"
+
+
+def test_the_soaks_abuse_holds_on_the_fake_server() -> None:
+    """The soak's bad events and the probes added at stop 23 (bodies no model can take, a burst
+    of response.create) all get the answer they must, on fake stages in seconds."""
+    from rejoinder.soak import abuse, malformed
+
+    async def go(base: str) -> list[abuse.Outcome]:
+        async with aiohttp.ClientSession() as client:
+            outcomes = await abuse.bad_events(client, base)
+            return outcomes + [await probe(client, base) for probe in malformed.PROBES]
+
+    with running_server(fake_engine("word " * 12)) as base:
+        outcomes = asyncio.run(go(base))
+    failed = [o for o in outcomes if not o.ok]
+    assert not failed and len(outcomes) == len(abuse.BAD_EVENTS) + 1 + len(malformed.PROBES), failed

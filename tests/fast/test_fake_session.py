@@ -28,6 +28,7 @@ from rejoinder.output import PacedOutput
 from rejoinder.session import Session
 from rejoinder.stages.llm import Message
 from rejoinder.stages.router import RouteDecision
+from rejoinder.streams import settle
 from turn_fakes import ScriptedTextModel
 
 
@@ -386,7 +387,7 @@ def test_words_whose_reply_was_never_heard_join_the_next_request() -> None:
         cut, task = session.reply_to(first)
         await asyncio.sleep(0.05)  # still thinking: nothing said yet
         await session.respond(then)
-        await task
+        await settle(task)  # the turn's own task: cancelled
         assert cut.status == "cancelled" and cut.reply == ""
 
     asyncio.run(go("Which is heavier", "a pound of feathers or a kilogram of steel?"))

@@ -16,6 +16,7 @@ from rejoinder.responder import Answer
 from rejoinder.session import Session
 from rejoinder.speakable import speakable
 from rejoinder.stages.llm import Message, ToolCall
+from rejoinder.streams import settle
 from rejoinder.tools import FILLER_TEXT, ToolSet
 
 
@@ -112,7 +113,7 @@ def test_a_barge_in_while_a_tool_runs_keeps_its_result_marked() -> None:
         _, task = session.reply_to("Where is my order A1?")
         await asyncio.sleep(0.3)  # the tool is running
         await session.interrupt()
-        await task
+        await settle(task)  # the turn's own task: cancelled
         await asyncio.sleep(0.8)  # the tool finishes on its own
         return session
 

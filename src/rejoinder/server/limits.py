@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Iterator
@@ -18,6 +17,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from rejoinder import json_input
 from rejoinder.errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -80,9 +80,9 @@ async def read_capped(request: web.Request, max_bytes: int) -> bytes:
 async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
     raw = await read_capped(request, max_bytes)
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise RequestError("the body is not valid JSON") from None
+        body = json_input.loads(raw)
+    except json_input.BadJSON as exc:
+        raise RequestError(f"the body: {exc}") from None
     if not isinstance(body, dict):
         raise RequestError("the body must be a JSON object")
     return body
@@ -159,7 +159,10 @@ async def capped_multipart(
     fields: dict[str, str] = {}
     got_file = False
     total = 0
-    reader = await request.multipart()
+    try:
+        reader = await request.multipart()
+    except ValueError as exc:  # aiohttp: no boundary, or not multipart at all
+        raise RequestError(f"the body is not a multipart/form-data upload ({exc})") from None
     async for part in _parts(reader):
         name = part.name or ""
         if name == "file":
@@ -184,7 +187,10 @@ async def capped_multipart(
 
 async def _parts(reader: Any) -> AsyncIterator[Any]:
     while True:
-        part = await reader.next()
+        try:
+            part = await reader.next()
+        except ValueError as exc:  # aiohttp: the boundary is missing from the body, a bad header
+            raise RequestError(f"the multipart/form-data body is malformed ({exc})") from None
         if part is None:
             return
         if not hasattr(part, "read_chunk"):

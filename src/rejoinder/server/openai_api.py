@@ -66,31 +66,40 @@ def _messages(body: dict[str, Any], limits: ApiLimits) -> list[Message]:
     out: list[Message] = []
     chars = 0
     for m in raw:
-        if isinstance(m, dict) and (m.get("role") == "tool" or m.get("tool_calls")):
-            out.append(tool_message(m))
-            continue
-        if not isinstance(m, dict) or m.get("role") not in ("system", "developer", "user", "assistant"):
-            raise RequestError("each message needs a role of system, user or assistant", param="messages")
-        content = m.get("content", "")
-        if isinstance(content, list):  # content parts: keep the text ones
-            content = " ".join(
-                str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
-            )
-        if not isinstance(content, str):
-            raise RequestError("message content must be a string or text parts", param="messages")
-        chars += len(content)
+        message = _message(m)
+        # tool results and call arguments count too (they reach the model like any other text)
+        calls = message.get("tool_calls") or []
+        chars += len(str(message.get("content") or "")) + sum(len(json.dumps(c)) for c in calls)
         if chars > limits.chat_prompt_chars:
             raise RequestError(
                 f"the messages are longer than the limit of {limits.chat_prompt_chars:,} characters",
                 param="messages",
             )
-        out.append({"role": "system" if m["role"] == "developer" else m["role"], "content": content})
+        out.append(message)
     return out
+
+
+def _message(m: Any) -> Message:
+    if isinstance(m, dict) and (m.get("role") == "tool" or m.get("tool_calls")):
+        return tool_message(m)
+    if not isinstance(m, dict) or m.get("role") not in ("system", "developer", "user", "assistant"):
+        raise RequestError("each message needs a role of system, user or assistant", param="messages")
+    content = m.get("content", "")
+    if isinstance(content, list):  # content parts: keep the text ones
+        content = " ".join(
+            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    if not isinstance(content, str):
+        raise RequestError("message content must be a string or text parts", param="messages")
+    return {"role": "system" if m["role"] == "developer" else m["role"], "content": content}
 
 
 def _params(body: dict[str, Any], defaults: Any, max_tokens_cap: int) -> GenerationParams:
     try:
-        max_tokens = int(body.get("max_completion_tokens") or body.get("max_tokens") or defaults.max_tokens)
+        asked = next(
+            (body[k] for k in ("max_completion_tokens", "max_tokens") if body.get(k) is not None), None
+        )
+        max_tokens = int(defaults.max_tokens if asked is None else asked)  # 0 is refused, not the default
         temperature = float(body.get("temperature", defaults.temperature))
         top_p = float(body.get("top_p", defaults.top_p))
         seed = body.get("seed", defaults.seed)
@@ -206,6 +215,11 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
                 got_file, fields = await capped_multipart(request, limits, sink)
             if not got_file:
                 raise RequestError("the 'file' field is missing", param="file")
+            fmt = fields.get("response_format", "json")
+            if fmt not in TRANSCRIPT_FORMATS:
+                raise RequestError(
+                    f"response_format must be one of {', '.join(TRANSCRIPT_FORMATS)}", param="response_format"
+                )
             stated = probe_duration(path)
             if stated is not None and stated > limits.upload_s:
                 raise RequestError(_too_long(stated, limits.upload_s), param="file")
@@ -214,9 +228,11 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
             except BadInputError as exc:
                 raise RequestError(str(exc).replace(str(path), "file"), param="file") from None
         text = " ".join(str(s["text"]) for s in segments)
-        if fields.get("response_format") == "text":
+        if fmt == "text":
             return web.Response(text=text)
-        if fields.get("response_format") == "verbose_json":
+        if fmt in ("srt", "vtt"):
+            return web.Response(text=subtitles(segments, fmt))
+        if fmt == "verbose_json":
             return web.json_response(
                 {
                     "text": text,
@@ -272,6 +288,25 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
     app.router.add_post("/v1/chat/completions", _model_endpoint(chat))
     app.router.add_post("/v1/audio/transcriptions", _model_endpoint(transcriptions))
     app.router.add_post("/v1/audio/speech", _model_endpoint(speech))
+
+
+TRANSCRIPT_FORMATS = ("json", "text", "verbose_json", "srt", "vtt")
+
+
+def subtitles(segments: list[dict[str, Any]], kind: str) -> str:
+    """SubRip or WebVTT cues, one per utterance the VAD found (its start and end in the file)."""
+
+    def stamp(seconds: float) -> str:
+        ms = round(seconds * 1000)
+        h, m, s, rest = ms // 3_600_000, ms // 60_000 % 60, ms // 1000 % 60, ms % 1000
+        return f"{h:02d}:{m:02d}:{s:02d}{',' if kind == 'srt' else '.'}{rest:03d}"
+
+    cues = [
+        (f"{i}\n" if kind == "srt" else "")
+        + f"{stamp(seg['start_s'])} --> {stamp(seg['end_s'])}\n{seg['text']}\n"
+        for i, seg in enumerate(segments, 1)
+    ]
+    return ("WEBVTT\n\n" if kind == "vtt" else "") + "\n".join(cues)
 
 
 def _too_long(seconds: float, limit: float) -> str:

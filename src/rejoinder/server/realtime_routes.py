@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from rejoinder import json_input
 from rejoinder.server.capacity import AT_CAPACITY, RETRY_AFTER_S
 from rejoinder.server.errors import error_response
 from rejoinder.server.state import ENGINE, HOST, METRICS, SETTINGS
@@ -83,8 +83,8 @@ async def realtime_call(request: web.Request) -> web.Response:
     body = await request.text()
     if request.content_type == "application/json":
         try:
-            body = json.loads(body).get("sdp", "")
-        except (json.JSONDecodeError, AttributeError):
+            body = json_input.loads(body).get("sdp", "")
+        except (json_input.BadJSON, AttributeError):
             body = ""
     if not isinstance(body, str) or "v=0" not in body:
         return error_response("the body must be an SDP offer", 400, "invalid_sdp")

@@ -35,6 +35,23 @@ BAD_EVENTS: list[tuple[str, str | bytes]] = [
     ),
     ("oversized-event", json.dumps({"type": "input_audio_buffer.append", "audio": "A" * (3 << 19)})),
     ("binary-frame", b"\x00\x01\x02"),
+    # found by probing at stop 23: a server_error, then settings that broke every later turn
+    ("deep-json", "[" * 100_000),
+    (
+        "surrogate-instructions",
+        '{"type": "session.update", "session": {"instructions": "Be brief \\udfff."}}',
+    ),
+    (
+        "huge-prefix-padding",
+        json.dumps(
+            {
+                "type": "session.update",
+                "session": {
+                    "audio": {"input": {"turn_detection": {"type": "server_vad", "prefix_padding_ms": 10**9}}}
+                },
+            }
+        ),
+    ),
 ]
 
 
@@ -219,7 +236,7 @@ class _FrameClock:
 Probe = Callable[[aiohttp.ClientSession, str], Awaitable[Outcome]]
 
 
-async def _post(
+async def post_and_check(
     client: aiohttp.ClientSession, url: str, expect: set[int], kind: str, **kwargs: Any
 ) -> Outcome:
     try:
@@ -233,7 +250,7 @@ async def _post(
 
 async def huge_speech_body(client: aiohttp.ClientSession, base: str) -> Outcome:
     body = b'{"input": "' + b"a" * (31 << 20) + b'"}'
-    return await _post(
+    return await post_and_check(
         client,
         base + "/v1/audio/speech",
         {413},
@@ -244,14 +261,16 @@ async def huge_speech_body(client: aiohttp.ClientSession, base: str) -> Outcome:
 
 
 async def long_word(client: aiohttp.ClientSession, base: str) -> Outcome:
-    return await _post(
+    return await post_and_check(
         client, base + "/v1/audio/speech", {400}, "http:20000-char-word", json={"input": "a" * 20_000}
     )
 
 
 async def huge_max_tokens(client: aiohttp.ClientSession, base: str) -> Outcome:
     body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 10**9}
-    return await _post(client, base + "/v1/chat/completions", {400}, "http:max-tokens-1e9", json=body)
+    return await post_and_check(
+        client, base + "/v1/chat/completions", {400}, "http:max-tokens-1e9", json=body
+    )
 
 
 async def oversized_upload(client: aiohttp.ClientSession, base: str) -> Outcome:
@@ -260,7 +279,7 @@ async def oversized_upload(client: aiohttp.ClientSession, base: str) -> Outcome:
         for _ in range(60):  # 60 MiB unless the server stops reading
             yield bytes(1 << 20)
 
-    return await _post(
+    return await post_and_check(
         client,
         base + "/v1/audio/transcriptions",
         {413},
@@ -313,7 +332,7 @@ async def rebinding_host(client: aiohttp.ClientSession, base: str) -> Outcome:
 
 async def cross_site_call(client: aiohttp.ClientSession, base: str) -> Outcome:
     headers = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
-    return await _post(
+    return await post_and_check(
         client, base + "/v1/realtime/calls", {403}, "http:cross-site-call", data="v=0\r\n", headers=headers
     )
 
@@ -324,7 +343,9 @@ async def transcription(client: aiohttp.ClientSession, base: str) -> Outcome:
 
     form = aiohttp.FormData()
     form.add_field("file", wav_bytes(bundled_questions()[0].audio, 24_000), filename="q.wav")
-    return await _post(client, base + "/v1/audio/transcriptions", {200}, "http:transcription", data=form)
+    return await post_and_check(
+        client, base + "/v1/audio/transcriptions", {200}, "http:transcription", data=form
+    )
 
 
 HTTP_PROBES: list[Probe] = [

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from rejoinder.soak import abuse
+from rejoinder.soak import abuse, malformed
 from rejoinder.soak.report import SoakStats, summary
 from rejoinder.soak.server import ServerProcess
 from rejoinder.soak.voice import Question, ask, bundled_questions, open_session
@@ -127,7 +127,8 @@ class _Soak:
             self.stats.outcome(outcome)
 
     async def http(self, n: int) -> None:
-        probe = abuse.HTTP_PROBES[n % len(abuse.HTTP_PROBES)]
+        probes = abuse.HTTP_PROBES + malformed.PROBES
+        probe = probes[n % len(probes)]
         async with aiohttp.ClientSession() as client:
             outcome = await self.guarded(probe.__name__, probe(client, self.server.base))
         if outcome is not None:

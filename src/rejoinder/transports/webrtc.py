@@ -26,6 +26,10 @@ from rejoinder.transports.realtime import RealtimeConnection
 log = logging.getLogger(__name__)
 
 FRAME = TRACK_RATE // 50
+CONNECT_TIMEOUT_S = 15.0
+"""A peer that has not connected this long after its offer was answered is given up, and its
+session released (found by probing: four offers whose peers never connected held every slot
+until the 300 s idle timeout). Browsers connect in a second or two."""
 """20 ms."""
 
 
@@ -108,7 +112,8 @@ def frame_to_16k(frame: Any, resampler: StreamResampler) -> np.ndarray:
 
 class WebRTCCall:
     """One peer connection = one Realtime connection; ends (once) however the peer goes away:
-    connection failed or closed, data channel closed, microphone track ended."""
+    connection failed or closed, data channel closed, microphone track ended, or never connected
+    (CONNECT_TIMEOUT_S)."""
 
     def __init__(
         self,
@@ -127,6 +132,7 @@ class WebRTCCall:
         self._on_activity = on_activity or (lambda: None)
         self._on_closed = on_closed
         self.closed = asyncio.Event()
+        self._connected = asyncio.Event()
         self.connection = connection_factory(
             self._send, audio_out=self.reply.write, audio_clear=self.reply.clear
         )
@@ -175,8 +181,17 @@ class WebRTCCall:
             self._spawn(self.close())
 
     def _on_state(self) -> None:
-        if self.pc.connectionState in ("failed", "closed", "disconnected"):
+        if self.pc.connectionState == "connected":
+            self._connected.set()
+        elif self.pc.connectionState in ("failed", "closed", "disconnected"):
             self._spawn(self.close())
+
+    async def _connect_or_close(self) -> None:
+        try:
+            await asyncio.wait_for(self._connected.wait(), CONNECT_TIMEOUT_S)
+        except TimeoutError:
+            log.info("webrtc peer never connected", extra={"after_s": CONNECT_TIMEOUT_S})
+            await self.close(f"the peer did not connect within {CONNECT_TIMEOUT_S:g} s")
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         if self.closed.is_set():
@@ -192,6 +207,7 @@ class WebRTCCall:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         await self.connection.start()
+        self._spawn(self._connect_or_close())
         return str(self.pc.localDescription.sdp)
 
     async def close(self, reason: str | None = None) -> None:

@@ -4,13 +4,13 @@ Used by the WebSocket endpoint and the WebRTC data channel."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
 
+from rejoinder import json_input
 from rejoinder.config import Config
 from rejoinder.engine import Engine
 from rejoinder.events import (
@@ -86,9 +86,9 @@ class RealtimeConnection:
                     f"event of {len(raw)} bytes exceeds the {MAX_EVENT_BYTES} byte limit", "event_too_large"
                 )
             try:
-                message = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise ProtocolError("the message is not valid JSON", "invalid_json") from None
+                message = json_input.loads(raw)
+            except json_input.BadJSON as exc:
+                raise ProtocolError(f"the message: {exc}", "invalid_json") from None
             if not isinstance(message, dict) or not isinstance(message.get("type"), str):
                 raise ProtocolError(
                     "an event must be a JSON object with a string 'type'", "missing_type", "type"

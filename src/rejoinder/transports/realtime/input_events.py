@@ -65,6 +65,12 @@ class Input:
 
     async def commit(self, message: dict[str, Any]) -> None:
         if self.settings.vad_enabled:
+            if not self.session.detector.speaking:  # it used to answer nothing at all
+                raise ProtocolError(
+                    "the input audio buffer holds no speech to commit (with turn detection on, "
+                    "speech is committed when it ends)",
+                    "input_audio_buffer_commit_empty",
+                )
             await self.session.end_audio()
             return
         if not self._manual_samples:

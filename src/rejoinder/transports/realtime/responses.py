@@ -21,6 +21,8 @@ from rejoinder.transports.realtime.input_events import Input
 from rejoinder.transports.realtime.tool_events import ToolEvents
 from rejoinder.transports.realtime.wire import ProtocolError, Wire, new_id
 
+TRUNCATE_SLACK_MS = 20
+"""A client's count of the audio it played may differ from ours by rounding (24 kHz deltas)."""
 STATUS = {"completed": "completed", "cancelled": "cancelled", "empty": "completed", "failed": "failed"}
 
 
@@ -95,6 +97,14 @@ class Responses:
         if not isinstance(end_ms, int) or isinstance(end_ms, bool) or end_ms < 0:
             raise ProtocolError(
                 "audio_end_ms must be a non-negative integer", "invalid_value", "audio_end_ms"
+            )
+        produced = self.output.log.audio_s(turn)
+        finished = any(report.index == turn for report in self.session.reports)
+        if finished and produced is not None and end_ms > round(produced * 1000) + TRUNCATE_SLACK_MS:
+            raise ProtocolError(
+                f"audio_end_ms {end_ms} is past the end of the item's audio ({round(produced * 1000)} ms)",
+                "invalid_value",
+                "audio_end_ms",
             )
         if self._truncated(turn, end_ms / 1000) is None:
             self._truncate_at[turn] = end_ms / 1000  # the turn is still running: apply when it ends
