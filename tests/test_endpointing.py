@@ -184,24 +184,77 @@ def test_words_the_text_model_finds_unfinished_hold_the_turn_to_the_cap() -> Non
     assert judged("Can you", config=SMART.model_copy(update={"turn_text_backend": "none"})).reason == "model"
 
 
-def test_the_text_model_reads_the_pause_transcript_before_the_check() -> None:
+def test_the_pause_is_read_by_both_models_before_the_check() -> None:
+    """Smart Turn and the text model start at the pause (SpeechPaused), so the check finds their
+    answers ready; the check asks Smart Turn nothing more."""
     text = ScriptedTextModel(default=0.9)
     model = ScriptedEndOfTurn(0.99)
     taker = TurnTaker(EnergyVAD(), SMART, model, ScriptedTranscriber("Can you help me?"), text_model=text)
     audio = turn()
 
-    async def go() -> None:
+    async def go() -> SpeechEnded:
         for i in range(0, audio.size, 512):
             events = await taker.feed(audio[i : i + 512])
             if any(isinstance(e, SpeechPaused) for e in events):
                 for _ in range(5):
                     await asyncio.sleep(0)
-                assert text.calls == ["Can you help me?"] and not model.calls  # the check is later
-            if any(isinstance(e, SpeechEnded) for e in events):
-                return
+                assert text.calls == ["Can you help me?"] and len(model.calls) == 1
+            if ended := [e for e in events if isinstance(e, SpeechEnded)]:
+                return ended[0]
+        raise AssertionError("the turn never ended")
+
+    end = asyncio.run(go())
+    assert len(model.calls) == 1 and text.calls == ["Can you help me?"]
+    assert end.reason == "model" and end.detail == "p=0.99 (question)"
+
+
+def _read_at_pause(early: bool) -> tuple[np.ndarray, int]:
+    """What the model read first, and how many reads had been made when SpeechPaused came."""
+    model = ScriptedEndOfTurn(0.99)
+    config = VADConfig(end_of_turn="smart", early_check=early)
+    taker = TurnTaker(EnergyVAD(), config, model, ScriptedTranscriber("Can you help me?"))
+    audio, at_pause = turn(), -1
+
+    async def go() -> None:
+        nonlocal at_pause
+        for i in range(0, audio.size, 512):
+            events = await taker.feed(audio[i : i + 512])
+            await asyncio.sleep(0)
+            if any(isinstance(e, SpeechPaused) for e in events):
+                at_pause = len(model.calls)
 
     asyncio.run(go())
-    assert len(model.calls) == 1 and text.calls == ["Can you help me?"]
+    assert len(model.calls) == 1
+    return model.calls[0], at_pause
+
+
+def test_the_early_reading_hears_as_much_silence_as_the_check_would() -> None:
+    """Read at the pause, the silence heard so far is repeated up to the first check, so the model
+    gets the same length of sound it would have got at the check."""
+    early, read_at_pause = _read_at_pause(early=True)
+    late, not_yet = _read_at_pause(early=False)
+    assert read_at_pause == 1 and not_yet == 0
+    assert early.size == late.size
+    assert np.abs(early[-round(0.19 * 16_000) :]).max() < 0.01  # the tail is still silence
+
+
+def test_an_early_reading_is_dropped_when_the_user_speaks_on() -> None:
+    """A pause read early, then more speech: the next pause is read afresh, with the new words'
+    sound in it, and the turn ends on that reading."""
+    model = ScriptedEndOfTurn(lambda audio: 0.99 if audio.size > 2.0 * 16_000 else 0.1)
+    taker = TurnTaker(EnergyVAD(), SMART, model, ScriptedTranscriber("Book a table for two."))
+    audio = np.concatenate([tone(1.0), silence(0.17), tone(0.8), silence(3.0)])
+
+    async def go() -> list[object]:
+        events: list[object] = []
+        for i in range(0, audio.size, 512):
+            events += await taker.feed(audio[i : i + 512])
+            await asyncio.sleep(0)  # as a live loop does between blocks: the early reading runs
+        return events
+
+    [end] = ends(asyncio.run(go()))
+    assert end.reason == "model" and len(model.calls) == 2
+    assert model.calls[0].size < 1.5 * 16_000 < 2.0 * 16_000 < model.calls[1].size
 
 
 def test_input_ending_mid_turn_forces_the_end() -> None:

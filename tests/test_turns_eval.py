@@ -82,6 +82,22 @@ def test_the_report_has_both_detectors_in_one_run(stages: dict[str, Any]) -> Non
     assert "false cut-offs" in turns.format_report(report)
 
 
+def test_the_late_check_row_reads_smart_turn_at_the_check() -> None:
+    """`--late-check` adds the same detector with the early reading off, beside it in one run."""
+    names = [(d.name, d.config.early_check) for d in turns.detectors(None, None, ["high"])]
+    assert names == [("silence 500 ms", True)]  # no model: the baseline alone
+    model = object()  # never called: only the rows are built here
+
+    async def transcribe(audio: Any) -> str:
+        return ""
+
+    rows = turns.detectors(model, transcribe, ["high"], sound_only=False, late_check=True)  # type: ignore[arg-type]
+    assert [(d.name, d.config.early_check) for d in rows[1:]] == [
+        ("smart (high)", True),
+        ("read at the check (high)", False),
+    ]
+
+
 def test_a_cue_interrupts_and_a_backchannel_does_not(stages: dict[str, Any]) -> None:
     clips = load()
     agent = next(c for c in clips if c.set == "agent")

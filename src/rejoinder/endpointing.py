@@ -128,6 +128,9 @@ class TurnTaker:
         self._reading: asyncio.Task[tuple[str, str]] | None = None
         """The pause's transcript and its verdict (`_read`), started with the transcript so the
         text model has answered by the check."""
+        self._early: asyncio.Task[float | None] | None = None
+        """The model's reading of the pause's sound, started with the transcript so that the first
+        check finds it (nearly) done instead of adding the model's time to the silence waited."""
         self.check_ms: list[float] = []
         """Wall time of each check so far (model and transcript, queueing included)."""
         self._next_check_ms = self.policy.first_check_ms
@@ -184,7 +187,7 @@ class TurnTaker:
                 self._start_transcript(self.detector.utterance())
             assert self._reading is not None
             probability, (text, self._unfinished) = await asyncio.gather(
-                self._probability_now(), asyncio.shield(self._reading)
+                self._first_probability(), asyncio.shield(self._reading)
             )
             self._question = text.strip().endswith("?")
         else:
@@ -205,10 +208,38 @@ class TurnTaker:
             return None
         return self._end("model", f"p={probability:.2f}" + (" (question)" if self._question else ""))
 
-    async def _probability_now(self) -> float | None:
+    async def _first_probability(self) -> float | None:
+        """The pause's early reading (`_start_early`) if there is one, else the model now."""
+        early, self._early = self._early, None
+        return await early if early is not None else await self._probability_now()
+
+    def _start_early(self) -> None:
+        """Reads the pause as it will sound at the first check: the silence heard so far is
+        repeated up to `first_check_ms` (measured: read with only the 96 ms heard, Smart Turn's
+        probability fell for complete turns, and 6 % more of them waited for the cap)."""
         assert self.model is not None
+        self._drop_early()
+        audio = self.detector.turn_audio(self.model.window_s)
+        missing = round(
+            (self.policy.first_check_ms - self.detector.silence_ms) * self.model.sample_rate / 1000
+        )
+        heard = round(self.detector.silence_ms * self.model.sample_rate / 1000)
+        if missing > 0 and heard > 0:
+            tail = audio[-heard:]
+            audio = np.concatenate([audio, np.resize(tail, missing)])[
+                -round(self.model.window_s * self.model.sample_rate) :
+            ]
+        task = asyncio.ensure_future(self._probability_now(audio))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._early = task
+
+    async def _probability_now(self, audio: np.ndarray | None = None) -> float | None:
+        """The model's probability that the turn is over, on `audio` or the turn's sound now."""
+        assert self.model is not None
+        if audio is None:
+            audio = self.detector.turn_audio(self.model.window_s)
         try:
-            return float(await self.model.probability(self.detector.turn_audio(self.model.window_s)))
+            return float(await self.model.probability(audio))
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -255,6 +286,8 @@ class TurnTaker:
             self._drop_transcript()
             if self.transcribe is not None:
                 self._start_transcript(event.audio)
+            if self.model is not None and self.config.early_check:
+                self._start_early()
             return event
         if isinstance(event, SpeechStarted | SpeechResumed):
             self._drop_transcript()
@@ -272,6 +305,7 @@ class TurnTaker:
         )
         self.pause_transcript = None  # the turn owns it now (the speculation may be awaiting it)
         self._drop_reading()
+        self._drop_early()
         self._reset()
         return ended
 
@@ -305,6 +339,12 @@ class TurnTaker:
         if task is not None and not task.done():
             task.cancel()
         self._drop_reading()
+        self._drop_early()
+
+    def _drop_early(self) -> None:
+        early, self._early = self._early, None
+        if early is not None and not early.done():
+            early.cancel()
 
     def _drop_reading(self) -> None:
         reading, self._reading = self._reading, None

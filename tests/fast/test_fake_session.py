@@ -436,7 +436,7 @@ def test_the_words_so_far_are_prefilled_while_the_user_speaks() -> None:
 
     asyncio.run(talk())
     early = [m for m in llm.prefilled if m[-1]["role"] == "user"]
-    assert len(early) == 2  # at 1 s and 2 s of speech
+    assert len(early) == 4  # at 0.5, 1, 1.5 and 2 s of speech
     assert all(m[-1]["content"] == SCRIPT[0] and m[0]["role"] == "system" for m in early)
     [report] = session.reports
     assert report.transcript == SCRIPT[0] and report.reply == "Rome is the capital of Italy."

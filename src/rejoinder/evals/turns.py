@@ -268,10 +268,12 @@ def detectors(
     baseline_ms: int = 500,
     sound_only: bool = True,
     text_model: TextEndOfTurn | None = None,
+    late_check: bool = False,
 ) -> list[Detector]:
     """The fixed-silence baseline, then per eagerness the smart detector (with the transcript when
-    a transcriber is given, and the text model when one is given, then the same without it) and,
-    with `sound_only`, the model without the transcript."""
+    a transcriber is given, and the text model when one is given, then the same without it; with
+    `late_check`, the same with Smart Turn read at the check, not early) and, with `sound_only`,
+    the model without the transcript."""
     found = [
         Detector(f"silence {baseline_ms} ms", VADConfig(end_of_turn="silence", min_silence_ms=baseline_ms))
     ]
@@ -283,6 +285,11 @@ def detectors(
             found.append(Detector(f"smart ({e})", config, model, transcribe, text_model=text_model))
             if text_model is not None:
                 found.append(Detector(f"no text model ({e})", config, model, transcribe))
+            if late_check:
+                late = config.model_copy(update={"early_check": False})
+                found.append(
+                    Detector(f"read at the check ({e})", late, model, transcribe, text_model=text_model)
+                )
         if sound_only or transcribe is None:
             found.append(Detector(f"model only ({e})", config, model))
     return found
@@ -318,6 +325,7 @@ def run(
     split: str | None = None,
     cache: Path | None = None,
     text_model: TextEndOfTurn | bool | None = True,
+    late_check: bool = False,
 ) -> dict[str, Any]:
     """The endpointing evaluation (and, with `interruptions`, the barge-in one) as a JSON-ready
     dict; `format_report` prints it. Models not given are loaded here (`text_model` True: the
@@ -340,7 +348,7 @@ def run(
     if memo is not None and words is not None:
         words = memo.text_model(words)
     compared = detectors(
-        memo, memo.transcribe if memo else transcribe, eagerness, baseline_ms, sound_only, words
+        memo, memo.transcribe if memo else transcribe, eagerness, baseline_ms, sound_only, words, late_check
     )
     try:
         results = asyncio.run(evaluate(vad, compared, clips, progress))
@@ -386,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-text-model", action="store_true", help="leave out the text model (and its comparison rows)"
     )
+    parser.add_argument("--late-check", action="store_true", help="also Smart Turn read at the check")
     parser.add_argument(
         "--cache", type=Path, default=None, help="remember model and STT answers in this file (re-runs)"
     )
@@ -395,6 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cache=args.cache,
         sound_only=not args.no_sound_only,
         text_model=not args.no_text_model,
+        late_check=args.late_check,
         eagerness=args.eagerness,
         baseline_ms=args.baseline_ms,
         interruptions=args.interruptions,
