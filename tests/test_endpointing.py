@@ -208,11 +208,11 @@ def test_the_pause_is_read_by_both_models_before_the_check() -> None:
     assert end.reason == "model" and end.detail == "p=0.99 (question)"
 
 
-def _read_at_pause(early: bool) -> tuple[np.ndarray, int]:
+def _read_at_pause(early: bool, words: bool = True) -> tuple[np.ndarray, int]:
     """What the model read first, and how many reads had been made when SpeechPaused came."""
     model = ScriptedEndOfTurn(0.99)
     config = VADConfig(end_of_turn="smart", early_check=early)
-    taker = TurnTaker(EnergyVAD(), config, model, ScriptedTranscriber("Can you help me?"))
+    taker = TurnTaker(EnergyVAD(), config, model, ScriptedTranscriber("Can you help me?") if words else None)
     audio, at_pause = turn(), -1
 
     async def go() -> None:
@@ -235,6 +235,8 @@ def test_the_early_reading_hears_as_much_silence_as_the_check_would() -> None:
     late, not_yet = _read_at_pause(early=False)
     assert read_at_pause == 1 and not_yet == 0
     assert early.size == late.size
+    by_sound, read_by_sound = _read_at_pause(early=True, words=False)  # no transcript: the same
+    assert read_by_sound == 1 and by_sound.size == late.size
     assert np.abs(early[-round(0.19 * 16_000) :]).max() < 0.01  # the tail is still silence
 
 

@@ -191,7 +191,7 @@ class TurnTaker:
             )
             self._question = text.strip().endswith("?")
         else:
-            probability = await self._probability_now()
+            probability = await self._first_probability()
         self._check_ms = (time.perf_counter() - t0) * 1000
         self.check_ms.append(self._check_ms)
         if probability is None:  # the model failed: the fixed silence decides this pause
@@ -216,7 +216,7 @@ class TurnTaker:
     def _start_early(self) -> None:
         """Reads the pause as it will sound at the first check: the silence heard so far is
         repeated up to `first_check_ms` (measured: read with only the 96 ms heard, Smart Turn's
-        probability fell for complete turns, and 6 % more of them waited for the cap)."""
+        probability fell for complete turns: 7 of the 107 in the eval set fewer ended at once)."""
         assert self.model is not None
         self._drop_early()
         audio = self.detector.turn_audio(self.model.window_s)
