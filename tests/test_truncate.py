@@ -56,13 +56,17 @@ def test_item_truncate_keeps_only_what_the_client_played(engine: Engine) -> None
         assert 0 < len(kept["content"].split()) < 8  # about three words a second
         assert conn.session.reports[-1].reply == kept["content"]
 
-        # Truncating later than before never brings words back; bad requests are errors.
+        # Truncating later than before (within the audio) never brings words back; past the end of
+        # the item's audio, and other bad requests, are errors.
+        produced_ms = round(conn.responses.output.log.audio_s(conn.session.reports[-1].index) * 1000)
+        assert produced_ms > 2400, produced_ms
         await conn.handle(
-            json.dumps({"type": "conversation.item.truncate", "item_id": item_id, "audio_end_ms": 60_000})
+            json.dumps({"type": "conversation.item.truncate", "item_id": item_id, "audio_end_ms": 2400})
         )
         await until("conversation.item.truncated")
         assert conn.session.history[-1] == kept
         for bad, code in [
+            ({"item_id": item_id, "audio_end_ms": produced_ms + 1000}, "invalid_value"),
             ({"item_id": "item_nope", "audio_end_ms": 10}, "item_not_found"),
             ({"item_id": item_id, "audio_end_ms": -1}, "invalid_value"),
             ({"item_id": item_id, "audio_end_ms": "10"}, "invalid_value"),
