@@ -3,12 +3,15 @@ plain, valid text that everything downstream accepts.
 
 Found by probing the server: 100,000 nested brackets made Python's parser raise RecursionError
 (an HTTP 500, a Realtime `server_error`), and a lone UTF-16 surrogate escape ("\\ud800" is valid
-JSON) was accepted, then failed inside llama.cpp's JSON and the TTS for every later turn.
+JSON) was accepted, then failed inside llama.cpp's JSON and the TTS for every later turn. An
+integer of more than 4,300 digits made Python's int conversion raise a plain ValueError (again a
+500 and a `server_error`).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 MAX_DEPTH = 64
@@ -20,14 +23,16 @@ class BadJSON(ValueError):
 
 
 def loads(raw: str | bytes) -> Any:
-    """Parse `raw`; BadJSON if it is not valid JSON, nests deeper than MAX_DEPTH, or holds a
-    string that is not valid Unicode."""
+    """Parse `raw`; BadJSON if it is not valid JSON, nests deeper than MAX_DEPTH, holds a number
+    Python will not convert, or a string that is not valid Unicode."""
     try:
         value = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise BadJSON("not valid JSON") from None
     except RecursionError:
         raise BadJSON(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:  # not a JSONDecodeError: an integer longer than sys.get_int_max_str_digits()
+        raise BadJSON(f"a number has more than {sys.get_int_max_str_digits()} digits") from None
     check(value)
     return value
 

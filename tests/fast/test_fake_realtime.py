@@ -309,3 +309,80 @@ def test_a_burst_of_responses_leaves_one_running_and_ends_every_one() -> None:
     assert len(created) == 20 and [i for i, _ in done] == created  # each ends, in order
     assert [status for _, status in done] == ["cancelled"] * 19 + ["completed"]
     assert not client.invalid and not client.errors()
+
+
+def test_a_create_response_that_is_not_a_boolean_is_refused_and_changes_nothing() -> None:
+    """ "no" used to be taken as true (bool("no")), and the rest of the setting applied anyway."""
+
+    async def go() -> Client:
+        client = Client()
+        td = {"type": "server_vad", "silence_duration_ms": 900, "create_response": "no"}
+        await client.send("session.update", session={"audio": {"input": {"turn_detection": td}}})
+        await client.until("error")
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    [error] = client.errors()
+    assert error["param"] == "session.audio.input.turn_detection.create_response"
+    assert "boolean" in error["message"]
+    settings = client.connection.settings
+    assert settings.create_response is True and settings.config.vad.min_silence_ms != 900
+
+
+def test_a_number_python_will_not_convert_is_refused_as_json() -> None:
+    """An integer of 5,000 digits made int() raise ValueError: a server_error."""
+
+    async def go() -> Client:
+        client = Client()
+        await client.connection.handle(
+            '{"type": "response.create", "response": {"max_output_tokens": 1' + "0" * 5000 + "}}"
+        )
+        await client.until("error")
+        await client.connection.close()
+        return client
+
+    [error] = asyncio.run(go()).errors()
+    assert error["type"] == "invalid_request_error" and error["code"] == "invalid_json"
+    assert "digits" in error["message"]
+
+
+def test_a_manual_commit_is_transcribed_once() -> None:
+    """With turn detection off, the commit sent the transcript and response.create sent it again."""
+
+    async def go() -> Client:
+        client = Client()
+        await client.send("session.update", session={"audio": {"input": {"turn_detection": None}}})
+        await client.send("input_audio_buffer.append", audio=b64(tone(0, 0.8, rate=PCM_RATE)))
+        await client.send("input_audio_buffer.commit")
+        await client.send("response.create")
+        await client.until("response.done")
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    done = [e for e in client.sent if e["type"] == "conversation.item.input_audio_transcription.completed"]
+    assert len(done) == 1 and abs(done[0]["usage"]["seconds"] - 0.8) < 0.05, done
+    assert not client.errors() and not client.invalid
+
+
+def test_a_truncation_of_a_running_response_past_its_audio_is_refused() -> None:
+    """A huge audio_end_ms for a response still speaking reached a float division: server_error."""
+
+    async def go() -> Client:
+        client = Client("word " * 40)
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Talk."}]}
+        await client.send("conversation.item.create", item=item)
+        await client.send("response.create")
+        added = (await client.until("response.output_item.added"))[0]
+        await client.send(
+            "conversation.item.truncate", item_id=added["item"]["id"], content_index=0, audio_end_ms=10**300
+        )
+        await client.until("error")
+        await client.until("response.done")
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    [error] = client.errors()
+    assert error["type"] == "invalid_request_error" and error["param"] == "audio_end_ms", error

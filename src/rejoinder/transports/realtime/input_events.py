@@ -149,11 +149,13 @@ class Input:
         self.last_item = item
 
     async def transcribed(self, event: Transcribed) -> None:
-        if event.turn in self._item_ids:
+        """Once per spoken item: a manual commit is transcribed when committed, and its turn
+        reports the same words again at response.create (it used to send them twice)."""
+        if event.turn in self._item_ids and event.turn in self._spoken_s:
             await self.wire.send(
                 "conversation.item.input_audio_transcription.completed",
                 item_id=self._item_ids[event.turn],
                 content_index=0,
                 transcript=event.text,
-                usage={"type": "duration", "seconds": round(self._spoken_s.get(event.turn, 0.0), 3)},
+                usage={"type": "duration", "seconds": round(self._spoken_s.pop(event.turn), 3)},
             )

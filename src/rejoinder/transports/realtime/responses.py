@@ -98,11 +98,12 @@ class Responses:
             raise ProtocolError(
                 "audio_end_ms must be a non-negative integer", "invalid_value", "audio_end_ms"
             )
-        produced = self.output.log.audio_s(turn)
-        finished = any(report.index == turn for report in self.session.reports)
-        if finished and produced is not None and end_ms > round(produced * 1000) + TRUNCATE_SLACK_MS:
+        # No client can have played more than was produced so far, running turn or not (a huge
+        # value for a running turn used to reach a float division: a server_error).
+        produced_ms = round((self.output.log.audio_s(turn) or 0.0) * 1000)
+        if end_ms > produced_ms + TRUNCATE_SLACK_MS:
             raise ProtocolError(
-                f"audio_end_ms {end_ms} is past the end of the item's audio ({round(produced * 1000)} ms)",
+                f"audio_end_ms {end_ms} is past the end of the item's audio ({produced_ms} ms so far)",
                 "invalid_value",
                 "audio_end_ms",
             )

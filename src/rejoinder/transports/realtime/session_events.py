@@ -171,7 +171,8 @@ class SessionSettings:
             raise ProtocolError(
                 f"{param}.{key}: {first_error(exc)}", "invalid_value", f"{param}.{key}"
             ) from None
-        self.config.vad = vad
-        self.create_response = bool(td.get("create_response", True))
+        create = expect(td.get("create_response", True), bool, f"{param}.create_response", "a boolean")
+        self.config.vad = vad  # only once every field is known good
+        self.create_response = create
         self.vad_enabled = True
         self.session.reset_detector()
