@@ -53,6 +53,15 @@ class StreamResampler:
             return samples.astype(np.float32, copy=False)
         return self._stream.resample_chunk(samples.astype(np.float32, copy=False), last=last)
 
+    def flush(self) -> FloatArray:
+        """The samples the filter still holds (about 35 ms at 24 -> 16 kHz), and a fresh start:
+        without it a manual commit lost the end of its last word."""
+        if self._stream is None:
+            return np.zeros(0, np.float32)
+        tail = self._stream.resample_chunk(np.zeros(0, np.float32), last=True)
+        self._stream.clear()
+        return tail
+
 
 def probe_duration(path: Path) -> float | None:
     """Duration in seconds from the container header, when it states one."""

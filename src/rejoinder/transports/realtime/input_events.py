@@ -75,7 +75,7 @@ class Input:
             return
         if not self._manual_samples:
             raise ProtocolError("the input audio buffer is empty", "input_audio_buffer_commit_empty")
-        audio = np.concatenate(self._manual)
+        audio = np.concatenate([*self._manual, self._resample.flush()])
         self._manual, self._manual_samples = [], 0
         self._item_ids[self.session.next_turn] = item = new_id("item")
         self._spoken_s[self.session.next_turn] = audio.size / SAMPLE_RATE
@@ -85,6 +85,7 @@ class Input:
 
     async def clear(self, message: dict[str, Any]) -> None:
         self._manual, self._manual_samples = [], 0
+        self._resample.flush()  # the cleared audio's tail must not start the next utterance
         self.session.reset_detector()
         await self.wire.send("input_audio_buffer.cleared")
 
