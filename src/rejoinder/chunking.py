@@ -71,6 +71,13 @@ first_joiner_words), unless the word before binds to it ("by which", "and so", "
 _BINDS = frozenset(
     "by in of to on at for from with into during through about under over and or not even just".split()  # noqa: SIM905
 )
+_VERB = re.compile(r"\s(?=(?:is|are|was|were|has|have|had|lies|sits|boils|freezes)\s)", re.I)
+"""Before the verb after a long subject, where a speaker may breathe: "The largest planet in the
+solar system | is Jupiter." (config first_verb_words); not after a pronoun or a word that binds."""
+_SUBJECT_ENDS_NOT = _BINDS | frozenset(
+    "it this that there here he she they we you i what who which whose a an the".split()  # noqa: SIM905
+    + "its their his her my our your will would shall should can could may might must do does did".split()  # noqa: SIM905
+)
 
 
 def _is_emoji(ch: str) -> bool:
@@ -179,6 +186,18 @@ class ClauseChunker:
             piece, self._buf = self._buf[:cut], self._buf[cut:]
             out += self._emit(piece)
 
+    @staticmethod
+    def _first_cuts(
+        region: str, before_word: re.Pattern[str], min_words: int, not_after: frozenset[str]
+    ) -> list[int]:
+        """Where the first clause may end ahead of a word `before_word` finds: the first such place
+        with at least `min_words` words before it, the last of which is not in `not_after`."""
+        for match in before_word.finditer(region):
+            before = region[: match.start()].split()
+            if len(before) >= min_words and before[-1].lower().strip(",;:") not in not_after:
+                return [match.start() + 1]
+        return []
+
     def _next_cut(self, final: bool) -> int | None:
         buf = self._buf
         # Code fences are handled a whole line at a time: their content is never spoken.
@@ -210,12 +229,10 @@ class ClauseChunker:
                 break
         if self.emitted == 0 and not cuts:
             # the first clause also ends before "because", "which", "but"...: "The sky is blue |
-            # because sunlight scatters" starts speaking a clause sooner than at the full stop
-            for match in _JOINER.finditer(region):
-                before = region[: match.start()].split()
-                if len(before) >= self.config.first_joiner_words and before[-1].lower() not in _BINDS:
-                    cuts.append(match.start() + 1)
-                    break
+            # because sunlight scatters" starts speaking a clause sooner than at the full stop;
+            # and before the verb after a long subject
+            cuts += self._first_cuts(region, _JOINER, self.config.first_joiner_words, _BINDS)
+            cuts += self._first_cuts(region, _VERB, self.config.first_verb_words, _SUBJECT_ENDS_NOT)
         if cuts:
             return min(cuts)
         words = len(region.split())

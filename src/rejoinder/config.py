@@ -214,6 +214,12 @@ class ChunkerConfig(_Strict):
         description="words before the first clause may end ahead of 'because', 'which', 'but'... "
         "(a very large number turns this off)",
     )
+    first_verb_words: int = Field(
+        4,
+        ge=1,
+        description="words of subject before the first clause may end ahead of its verb: 'The capital of "
+        "Italy | is Rome.' (a very large number turns this off)",
+    )
     min_words: int = Field(6, ge=1, description="words before later clauses may be cut at a comma")
     max_words: int = Field(30, ge=4, description="a clause longer than this is cut at a space")
 

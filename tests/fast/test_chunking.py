@@ -35,11 +35,11 @@ def test_numbers_with_commas_and_decimals_stay_whole() -> None:
 def test_first_clause_is_released_at_a_comma_before_the_sentence_ends() -> None:
     chunker = ClauseChunker()
     released: list[str] = []
-    for piece in ["The capital", " of Italy", " is Rome,", " a city", " of seven hills"]:
+    for piece in ["Rome is", " the capital", " of Italy,", " a city", " of seven hills"]:
         released += chunker.push(piece)
         if released:
             break
-    assert released == ["The capital of Italy is Rome,"]
+    assert released == ["Rome is the capital of Italy,"]
 
 
 def test_a_single_word_before_a_comma_is_not_a_clause() -> None:
@@ -127,3 +127,29 @@ def test_first_clause_may_end_before_a_word_that_opens_a_new_clause() -> None:
     assert chunks("The sky is blue because sunlight scatters.", config=off) == [
         "The sky is blue because sunlight scatters."
     ]
+
+
+def test_first_clause_may_end_before_the_verb_after_a_long_subject() -> None:
+    """Four words of subject or more, only in the first clause, never after a pronoun or a word that
+    binds to the verb; the later clause keeps the rest of the sentence."""
+    assert chunks("The largest planet in the solar system is Jupiter. It is big.") == [
+        "The largest planet in the solar system",
+        "is Jupiter.",
+        "It is big.",
+    ]
+    assert chunks("The capital of Italy is Rome, which is old. The capital of Spain is Madrid.") == [
+        "The capital of Italy",
+        "is Rome, which is old.",
+        "The capital of Spain is Madrid.",  # later clauses wait for punctuation
+    ]
+    for whole in [
+        "A spider has eight legs.",  # two words of subject
+        "There are seven days in a week.",
+        "I think that it is Paris.",  # a pronoun before the verb
+        "Photosynthesis is the process by which plants make food.",
+        "To find out how much you will have in 30 years we multiply.",  # "will have": one verb
+        "Answers to questions like these must have evidence.",
+    ]:
+        assert chunks(whole) == [whole]
+    off = ChunkerConfig(first_verb_words=1000)
+    assert chunks("The capital of Italy is Rome.", config=off) == ["The capital of Italy is Rome."]

@@ -111,8 +111,8 @@ def test_chunker_output_is_speakable_and_keeps_a_minus_in_one_clause() -> None:
     for ch in "The answer to 15 - 7 is 8, and 12 × 4 = 48. It costs $5.50 at 3:05 pm. Done":
         out += chunker.push(ch)
     assert out + chunker.flush() == [
-        "The answer to 15 minus 7 is 8,",
-        "and 12 times 4 is 48.",
+        "The answer to 15 minus 7",  # the first clause ends before the verb (not at the minus)
+        "is 8, and 12 times 4 is 48.",
         "It costs 5 dollars and 50 cents at 3 oh 5 PM.",
         "Done",
     ]
