@@ -41,6 +41,12 @@ class Client:
     async def send(self, type_: str, **fields: Any) -> None:
         await self.connection.handle(json.dumps({"type": type_, **fields}))
 
+    async def ask(self, text: str) -> None:
+        """A typed user message and a response.create."""
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+        await self.send("conversation.item.create", item=item)
+        await self.send("response.create")
+
     async def until(self, kind: str, count: int = 1, timeout: float = 10) -> list[dict[str, Any]]:
         async with asyncio.timeout(timeout):
             while len(found := [e for e in self.sent if e["type"] == kind]) < count:
@@ -66,9 +72,7 @@ def test_a_spoken_turn_and_a_typed_turn_send_only_valid_events() -> None:
                 await asyncio.sleep(0.02)
         done = (await client.until("response.done"))[0]["response"]
         assert done["status"] == "completed" and done["output"][0]["content"][0]["transcript"]
-        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "More?"}]}
-        await client.send("conversation.item.create", item=item)
-        await client.send("response.create")
+        await client.ask("More?")
         await client.until("response.done", 2)
         await client.send("conversation.item.truncate", item_id=done["output"][0]["id"], audio_end_ms=100)
         await client.until("conversation.item.truncated")
@@ -181,9 +185,7 @@ def test_bad_fields_get_a_human_error_naming_the_field(event: dict[str, Any], pa
     async def go() -> Client:
         client = Client()
         await client.connection.handle(json.dumps(event))
-        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
-        await client.send("conversation.item.create", item=item)  # the session goes on
-        await client.send("response.create")
+        await client.ask("Hi")  # the session goes on
         await client.until("response.done")
         await client.connection.close()
         return client
@@ -213,9 +215,7 @@ def test_json_no_model_can_take_is_refused_and_the_session_goes_on(raw: str, wor
     async def go() -> Client:
         client = Client()
         await client.connection.handle(raw)
-        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
-        await client.send("conversation.item.create", item=item)
-        await client.send("response.create")
+        await client.ask("Hi")
         await client.until("response.done")
         await client.connection.close()
         return client
@@ -233,9 +233,7 @@ def test_a_truncation_past_the_end_of_the_audio_is_refused() -> None:
 
     async def go() -> tuple[Client, int]:
         client = Client()
-        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
-        await client.send("conversation.item.create", item=item)
-        await client.send("response.create")
+        await client.ask("Hi")
         done = (await client.until("response.done"))[0]["response"]
         deltas = [e["delta"] for e in client.sent if e["type"] == "response.output_audio.delta"]
         played_ms = sum(len(base64.b64decode(d)) // 2 for d in deltas) * 1000 // PCM_RATE
@@ -271,11 +269,8 @@ def test_a_commit_with_no_speech_open_gets_an_error_not_silence() -> None:
 def test_a_replaced_response_still_gets_its_response_done() -> None:
     async def go() -> Client:
         client = Client("word " * 12)
-        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "One"}]}
-        await client.send("conversation.item.create", item=item)
-        await client.send("response.create")
-        await client.send("conversation.item.create", item=item)
-        await client.send("response.create")  # replaces the first before it says anything
+        await client.ask("One")
+        await client.ask("One")  # replaces the first before it says anything
         await client.until("response.done", 2)
         await client.connection.close()
         return client
@@ -293,10 +288,8 @@ def test_a_burst_of_responses_leaves_one_running_and_ends_every_one() -> None:
 
     async def go() -> Client:
         client = Client("word " * 12)
-        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Count."}]}
         for _ in range(20):
-            await client.send("conversation.item.create", item=item)
-            await client.send("response.create")
+            await client.ask("Count.")
             gc.collect()  # nothing a turn needs may be collected while it waits
         await client.until("response.done", 20, timeout=5)
         await client.connection.close()
@@ -363,9 +356,8 @@ def test_a_manual_commit_is_transcribed_once() -> None:
 
     client = asyncio.run(go())
     done = [e for e in client.sent if e["type"] == "conversation.item.input_audio_transcription.completed"]
-    assert len(done) == 1 and done[0]["usage"]["seconds"] == 0.8, (
-        done
-    )  # all of it (35 ms stayed in the resampler)
+    # all of it: 35 ms used to stay in the resampler
+    assert len(done) == 1 and done[0]["usage"]["seconds"] == 0.8, done
     assert not client.errors() and not client.invalid
 
 
@@ -374,9 +366,7 @@ def test_a_truncation_of_a_running_response_past_its_audio_is_refused() -> None:
 
     async def go() -> Client:
         client = Client("word " * 40)
-        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Talk."}]}
-        await client.send("conversation.item.create", item=item)
-        await client.send("response.create")
+        await client.ask("Talk.")
         added = (await client.until("response.output_item.added"))[0]
         await client.send(
             "conversation.item.truncate", item_id=added["item"]["id"], content_index=0, audio_end_ms=10**300
