@@ -15,7 +15,9 @@ import pytest
 
 from rejoinder.backends.llamacpp import LlamaCppLLM
 from rejoinder.config import LLMConfig
-from rejoinder.stages.llm import GenerationParams, Message, ToolCall
+from rejoinder.errors import BadInputError
+from rejoinder.stages.llm import GenerationParams, Message, OpenAITool, ToolCall
+from rejoinder.tools.client import MAX_REPEAT, _check_parameters
 from rejoinder.tools.loop import ToolEvent, reply_with_tools
 from rejoinder.tools.prompt import tool_system_prompt
 from rejoinder.tools.runner import ToolRunner
@@ -81,3 +83,34 @@ async def _collect_reply(llm: LlamaCppLLM, tools: ToolSet, text: str, choice: st
     ]
     params = GenerationParams(temperature=0.0, max_tokens=48, seed=0)
     return [i async for i in reply_with_tools(llm, prompt, params, ToolRunner(tools), choice)]
+
+
+def _tool(parameters: dict[str, object]) -> list[OpenAITool]:
+    return [
+        {
+            "type": "function",
+            "function": {"name": "note", "description": "Take a note.", "parameters": parameters},
+        }
+    ]
+
+
+def test_what_llama_cpp_refuses_in_a_tool_request_is_the_callers_error(qwen_15b: Path) -> None:
+    """Found by probing the server: a prompt over the context and a grammar llama.cpp will not
+    parse came out of stream_chat as RuntimeError (HTTP 500, Realtime server_error); the largest
+    count the tool checks let through still compiles."""
+    llm = LlamaCppLLM(LLMConfig(model=str(qwen_15b), context=512, seed=0))
+    params = GenerationParams(temperature=0.0, max_tokens=4, seed=0)
+
+    async def run(text: str, parameters: dict[str, object]) -> list[str | ToolCall]:
+        messages: list[Message] = [{"role": "user", "content": text}]
+        return [i async for i in llm.stream_chat(messages, params, _tool(parameters), "required")]
+
+    text_field = {"type": "object", "properties": {"text": {"type": "string"}}}
+    with pytest.raises(BadInputError, match="context holds 512"):
+        asyncio.run(run("漢" * 600, text_field))
+    huge = {"type": "object", "properties": {"text": {"type": "string", "minLength": 100_000}}}
+    with pytest.raises(BadInputError, match="grammar"):
+        asyncio.run(run("Note: milk.", huge))
+    largest = {"type": "object", "properties": {"text": {"type": "string", "maxLength": MAX_REPEAT}}}
+    _check_parameters(largest, "parameters")  # accepted by the checks ...
+    assert asyncio.run(run("Note: milk.", largest))  # ... and by llama.cpp

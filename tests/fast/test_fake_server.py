@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from fake_engine import fake_engine
-from rejoinder.backends.fake import tone
+from rejoinder.backends.fake import FakeLLM, tone
 from rejoinder.transports import webrtc
 from server_helpers import connect, running_server
 from test_webrtc import FileTrack
@@ -147,7 +147,8 @@ def test_past_the_limit_a_client_is_refused_quickly_and_the_others_stay() -> Non
 
 def test_http_bodies_no_model_can_take_get_a_400_not_a_500() -> None:
     """Found by probing: deep nesting (RecursionError), lone surrogates (llama.cpp's JSON) and
-    multipart bodies without their boundary each gave HTTP 500."""
+    multipart bodies without their boundary each gave HTTP 500, as did a tool message's text part
+    that was not a string."""
     deep = "[" * 100_000
     surrogate = '{"model": "x", "messages": [{"role": "user", "content": "\\ud800 hi"}]}'
     speech = '{"model": "x", "voice": "alloy", "input": "Hello \\udfff there"}'
@@ -161,6 +162,14 @@ def test_http_bodies_no_model_can_take_get_a_400_not_a_500() -> None:
             ]
         }
     )
+    tool_text_number = json.dumps(  # a TypeError: 500
+        {
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "tool", "tool_call_id": "x", "content": [{"type": "text", "text": 5}]},
+            ]
+        }
+    )
     cases = [
         ("/v1/chat/completions", deep, "application/json", "nested deeper"),
         ("/v1/audio/speech", deep, "application/json", "nested deeper"),
@@ -169,6 +178,7 @@ def test_http_bodies_no_model_can_take_get_a_400_not_a_500() -> None:
         ("/v1/audio/transcriptions", "--x\r\n\r\n", "multipart/form-data; boundary=zzz", "malformed"),
         ("/v1/audio/transcriptions", "--x\r\n\r\n", "multipart/form-data", "multipart"),
         ("/v1/chat/completions", long_tool_result, "application/json", "longer than the limit"),
+        ("/v1/chat/completions", tool_text_number, "application/json", "must be a string"),
     ]
 
     async def go(base: str) -> list[tuple[int, dict[str, Any]]]:
@@ -235,3 +245,34 @@ def test_the_soaks_abuse_holds_on_the_fake_server() -> None:
         outcomes = asyncio.run(go(base))
     failed = [o for o in outcomes if not o.ok]
     assert not failed and len(outcomes) == len(abuse.BAD_EVENTS) + 1 + len(malformed.PROBES), failed
+
+
+class FailsAfterOneWord(FakeLLM):
+    async def stream(self, messages: Any, params: Any) -> Any:
+        yield "Rome "
+        raise RuntimeError("the model stopped")
+
+
+def test_a_streamed_chat_the_model_refuses_is_a_400_and_a_later_failure_ends_the_stream() -> None:
+    """Found by probing: a prompt over the context was refused after the 200 and the first event
+    had gone out; the 400 was written into the open stream and the client waited for [DONE]."""
+    body = {"messages": [{"role": "user", "content": "漢" * 1000}], "stream": True}
+
+    async def go(base: str, payload: dict[str, Any]) -> tuple[int, str]:
+        async with (
+            aiohttp.ClientSession() as client,
+            client.post(base + "/v1/chat/completions", json=payload, timeout=aiohttp.ClientTimeout(10)) as r,
+        ):
+            return r.status, await r.text()
+
+    with running_server(fake_engine(llm=FakeLLM(context=2048))) as base:
+        status, text = asyncio.run(go(base, body))
+        assert status == 400 and "context holds 2048" in json.loads(text)["error"]["message"], text
+        status, text = asyncio.run(go(base, {**body, "messages": [{"role": "user", "content": "Hi"}]}))
+        assert status == 200 and text.endswith("data: [DONE]\n\n")  # a fitting prompt still streams
+    with running_server(fake_engine(llm=FailsAfterOneWord())) as base:
+        status, text = asyncio.run(go(base, {**body, "messages": [{"role": "user", "content": "Hi"}]}))
+    events = [json.loads(line[6:]) for line in text.split("\n\n") if line.startswith("data: {")]
+    assert status == 200 and text.endswith("data: [DONE]\n\n"), text
+    assert events[1]["choices"][0]["delta"]["content"] == "Rome "
+    assert events[-1]["error"]["message"] == "the model stopped"

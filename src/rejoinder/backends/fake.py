@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from rejoinder.audio import SAMPLE_RATE
+from rejoinder.errors import BadInputError
 from rejoinder.stages.llm import GenerationParams, Message, OpenAITool, ToolCall, ToolChoice
 from rejoinder.stages.stt import Transcript
 
@@ -94,8 +95,11 @@ class FakeLLM:
         reply: Reply = "Hello there.",
         delay_s: float = 0.02,
         tool_calls: ToolScript | None = None,
+        context: int | None = None,
     ) -> None:
         self.reply, self.delay_s = reply, delay_s
+        self.context = context
+        """Refuse prompts longer than this, counting a UTF-8 byte as a token (llama.cpp's check)."""
         self.tool_calls = tool_calls
         self.supports_tools = tool_calls is not None
         self.calls: list[list[Message]] = []
@@ -130,6 +134,9 @@ class FakeLLM:
         self.calls.append(list(messages))
         if self.fail:
             raise RuntimeError("model crashed")
+        size = sum(len(m["content"].encode()) for m in messages)
+        if self.context is not None and size > self.context:
+            raise BadInputError(f"the prompt is {size} tokens; the model's context holds {self.context}")
         text = self.reply(messages) if callable(self.reply) else self.reply
         for word in text.split(" ")[: params.max_tokens]:  # one word = one token
             await asyncio.sleep(self.delay_s)

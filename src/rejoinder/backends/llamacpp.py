@@ -256,13 +256,7 @@ class LlamaCppLLM:
             if isinstance(result, dict) and "error" in result:
                 failure.append(result["error"])
             if failure:
-                error = failure[0]
-                if isinstance(error, dict) and error.get("type") == "exceed_context_size_error":
-                    raise BadInputError(
-                        f"the prompt is {error.get('n_prompt_tokens')} tokens; "
-                        f"the model's context holds {error.get('n_ctx')}"
-                    )
-                raise RuntimeError(f"llama.cpp: {error}")
+                raise _failure(failure[0])
 
         return produce
 
@@ -278,12 +272,12 @@ class LlamaCppLLM:
         request = {**self._request(messages, params, stream=True), **tools_request(tools, tool_choice)}
 
         def produce(emit: Emit[str | ToolCall]) -> None:
-            failure: list[str] = []
+            failure: list[Any] = []
             assembler = ToolCallAssembler()
 
             def on_chunk(chunk: Any) -> bool | None:
                 if isinstance(chunk, dict) and "error" in chunk:
-                    failure.append(str(chunk["error"]))
+                    failure.append(chunk["error"])
                     return True
                 for choice in (chunk or {}).get("choices", []) if isinstance(chunk, dict) else []:
                     for item in assembler.feed_delta(choice.get("delta") or {}):
@@ -291,11 +285,14 @@ class LlamaCppLLM:
                             return True
                 return None
 
-            result = self._complete(request, params.conversation, on_chunk)
+            try:
+                result = self._complete(request, params.conversation, on_chunk)
+            except ValueError as exc:  # llama.cpp could not build the tools' parser or grammar
+                raise BadInputError(f"the tools cannot be offered to this model: {exc}") from None
             if isinstance(result, dict) and "error" in result:
-                failure.append(str(result["error"]))
+                failure.append(result["error"])
             if failure:
-                raise RuntimeError(f"llama.cpp: {failure[0]}")
+                raise _failure(failure[0])
             for item in assembler.finish():
                 if not emit(item):
                     return
@@ -306,3 +303,16 @@ class LlamaCppLLM:
 @dataclass
 class _Outcome:
     preempted: bool = False
+
+
+def _failure(error: Any) -> Exception:
+    """llama.cpp's error for a request: the caller's fault (a prompt over the context, a grammar
+    it cannot parse) is a BadInputError, anything else a RuntimeError."""
+    if isinstance(error, dict) and error.get("type") == "exceed_context_size_error":
+        return BadInputError(
+            f"the prompt is {error.get('n_prompt_tokens')} tokens; "
+            f"the model's context holds {error.get('n_ctx')}"
+        )
+    if "failed to parse grammar" in str(error):
+        return BadInputError("the tools' parameters make a grammar the model cannot use")
+    return RuntimeError(f"llama.cpp: {error}")

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from rejoinder.errors import BadInputError
+from rejoinder.server.sse import stream_events
 from rejoinder.stages.llm import GenerationParams, Message, OpenAITool, ToolCall, ToolChoice, supports_tools
 from rejoinder.tools.client import parse_tool_choice, parse_tools
 
@@ -36,9 +37,10 @@ def tool_message(m: dict[str, Any]) -> Message:
     """A `tool` result message, or an assistant message that made tool calls."""
     content = m.get("content") or ""
     if isinstance(content, list):
-        content = " ".join(
-            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
-        )
+        texts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        if not all(isinstance(t, str) for t in texts):
+            raise BadInputError("a text part's text must be a string")
+        content = " ".join(texts)
     if not isinstance(content, str):
         raise BadInputError("message content must be a string or text parts")
     if m.get("role") == "tool":
@@ -99,18 +101,21 @@ async def complete_with_tools(
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
             }
         )
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-    await response.prepare(request)
-    await response.write(chunk({"role": "assistant", "content": ""}, None))
     count = 0
-    async for item in items:  # a client hanging up cancels this loop
+
+    async def write(response: web.StreamResponse, item: str | ToolCall) -> None:
+        nonlocal count
         if isinstance(item, ToolCall):
             call = {"index": count, **item.as_item()}
             await response.write(chunk({"tool_calls": [call]}, None))
             count += 1
         else:
             await response.write(chunk({"content": item}, None))
-    await response.write(chunk({}, "tool_calls" if count else "stop"))
-    await response.write(b"data: [DONE]\n\n")
-    await response.write_eof()
-    return response
+
+    return await stream_events(
+        request,
+        items,
+        write,
+        chunk({"role": "assistant", "content": ""}, None),
+        lambda: chunk({}, "tool_calls" if count else "stop"),
+    )

@@ -31,6 +31,7 @@ from rejoinder.server.limits import (
     speech_pieces,
     unless_client_leaves,
 )
+from rejoinder.server.sse import stream_events
 from rejoinder.stages.llm import GenerationParams, Message, supports_tools
 
 log = logging.getLogger(__name__)
@@ -191,17 +192,17 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
                     "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
                 }
             )
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        )
-        await response.prepare(request)
-        await response.write(chunk({"role": "assistant", "content": ""}))
-        async for piece in eng.llm.stream(messages, params):  # a client hanging up cancels this loop
+
+        async def write(response: web.StreamResponse, piece: str) -> None:
             await response.write(chunk({"content": piece}))
-        await response.write(chunk({}, "stop"))
-        await response.write(b"data: [DONE]\n\n")
-        await response.write_eof()
-        return response
+
+        return await stream_events(
+            request,
+            eng.llm.stream(messages, params),
+            write,
+            chunk({"role": "assistant", "content": ""}),
+            lambda: chunk({}, "stop"),
+        )
 
     async def transcriptions(request: web.Request) -> web.Response:
         from rejoinder.transports.file import transcribe_file

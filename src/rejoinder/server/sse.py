@@ -1,0 +1,71 @@
+"""Streamed chat completions (server-sent events) that fail cleanly.
+
+Found by probing: a prompt over the model's context is refused by the model before its first
+token, but the 200 and the first event had already gone out, so the 400 was written into the
+open stream and the client waited forever for `[DONE]`. The first item is now taken before the
+headers are sent (a refusal is a plain 4xx), and a failure after that ends the stream with an
+error event and `[DONE]`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from rejoinder.errors import BadInputError
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+async def started(items: AsyncIterator[T]) -> AsyncIterator[T]:
+    """`items` with its first item already taken: what the model refuses outright raises here,
+    before anything is sent."""
+    iterator = aiter(items)
+    try:
+        first = await anext(iterator)
+    except StopAsyncIteration:
+        return _empty()
+
+    async def rest() -> AsyncIterator[T]:
+        yield first
+        async for item in iterator:
+            yield item
+
+    return rest()
+
+
+async def _empty() -> AsyncIterator[Any]:
+    return
+    yield
+
+
+async def stream_events(
+    request: web.Request,
+    items: AsyncIterator[T],
+    write: Callable[[web.StreamResponse, T], Awaitable[None]],
+    opening: bytes,
+    closing: Callable[[], bytes],
+) -> web.StreamResponse:
+    """Sends `opening`, each item through `write`, then `closing()` and `[DONE]`; an error after
+    the first item ends the stream with an OpenAI-style error event instead of `closing()`."""
+    items = await started(items)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    await response.write(opening)
+    try:
+        async for item in items:  # a client hanging up cancels this loop
+            await write(response, item)
+        await response.write(closing())
+    except (BadInputError, RuntimeError) as exc:
+        log.info("streamed completion failed", extra={"error": str(exc)})
+        kind = "invalid_request_error" if isinstance(exc, BadInputError) else "server_error"
+        error = {"error": {"message": str(exc), "type": kind, "code": kind, "param": None}}
+        await response.write(f"data: {json.dumps(error)}\n\n".encode())
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response
