@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from rejoinder.errors import BadInputError
 from rejoinder.stages.llm import OpenAITool, ToolChoice
@@ -52,7 +55,44 @@ def _check_parameters(parameters: Any, where: str) -> dict[str, Any]:
         ) from None
     if parameters.get("type", "object") != "object":
         raise FieldError(f"{where}.type", "must be 'object' (a function takes named arguments)")
+    _check_for_grammar(parameters, where)
     return parameters
+
+
+MAX_REPEAT = 1000
+"""Largest count a schema may ask for: llama.cpp turns minLength 100000 into a grammar rule it
+refuses to parse (found by probing: every later tool turn failed)."""
+_COUNTS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
+_PATTERN_COUNT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+
+
+def _check_for_grammar(schema: dict[str, Any], where: str) -> None:
+    """What a valid schema may still hold that llama.cpp cannot compile into a grammar: a `$ref`
+    that points nowhere in the schema, or a count too large to spell out."""
+    resolver = Registry().with_resource("urn:tool", DRAFT202012.create_resource(schema)).resolver("urn:tool")
+    stack: list[tuple[Any, str]] = [(schema, where)]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, list):
+            stack += [(item, f"{path}/{i}") for i, item in enumerate(node)]
+            continue
+        if not isinstance(node, dict):
+            continue
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            try:
+                resolver.lookup(ref)
+            except Unresolvable:
+                raise FieldError(f"{path}/$ref", f"{ref!r} points to nothing in this schema") from None
+        for key in _COUNTS:
+            if isinstance(node.get(key), int) and node[key] > MAX_REPEAT:
+                raise FieldError(f"{path}/{key}", f"at most {MAX_REPEAT}")
+        pattern = node.get("pattern")
+        if isinstance(pattern, str) and any(
+            int(n) > MAX_REPEAT for m in _PATTERN_COUNT.finditer(pattern) for n in m.groups() if n
+        ):
+            raise FieldError(f"{path}/pattern", f"repetition counts of at most {MAX_REPEAT}")
+        stack += [(value, f"{path}/{key}") for key, value in node.items() if isinstance(value, dict | list)]
 
 
 def parse_tool(raw: Any, where: str) -> ClientTool:
