@@ -88,6 +88,8 @@ class TurnFailed:
     turn: int
     message: str
     at: float = field(default_factory=_now)
+    by_input: bool = False
+    """What the client sent made it fail (a prompt over the model's context), not the server."""
 
 
 @dataclass(frozen=True)

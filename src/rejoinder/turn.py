@@ -17,6 +17,7 @@ import numpy as np
 
 from rejoinder.backends.worker import follow_priority
 from rejoinder.engine import Engine
+from rejoinder.errors import BadInputError
 from rejoinder.events import (
     ClauseStarted,
     ConversationEnded,
@@ -87,8 +88,11 @@ class TurnRunner:
             raise
         except Exception as exc:  # one failed turn must not kill the session
             report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
-            log.exception("turn failed", extra={"turn": report.index})
-            await self.emit(TurnFailed(report.index, report.error))
+            by_input = isinstance(exc, BadInputError)
+            log.exception("turn failed", extra={"turn": report.index, "by_input": by_input})
+            await self.emit(
+                TurnFailed(report.index, str(exc) if by_input else report.error, by_input=by_input)
+            )
         finally:
             await self.finish(report, answer)
 

@@ -15,7 +15,7 @@ from openai.types.realtime import RealtimeServerEvent
 
 from fake_engine import SCRIPT, fake_engine
 from rejoinder.audio import PCM_RATE, to_pcm16
-from rejoinder.backends.fake import silence, tone
+from rejoinder.backends.fake import FakeLLM, silence, tone
 from rejoinder.transports.realtime import RealtimeConnection
 
 SERVER_EVENTS = {
@@ -26,10 +26,10 @@ SERVER_EVENTS = {
 
 
 class Client:
-    def __init__(self, reply: str = "Rome is the capital of Italy.") -> None:
+    def __init__(self, reply: str = "Rome is the capital of Italy.", **stages: object) -> None:
         self.sent: list[dict[str, Any]] = []
         self.invalid: list[str] = []
-        self.connection = RealtimeConnection(fake_engine(reply), self._receive)
+        self.connection = RealtimeConnection(fake_engine(reply, **stages), self._receive)
 
     async def _receive(self, event: dict[str, Any]) -> None:
         try:
@@ -165,6 +165,38 @@ def test_a_spoken_turn_and_a_typed_turn_send_only_valid_events() -> None:
             },
             "session.tools[0].parameters/type",
             "not a valid JSON schema",
+        ),
+        (  # valid JSON schemas llama.cpp cannot compile: every later tool turn failed
+            {
+                "type": "session.update",
+                "session": {
+                    "tools": [
+                        {
+                            "type": "function",
+                            "name": "f",
+                            "parameters": {"properties": {"a": {"$ref": "#/$defs/x"}}},
+                        }
+                    ]
+                },
+            },
+            "session.tools[0].parameters/properties/a/$ref",
+            "points to nothing",
+        ),
+        (
+            {
+                "type": "session.update",
+                "session": {
+                    "tools": [
+                        {
+                            "type": "function",
+                            "name": "f",
+                            "parameters": {"properties": {"a": {"type": "string", "minLength": 100000}}},
+                        }
+                    ]
+                },
+            },
+            "session.tools[0].parameters/properties/a/minLength",
+            "at most 1000",
         ),
         (
             {"type": "session.update", "session": {"tool_choice": {"type": "function", "name": "nope"}}},
@@ -379,3 +411,60 @@ def test_a_truncation_of_a_running_response_past_its_audio_is_refused() -> None:
     client = asyncio.run(go())
     [error] = client.errors()
     assert error["type"] == "invalid_request_error" and error["param"] == "audio_end_ms", error
+
+
+@pytest.mark.parametrize(
+    "session",
+    [
+        {"instructions": "Answer like a pirate.", "audio": {"input": {"format": {"type": "audio/pcmu"}}}},
+        {
+            "tools": [{"type": "function", "name": "x"}],
+            "audio": {"input": {"turn_detection": {"type": "bogus"}}},
+        },
+        {"audio": {"input": {"turn_detection": None}}, "max_output_tokens": 0},  # turn detection went off
+    ],
+)
+def test_a_refused_session_update_changes_nothing(session: dict[str, Any]) -> None:
+    """Found by probing: the fields before the refused one were applied anyway."""
+
+    async def go() -> Client:
+        client = Client()
+        await client.connection.start()
+        await client.send("session.update", session=session)
+        await client.until("error")
+        await client.send("session.update", session={})
+        await client.until("session.updated")
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    [error] = client.errors()
+    assert error["type"] == "invalid_request_error"
+    [created] = [e["session"] for e in client.sent if e["type"] == "session.created"]
+    [updated] = [e["session"] for e in client.sent if e["type"] == "session.updated"]
+    assert updated == created
+    assert client.connection.settings.vad_enabled
+
+
+def test_a_prompt_over_the_context_is_the_clients_error_and_the_session_recovers() -> None:
+    """Found by probing: 4,000 characters of CJK instructions (about 12,000 tokens) passed the
+    character limit, then every turn failed as a server_error; now an invalid_request_error that
+    says why, and new instructions bring the session back."""
+
+    async def go() -> Client:
+        client = Client(llm=FakeLLM(reply="Hello there.", context=2048))
+        await client.send("session.update", session={"instructions": "漢" * 1000})
+        await client.ask("Hi")
+        await client.until("response.done")
+        await client.send("session.update", session={"instructions": "Be brief."})
+        await client.ask("Hi")
+        await client.until("response.done", 2)
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    [error] = client.errors()
+    assert error["type"] == "invalid_request_error" and error["code"] == "turn_failed"
+    assert "context holds 2048" in error["message"]
+    statuses = [e["response"]["status"] for e in client.sent if e["type"] == "response.done"]
+    assert statuses == ["failed", "completed"]

@@ -133,7 +133,9 @@ class Responses:
         await self._finish(report)
 
     async def turn_failed(self, event: TurnFailed) -> None:
-        await self.wire.error(event.message, "turn_failed", kind="server_error")
+        # what the client sent (instructions and message over the model's context) is theirs to fix
+        kind = "invalid_request_error" if event.by_input else "server_error"
+        await self.wire.error(event.message, "turn_failed", kind=kind)
 
     # ---- PlaybackTarget -----------------------------------------------------------------------
     async def text(self, turn: int, text: str) -> None:

@@ -81,7 +81,40 @@ class SessionSettings:
         }
 
     async def update(self, message: dict[str, Any]) -> None:
+        """All of a session.update or none of it: a refused field leaves every setting as it was
+        (found by probing: instructions and tools were kept from updates that got an error)."""
         session = expect(message.get("session"), dict, "session", "an object")
+        saved = self._snapshot()
+        try:
+            self._apply(session)
+        except ProtocolError:
+            self._restore(saved)
+            raise
+        await self.wire.send("session.updated", session=self.describe())
+
+    def _snapshot(self) -> tuple[Any, ...]:
+        r = self.session.responder
+        tools = self.tools.settings() if self.tools is not None else None
+        return (
+            r.instructions,
+            r.max_tokens,
+            self.voice,
+            self.config.vad,
+            self.vad_enabled,
+            self.create_response,
+            tools,
+        )
+
+    def _restore(self, saved: tuple[Any, ...]) -> None:
+        r = self.session.responder
+        r.instructions, r.max_tokens, self.voice, vad, self.vad_enabled, self.create_response, tools = saved
+        if self.tools is not None and tools is not None:
+            self.tools.restore(tools)
+        if self.config.vad is not vad:
+            self.config.vad = vad
+            self.session.reset_detector()
+
+    def _apply(self, session: dict[str, Any]) -> None:
         responder = self.session.responder
         if "instructions" in session:
             text = expect(session["instructions"], str, "session.instructions", "a string")
@@ -121,7 +154,6 @@ class SessionSettings:
                         "session.max_output_tokens",
                     )
                 responder.max_tokens = limit
-        await self.wire.send("session.updated", session=self.describe())
 
     def _turn_detection(self, td: Any) -> None:
         param = "session.audio.input.turn_detection"

@@ -45,6 +45,13 @@ class ToolEvents:
         if parsed is not None:
             state.client, state.choice = parsed.tools, parsed.choice
 
+    def settings(self) -> tuple[Any, Any]:
+        """The client's tools and tool choice, for a refused session.update to put back."""
+        return self._state.client, self._state.choice
+
+    def restore(self, saved: tuple[Any, Any]) -> None:
+        self._state.client, self._state.choice = saved
+
     def describe(self) -> dict[str, Any]:
         state = self._state
         choice: Any = state.choice
