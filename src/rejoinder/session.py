@@ -45,9 +45,11 @@ class Session:
         sink: EventSink = ignore,
         config: Config | None = None,
         output: AudioOutput | None = None,
+        keep_reports: int | None = None,
     ) -> None:
         """`output`: a live transport's paced output; a turn then lasts until its audio has
-        played, and on barge-in only the words heard enter the history."""
+        played, and on barge-in only the words heard enter the history. `keep_reports`: how many
+        of the latest turn reports a long-lived session keeps (None: all, as file mode needs)."""
         self.engine = engine
         self.config = config or engine.config
         self.responder = Responder(engine, self.config)
@@ -67,6 +69,7 @@ class Session:
             self._emit,
             self._set_state,
             lambda: self._turn_task is asyncio.current_task(),
+            keep_reports=keep_reports,
         )
         self._background: set[asyncio.Future[None]] = set()
         self._turns = 0
@@ -176,7 +179,7 @@ class Session:
 
         def reported(task: asyncio.Task[None]) -> None:
             self._running.pop(task, None)
-            if report in self.reports:
+            if any(r is report for r in self.reports):  # it finished
                 return
             turn.close()
             report.status = "cancelled"

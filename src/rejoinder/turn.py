@@ -47,6 +47,8 @@ class TurnRunner:
     set_state: Callable[[State], Awaitable[None]]
     is_current: Callable[[], bool]
     """True inside the session's current turn task: only it may put the session back to listening."""
+    keep_reports: int | None = None
+    """Latest reports kept; None: all (a live session would otherwise grow with every turn)."""
     reports: list[TurnReport] = field(default_factory=list)
 
     async def run(
@@ -132,6 +134,8 @@ class TurnRunner:
         if said and report.status in ("completed", "cancelled") and heard_any:
             self.responder.remember(report.transcript, report.reply or None)
         self.reports.append(report)
+        if self.keep_reports is not None and len(self.reports) > 2 * self.keep_reports:
+            del self.reports[: -self.keep_reports]  # trimmed in batches: not a copy every turn
         log.info("turn", extra={"turn": report.to_dict()})
         with contextlib.suppress(Exception):
             await self.emit(ReplyDone(report.index, report.status, report.reply))

@@ -474,3 +474,22 @@ def test_a_turn_that_would_wait_for_another_conversation_goes_to_the_small_tier(
     assert engine.writing["large"] == 0 and engine.writing["small"] == 0  # all released
     again = asyncio.run(first.respond("And then?"))  # alone again: the router's tier
     assert again.route is not None and again.route.tier == "large"
+
+
+def test_a_long_lived_session_keeps_only_its_latest_reports() -> None:
+    """Every turn's report was kept for the life of a live session (found by reading the code
+    after a client made 400 empty turns): memory grew with each turn."""
+
+    async def go() -> tuple[list[int], list[int]]:
+        engine = fake_engine("Fine.")
+        live = Session(engine, keep_reports=3)
+        every = Session(engine)  # file mode: the whole report
+        for session in (live, every):
+            for i in range(10):
+                await session.respond(f"Question {i}?")
+            await session.close()
+        return [r.index for r in live.reports], [r.index for r in every.reports]
+
+    live, every = asyncio.run(go())
+    assert 3 <= len(live) <= 6 and live == every[-len(live) :]
+    assert len(every) == 10

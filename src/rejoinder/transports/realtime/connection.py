@@ -33,6 +33,10 @@ from rejoinder.transports.realtime.session_events import SessionSettings
 from rejoinder.transports.realtime.tool_events import ToolEvents
 from rejoinder.transports.realtime.wire import MAX_EVENT_BYTES, ProtocolError, Send, Wire
 
+KEEP_REPORTS = 64
+"""Turn reports a connection keeps (truncation looks up the latest 16): a client making empty
+turns at 35 a second would otherwise grow the server by every one of them."""
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
@@ -55,7 +59,7 @@ class RealtimeConnection:
         `on_end`: called when a tool ended the conversation and the goodbye has played (hang up)."""
         self.wire = Wire(send, on_error)
         self.config = (config or engine.config).model_copy(deep=True)
-        self.session = Session(engine, self._on_event, self.config)
+        self.session = Session(engine, self._on_event, self.config, keep_reports=KEEP_REPORTS)
         self.tools = ToolEvents(self.wire, self.session)
         self.settings = SessionSettings(self.wire, self.config, self.session, model, self.tools)
         self.input = Input(self.wire, self.session, self.settings, self.tools)
