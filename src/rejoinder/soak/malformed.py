@@ -52,14 +52,17 @@ async def response_burst(client: aiohttp.ClientSession, base: str) -> Outcome:
             await ws.send_str(json.dumps({"type": "response.create"}))
         created: list[str] = []
         done: list[tuple[str, str]] = []
-        async with asyncio.timeout(90):
+
+        async def until_done() -> None:
             while len(done) < BURST:
                 event = await next_event(ws)
                 if event["type"] == "response.created":
                     created.append(event["response"]["id"])
                 elif event["type"] == "response.done":
                     done.append((event["response"]["id"], event["response"]["status"]))
-    except (TimeoutError, ConnectionError, RuntimeError) as exc:
+
+        await asyncio.wait_for(until_done(), 90)  # not asyncio.timeout: Python 3.10 is supported
+    except (asyncio.TimeoutError, ConnectionError, RuntimeError) as exc:
         return Outcome(kind, False, f"{type(exc).__name__} after {len(done)}/{BURST} response.done")
     finally:
         await ws.close()

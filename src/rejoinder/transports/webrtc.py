@@ -26,11 +26,11 @@ from rejoinder.transports.realtime import RealtimeConnection
 log = logging.getLogger(__name__)
 
 FRAME = TRACK_RATE // 50
+"""20 ms."""
 CONNECT_TIMEOUT_S = 15.0
 """A peer that has not connected this long after its offer was answered is given up, and its
 session released (found by probing: four offers whose peers never connected held every slot
 until the 300 s idle timeout). Browsers connect in a second or two."""
-"""20 ms."""
 
 
 class ReplyTrack:
@@ -189,7 +189,7 @@ class WebRTCCall:
     async def _connect_or_close(self) -> None:
         try:
             await asyncio.wait_for(self._connected.wait(), CONNECT_TIMEOUT_S)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not TimeoutError itself before Python 3.11
             log.info("webrtc peer never connected", extra={"after_s": CONNECT_TIMEOUT_S})
             await self.close(f"the peer did not connect within {CONNECT_TIMEOUT_S:g} s")
 
