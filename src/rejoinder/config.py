@@ -40,6 +40,11 @@ working out, counting days and hours one at a time (worked examples of the techn
 from the eval set; chosen on its tune split, docs/accuracy.md), uses the history."""
 
 
+MAX_THREADS = 256
+"""More threads than any machine has cores: 100000 (found by probing) started 32,000 threads in
+onnxruntime, grew to 17 GB and ignored SIGTERM."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -113,7 +118,7 @@ class STTConfig(_Strict):
     device: str = "cpu"
     language: str | None = Field("en", description="ISO code, or None to detect")
     beam_size: int = Field(1, ge=1, le=10)
-    threads: int = Field(2, ge=1)
+    threads: int = Field(2, ge=1, le=MAX_THREADS)
     encoder_window: str = Field(
         "auto",
         pattern=r"^(auto|full)$",
@@ -146,7 +151,13 @@ class LLMConfig(_Strict):
     temperature: float = Field(0.1, ge=0.0, le=2.0)
     top_p: float = Field(0.9, gt=0.0, le=1.0)
     max_tokens: int = Field(64, ge=1, le=4096)
-    context: int = Field(2048, ge=256, description="tokens of context per conversation (per slot)")
+    context: int = Field(
+        2048,
+        ge=256,
+        le=32768,
+        description="tokens of context per conversation (per slot); the packaged models hold 32k, and "
+        "10^8 asked llama.cpp for gigabytes before it failed",
+    )
     parallel: int = Field(
         1,
         ge=1,
@@ -154,10 +165,11 @@ class LLMConfig(_Strict):
         description="llama.cpp: requests decoded together in one batch (slots, continuous batching); "
         "the KV cache holds `context` tokens for each",
     )
-    threads: int = Field(2, ge=1, description="llama.cpp threads for the prompt")
+    threads: int = Field(2, ge=1, le=MAX_THREADS, description="llama.cpp threads for the prompt")
     generate_threads: int = Field(
         1,
         ge=1,
+        le=MAX_THREADS,
         description="llama.cpp threads while writing the reply: one leaves a core to the TTS, which "
         "speaks the first clause while the LLM writes the rest",
     )
@@ -200,7 +212,10 @@ class TTSConfig(_Strict):
     device: str = Field("auto", description="transformers backends: auto, cpu or cuda")
     speed: float = Field(1.0, gt=0.2, le=4.0)
     threads: int = Field(
-        2, ge=1, description="Piper's threads (idle ones do not spin: the LLM writes on the same cores)"
+        2,
+        ge=1,
+        le=MAX_THREADS,
+        description="Piper's threads (idle ones do not spin: the LLM writes on the same cores)",
     )
     base_url: str | None = Field(None, description="OpenAI-compatible server for the 'openai' backend")
     api_key: str | None = Field(None, description="key for base_url (else $OPENAI_API_KEY)")

@@ -43,7 +43,7 @@ def input_path(
     if not is_stdio(source):
         yield source
         return
-    stream = stdin if stdin is not None else sys.stdin.buffer
+    stream = stdin if stdin is not None else _std("stdin")
     with tempfile.TemporaryDirectory(prefix="rejoinder-stdin-") as tmp:
         path = Path(tmp) / "stdin"
         total = 0
@@ -80,7 +80,7 @@ class OutputFile:
     # ---- checks and the temporary file -----------------------------------------------------
     def __enter__(self) -> OutputFile:
         if self.to_stdout:
-            stream = self._stdout if self._stdout is not None else sys.stdout.buffer
+            stream = self._stdout if self._stdout is not None else _std("stdout")
             if stream.isatty():
                 raise BadInputError("refusing to write audio to a terminal; redirect stdout or give -o FILE")
             self._in_private_dir()
@@ -137,7 +137,7 @@ class OutputFile:
     def commit(self) -> None:
         try:
             if self.to_stdout:
-                stream = self._stdout if self._stdout is not None else sys.stdout.buffer
+                stream = self._stdout if self._stdout is not None else _std("stdout")
                 with open(self.temp, "rb") as src:
                     shutil.copyfileobj(src, stream, _BLOCK)
                 stream.flush()
@@ -239,3 +239,12 @@ def _silence_stdout() -> None:
     with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+
+
+def _std(name: str) -> BinaryIO:
+    """The binary stdin or stdout; a clear error when the shell closed it (`>&-`: None)."""
+    stream = getattr(sys, name)
+    if stream is None:
+        what = {"stdin": "input", "stdout": "output"}[name]
+        raise BadInputError(f"standard {what} is closed; give a file instead of '-'")
+    return stream.buffer

@@ -27,8 +27,10 @@ def loads(raw: str | bytes) -> Any:
     Python will not convert, or a string that is not valid Unicode."""
     try:
         value = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadJSON("not valid JSON") from None
+    except json.JSONDecodeError as exc:
+        raise BadJSON(f"not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except UnicodeDecodeError:
+        raise BadJSON("not valid JSON (not UTF-8 text)") from None
     except RecursionError:
         raise BadJSON(f"JSON nested deeper than {MAX_DEPTH} levels") from None
     except ValueError:  # not a JSONDecodeError: an integer longer than sys.get_int_max_str_digits()

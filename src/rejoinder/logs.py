@@ -9,6 +9,8 @@ import sys
 import time
 from typing import Any
 
+from rejoinder.errors import BadInputError
+
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
@@ -26,7 +28,12 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(out, default=str))
 
 
+LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
 def setup(level: str = "warning", path: str | None = None) -> None:
+    if level.lower() not in LEVELS:
+        raise BadInputError(f"log level {level!r} is not one of {', '.join(LEVELS)}")
     handler: logging.Handler = logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger("rejoinder")

@@ -39,7 +39,9 @@ def cache_dir() -> Path:
     if explicit:
         return Path(explicit)
     in_venv = Path(sys.prefix) / "share" / "rejoinder"
-    if sys.prefix != sys.base_prefix and os.access(sys.prefix, os.W_OK):
+    # a venv the installer prepared serves users who cannot write it (they used to convert
+    # Moonshine again into ~/.cache, and fail without a writable home)
+    if sys.prefix != sys.base_prefix and (in_venv.is_dir() or os.access(sys.prefix, os.W_OK)):
         return in_venv
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rejoinder"
 

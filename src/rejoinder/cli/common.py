@@ -4,7 +4,6 @@ with progress, input and port checks."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from rejoinder import json_input
 from rejoinder.config import PRESETS, Config, preset
 from rejoinder.errors import BadInputError
 from rejoinder.registry import Stage
@@ -138,17 +138,27 @@ InputArg = Annotated[
 ]
 
 
+MAX_CONFIG_BYTES = 1 << 20
+"""Far more than any config needs."""
+
+
 def build_config(preset_name: str = "cpu", config_file: Path | None = None, **overrides: Any) -> Config:
     """The preset, then a JSON config file, then `section__field` overrides (None = keep)."""
     config = preset(preset_name)
     if config_file is not None:
         try:
-            data = json.loads(config_file.read_text())
+            with config_file.open("rb") as f:  # a pipe is fine (--config <(...)); /dev/zero is bounded
+                text = f.read(MAX_CONFIG_BYTES + 1)
+            if len(text) > MAX_CONFIG_BYTES:
+                raise BadInputError(f"{config_file}: a config file is at most {MAX_CONFIG_BYTES:,} bytes")
+            data = json_input.loads(text.decode("utf-8"))
             config = Config.model_validate(_merged(config.model_dump(), data))
         except OSError as exc:
             raise BadInputError(f"{config_file}: cannot read config ({exc.strerror or exc})") from None
-        except json.JSONDecodeError as exc:
-            raise BadInputError(f"{config_file}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        except UnicodeDecodeError:
+            raise BadInputError(f"{config_file}: not a UTF-8 text file") from None
+        except json_input.BadJSON as exc:
+            raise BadInputError(f"{config_file}: {exc}") from None
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(x) for x in first["loc"])
