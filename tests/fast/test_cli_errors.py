@@ -76,3 +76,20 @@ def test_usage_and_path_errors(tmp_path: Path, args: list[str], words: str) -> N
 )
 def test_dash_with_stdout_or_stdin_closed(args: list[str], fd: int, words: str) -> None:
     one_error_line(rejoinder(*args, preexec_fn=lambda: os.close(fd)), words)
+
+
+def test_a_prepared_venv_is_the_model_cache_even_when_the_user_cannot_write_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user who cannot write the venv used to convert Moonshine again into ~/.cache, and failed
+    without a writable home."""
+    from rejoinder import models
+
+    venv = tmp_path / "venv"
+    monkeypatch.delenv("REJOINDER_CACHE", raising=False)
+    monkeypatch.setattr(sys, "prefix", str(venv))
+    monkeypatch.setattr(models.os, "access", lambda *_: False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
+    assert models.cache_dir() == tmp_path / "home-cache" / "rejoinder"  # nothing prepared there
+    (venv / "share" / "rejoinder").mkdir(parents=True)
+    assert models.cache_dir() == venv / "share" / "rejoinder"
