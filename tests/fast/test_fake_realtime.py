@@ -199,6 +199,24 @@ def test_a_spoken_turn_and_a_typed_turn_send_only_valid_events() -> None:
             "at most 1000",
         ),
         (
+            {
+                "type": "session.update",
+                "session": {
+                    "tools": [
+                        {
+                            "type": "function",
+                            "name": "f",
+                            "parameters": {
+                                "properties": {"a": {"type": "string", "pattern": "^a{1" + "0" * 5000 + "}$"}}
+                            },
+                        }
+                    ]
+                },
+            },
+            "session.tools[0].parameters/properties/a/pattern",
+            "repetition counts of at most 1000",
+        ),
+        (
             {"type": "session.update", "session": {"tool_choice": {"type": "function", "name": "nope"}}},
             "session.tool_choice.name",
             "not one of the tools",

@@ -46,6 +46,7 @@ class ClientTool:
 def _check_parameters(parameters: Any, where: str) -> dict[str, Any]:
     if not isinstance(parameters, dict):
         raise FieldError(where, "must be a JSON schema object")
+    _check_for_grammar(parameters, where)  # first: it names the field of a pattern re cannot take
     try:
         jsonschema.Draft202012Validator.check_schema(parameters)
     except jsonschema.SchemaError as exc:
@@ -53,9 +54,10 @@ def _check_parameters(parameters: Any, where: str) -> dict[str, Any]:
         raise FieldError(
             where + ("/" + path if path else ""), f"not a valid JSON schema: {exc.message}"
         ) from None
+    except (ValueError, OverflowError, RecursionError):  # Python's re compiling a pattern
+        raise FieldError(where, "not a valid JSON schema: a pattern Python cannot compile") from None
     if parameters.get("type", "object") != "object":
         raise FieldError(f"{where}.type", "must be 'object' (a function takes named arguments)")
-    _check_for_grammar(parameters, where)
     return parameters
 
 
@@ -63,7 +65,7 @@ MAX_REPEAT = 1000
 """Largest count a schema may ask for: llama.cpp turns minLength 100000 into a grammar rule it
 refuses to parse (found by probing: every later tool turn failed)."""
 _COUNTS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
-_PATTERN_COUNT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+_PATTERN_COUNT = re.compile(r"\{(\d*)(?:,(\d*))?\}")
 
 
 def _check_for_grammar(schema: dict[str, Any], where: str) -> None:
@@ -89,7 +91,10 @@ def _check_for_grammar(schema: dict[str, Any], where: str) -> None:
                 raise FieldError(f"{path}/{key}", f"at most {MAX_REPEAT}")
         pattern = node.get("pattern")
         if isinstance(pattern, str) and any(
-            int(n) > MAX_REPEAT for m in _PATTERN_COUNT.finditer(pattern) for n in m.groups() if n
+            len(n) > 6 or int(n) > MAX_REPEAT  # int() of 5,000 digits would raise
+            for m in _PATTERN_COUNT.finditer(pattern)
+            for n in m.groups()
+            if n
         ):
             raise FieldError(f"{path}/pattern", f"repetition counts of at most {MAX_REPEAT}")
         stack += [(value, f"{path}/{key}") for key, value in node.items() if isinstance(value, dict | list)]
