@@ -134,6 +134,16 @@ def test_say_to_stdout_and_transcribe_from_stdin() -> None:
     assert "rome" in json.loads(heard.stdout)["text"].lower()
 
 
+def test_transcribe_reads_a_process_substitution(tmp_path: Path) -> None:
+    """`rejoinder transcribe <(ffmpeg ...)`: the shell passes a pipe as /dev/fd/N."""
+    done = subprocess.run(
+        ["bash", "-c", f'"$0" "$@" <(cat "{QUESTION}")', *map(str, CLI), "transcribe", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "capital of italy" in json.loads(done.stdout)["text"].lower()
+
+
 def test_stdio_mistakes_are_one_line_errors() -> None:
     assert_one_line_error(as_text(run_cli("transcribe", "-", stdin=b"")), 2, "stdin: no data")
     assert_one_line_error(as_text(run_cli("transcribe", "-", stdin=b"not audio" * 100)), 2, "stdin")

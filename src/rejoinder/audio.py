@@ -63,6 +63,12 @@ class StreamResampler:
         return tail
 
 
+MIN_INPUT_RATE = 4_000
+"""Below this no speech is left to hear, and a header that says 1 Hz would make each stored
+sample 16,000 samples (a 3 s file read as 13 hours of audio)."""
+MAX_INPUT_RATE = 768_000
+
+
 def probe_duration(path: Path) -> float | None:
     """Duration in seconds from the container header, when it states one."""
     import av
@@ -104,6 +110,12 @@ def stream_audio(
         if not container.streams.audio:
             raise BadInputError(f"{path}: the file has no audio track")
         stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate or stream.sample_rate
+        if rate and not MIN_INPUT_RATE <= rate <= MAX_INPUT_RATE:
+            raise BadInputError(
+                f"{path}: a sample rate of {rate} Hz is not audio this can read "
+                f"({MIN_INPUT_RATE}-{MAX_INPUT_RATE} Hz)"
+            )
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         pending: list[FloatArray] = []
         pending_len = 0

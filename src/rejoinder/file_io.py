@@ -1,6 +1,7 @@
 """Safe file mode I/O: an input that may be stdin, an output that is never half-written.
 
-- `-` as input: stdin is spooled to a private temporary file, at most STDIN_MAX_BYTES.
+- `-` as input: stdin is spooled to a private temporary file, at most STDIN_MAX_BYTES; so is a
+  named pipe or a device given as the input path.
 - The output is checked before any work (not the input itself through any path, symlink or
   hard link; a writable location; not a terminal for `-`), written to a temporary file beside
   it, and renamed over the target only when the run succeeds: a failed or interrupted run
@@ -39,28 +40,55 @@ def is_stdio(path: Path | str) -> bool:
 def input_path(
     source: Path, stdin: BinaryIO | None = None, max_bytes: int = STDIN_MAX_BYTES
 ) -> Iterator[Path]:
-    """A readable path for `source`; for `-`, a temporary copy of stdin (removed afterwards)."""
-    if not is_stdio(source):
+    """A readable path for `source`; for `-` or a pipe (`<(ffmpeg ...)`, a FIFO, /dev/stdin), a
+    temporary copy of what it gives (removed afterwards): the file is decoded more than once, and
+    a pipe can be read only once."""
+    if is_stdio(source):
+        stream = stdin if stdin is not None else _std("stdin")
+        with _spooled(stream, "stdin", max_bytes) as path:
+            yield path
+        return
+    if not _is_stream(source):
         yield source
         return
-    stream = stdin if stdin is not None else _std("stdin")
+    try:
+        pipe = open(source, "rb")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise BadInputError(f"{source}: cannot read ({exc.strerror or exc})") from None
+    with pipe, _spooled(pipe, str(source), max_bytes) as path:
+        yield path
+
+
+def _is_stream(path: Path) -> bool:
+    """A FIFO, a character device or a socket: something to read through once, not a file."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False  # missing or unreadable: the decoder says which, in one line
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+
+@contextlib.contextmanager
+def _spooled(stream: BinaryIO, label: str, max_bytes: int) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="rejoinder-stdin-") as tmp:
-        path = Path(tmp) / "stdin"
+        path = Path(tmp) / "input"
         total = 0
         with open(path, "wb") as spool:
             while block := stream.read(_BLOCK):
                 total += len(block)
                 if total > max_bytes:
                     raise BadInputError(
-                        f"stdin: more than {max_bytes >> 20} MiB of audio; save it to a file, pass its path"
+                        f"{label}: more than {max_bytes >> 20} MiB of audio; save it to a file, pass its path"
                     )
                 spool.write(block)
         if total == 0:
-            raise BadInputError("stdin: no data (pipe an audio file in, or give its path)")
+            stdin = label == "stdin"
+            what = "pipe an audio file in, or give its path" if stdin else "it gave nothing to read"
+            raise BadInputError(f"{label}: no data ({what})")
         try:
             yield path
         except BadInputError as exc:
-            raise BadInputError(str(exc).replace(str(path), "stdin")) from None
+            raise BadInputError(str(exc).replace(str(path), label)) from None
 
 
 class OutputFile:
@@ -103,7 +131,8 @@ class OutputFile:
             raise BadInputError(f"{path}: output is a directory; give a .wav file path")
         parent = path.resolve().parent
         if not parent.exists():
-            raise BadInputError(f"{path.parent}: output directory does not exist")
+            via = f" (where the link {path} points)" if path.is_symlink() else ""
+            raise BadInputError(f"{parent}: output directory does not exist{via}")
         for source in self.inputs:
             if path.exists() and source.exists() and os.path.samefile(source, path):
                 raise BadInputError(f"{path}: this is the input file; give the output another name")
@@ -117,7 +146,9 @@ class OutputFile:
     def _beside_target(self) -> None:
         final = self.target.resolve()  # through a symlink: replace what it points to
         try:
-            fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+            # a name near the 255-byte limit leaves no room for the suffixes: shorten the prefix
+            prefix = f".{os.fsencode(final.name)[:200].decode(errors='ignore')}."
+            fd, name = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=final.parent)
         except OSError as exc:
             raise BadInputError(
                 f"{final.parent}: cannot write output there ({exc.strerror or exc})"

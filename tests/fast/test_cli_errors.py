@@ -93,3 +93,10 @@ def test_a_prepared_venv_is_the_model_cache_even_when_the_user_cannot_write_it(
     assert models.cache_dir() == tmp_path / "home-cache" / "rejoinder"  # nothing prepared there
     (venv / "share" / "rejoinder").mkdir(parents=True)
     assert models.cache_dir() == venv / "share" / "rejoinder"
+
+
+def test_a_model_file_that_is_not_gguf_is_exit_2_not_a_missing_package(tmp_path: Path) -> None:
+    (tmp_path / "model.gguf").write_bytes(b"<html>404 Not Found</html>" * 40)  # a failed download
+    done = rejoinder("reply", str(SAMPLE), "-o", "out.wav", "--llm-model", "model.gguf", cwd=tmp_path)
+    one_error_line(done, "model.gguf: not a GGUF model file")
+    assert not (tmp_path / "out.wav").exists()

@@ -35,6 +35,13 @@ def resolve_model(name: str) -> Path:
         raise BadInputError(
             f"{name}: no such GGUF file (give a path, or a packaged model: {', '.join(PACKAGED)})"
         )
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise BadInputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    if magic != b"GGUF":
+        raise BadInputError(f"{name}: not a GGUF model file (llama.cpp reads .gguf files only)")
     return path
 
 
