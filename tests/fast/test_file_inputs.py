@@ -31,6 +31,15 @@ def _feed(fifo: Path, data: bytes) -> threading.Thread:
     return thread
 
 
+def _wav(path: Path, rate: int, data: bytes) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(data)
+    return path
+
+
 def test_a_named_pipe_is_read_once_into_a_private_copy(tmp_path: Path) -> None:
     fifo = tmp_path / "in.pipe"
     os.mkfifo(fifo)
@@ -65,23 +74,13 @@ def test_a_pipe_that_is_not_audio_names_the_pipe_not_the_copy(tmp_path: Path) ->
 
 @pytest.mark.parametrize("rate", [1, 100, 3999, 800_000])
 def test_a_sample_rate_no_speech_has_is_refused_before_decoding(tmp_path: Path, rate: int) -> None:
-    path = tmp_path / "odd.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(bytes(96_000))
+    path = _wav(tmp_path / "odd.wav", rate, bytes(96_000))
     with pytest.raises(BadInputError, match=f"sample rate of {rate} Hz"):
         next(stream_audio(path))
 
 
 def test_8_khz_telephone_audio_still_reads(tmp_path: Path) -> None:
-    path = tmp_path / "phone.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(bytes(16_000))  # 1 s
+    path = _wav(tmp_path / "phone.wav", 8000, bytes(16_000))  # 1 s
     assert sum(b.size for b in stream_audio(path)) == 16_000
 
 
