@@ -32,15 +32,41 @@ LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 def setup(level: str = "warning", path: str | None = None) -> None:
+    """Our records at `level`, and every other library's warnings and errors, as JSON lines through
+    one handler: a record no handler takes would go to Python's last-resort handler, which prints
+    tracebacks raw (aiohttp's for a malformed request quote its headers, API key included)."""
     if level.lower() not in LEVELS:
         raise BadInputError(f"log level {level!r} is not one of {', '.join(LEVELS)}")
     handler: logging.Handler = logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    root = logging.getLogger("rejoinder")
+    handler.addFilter(client_protocol_errors)
+    ours = logging.getLogger("rejoinder")
+    ours.handlers[:] = [handler]
+    ours.setLevel(level.upper())
+    ours.propagate = False
+    root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
+    root.setLevel(max(logging.WARNING, ours.level))
     logging.Formatter.converter = time.gmtime
+
+
+def client_protocol_errors(record: logging.LogRecord) -> bool:
+    """A request that is not valid HTTP (no Host, a control byte in a header) is the client's
+    fault: one line at info with the parser's reason, no traceback, and not the offending bytes."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if exc is None or not record.name.startswith("aiohttp"):
+        return True
+    from aiohttp.http_exceptions import HttpProcessingError
+
+    if not isinstance(exc, HttpProcessingError):
+        return True
+    if logging.getLogger("rejoinder").level > logging.INFO:
+        return False
+    reason = (exc.message or type(exc).__name__).strip().splitlines()[0].rstrip(":")
+    record.msg, record.args = "bad HTTP request: %s %s", (exc.code, reason)
+    record.levelno, record.levelname = logging.INFO, "INFO"
+    record.exc_info = record.exc_text = None
+    return True
 
 
 # ---- secrets never reach a log -----------------------------------------------------------------

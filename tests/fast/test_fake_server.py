@@ -198,6 +198,31 @@ def test_http_bodies_no_model_can_take_get_a_400_not_a_500() -> None:
         assert body["error"]["type"] == "invalid_request_error" and words in body["error"]["message"], body
 
 
+def test_call_offers_that_are_not_utf8_or_too_long_without_a_length() -> None:
+    """Found by probing: a non-UTF-8 offer gave a 500 (UnicodeDecodeError), and a chunked offer
+    (no Content-Length) over the 64 KiB limit was read whole and answered."""
+    long_offer = ("v=0\r\n" + "a=x\r\n" * 20_000).encode()
+
+    async def chunks() -> Any:
+        for i in range(0, len(long_offer), 8192):
+            yield long_offer[i : i + 8192]
+
+    async def go(base: str) -> list[tuple[int, dict[str, Any]]]:
+        out = []
+        headers = {"Content-Type": "application/sdp"}
+        async with aiohttp.ClientSession() as client:
+            for data in (b"v=0\r\n\xff\xfe", chunks()):
+                async with client.post(base + "/v1/realtime/calls", data=data, headers=headers) as r:
+                    out.append((r.status, await r.json()))
+            assert await sessions(client, base) == 0
+        return out
+
+    with running_server(fake_engine()) as base:
+        (bad, bad_body), (long, long_body) = asyncio.run(go(base))
+    assert bad == 400 and "not UTF-8" in bad_body["error"]["message"], bad_body
+    assert long == 413 and "exceeds 65536 bytes" in long_body["error"]["message"], long_body
+
+
 def test_transcriptions_as_subtitles_and_an_unknown_format_refused(tmp_path: Path) -> None:
     """srt and vtt cues, one per utterance with its times; a format it cannot write is a 400
     before any work (it used to answer JSON whatever was asked)."""

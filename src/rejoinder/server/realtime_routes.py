@@ -78,9 +78,18 @@ async def realtime_call(request: web.Request) -> web.Response:
     app = request.app
     if (refusal := _refused(app)) is not None:
         return refusal
+    too_big = error_response(f"the offer exceeds {MAX_SDP_BYTES} bytes", 413, "invalid_sdp")
     if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
-        return error_response(f"the offer exceeds {MAX_SDP_BYTES} bytes", 413, "invalid_sdp")
-    body = await request.text()
+        return too_big
+    raw = bytearray()
+    async for chunk in request.content.iter_any():  # chunked bodies have no length to check first
+        raw += chunk
+        if len(raw) > MAX_SDP_BYTES:
+            return too_big
+    try:
+        body: Any = raw.decode()
+    except UnicodeDecodeError:
+        return error_response("the offer is not UTF-8 text", 400, "invalid_sdp")
     if request.content_type == "application/json":
         try:
             body = json_input.loads(body).get("sdp", "")
@@ -105,7 +114,8 @@ async def realtime_call(request: web.Request) -> web.Response:
         answer = await call.answer(body)
     except Exception as exc:
         await call.close()
-        return error_response(f"cannot answer this offer: {type(exc).__name__}", 400, "invalid_sdp")
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        return error_response(f"cannot answer this offer: {reason}", 400, "invalid_sdp")
     return web.Response(text=answer, status=201, content_type="application/sdp")
 
 
