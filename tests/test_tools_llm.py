@@ -15,7 +15,7 @@ import pytest
 
 from rejoinder.backends.llamacpp import LlamaCppLLM
 from rejoinder.config import LLMConfig
-from rejoinder.errors import BadInputError
+from rejoinder.errors import BadInputError, ContextOverflow
 from rejoinder.stages.llm import GenerationParams, Message, OpenAITool, ToolCall
 from rejoinder.tools.client import MAX_REPEAT, _check_parameters
 from rejoinder.tools.loop import ToolEvent, reply_with_tools
@@ -106,7 +106,7 @@ def test_what_llama_cpp_refuses_in_a_tool_request_is_the_callers_error(qwen_15b:
         return [i async for i in llm.stream_chat(messages, params, _tool(parameters), "required")]
 
     text_field = {"type": "object", "properties": {"text": {"type": "string"}}}
-    with pytest.raises(BadInputError, match="context holds 512"):
+    with pytest.raises(ContextOverflow, match="context holds 512"):  # a conversation trims and retries
         asyncio.run(run("漢" * 600, text_field))
     huge = {"type": "object", "properties": {"text": {"type": "string", "minLength": 100_000}}}
     with pytest.raises(BadInputError, match="grammar"):

@@ -17,3 +17,8 @@ class BackendUnavailable(RejoinderError):
     """A backend's package, extra or model files are not present on this machine."""
 
     exit_code = 3
+
+
+class ContextOverflow(BadInputError):
+    """The prompt is longer than the model's context: a conversation can drop its oldest turns and
+    ask again (the model refuses before reading it, so nothing was generated)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import uuid
 from collections import Counter
 from collections.abc import AsyncGenerator
@@ -19,6 +20,7 @@ from rejoinder.backends.llm_heads import ListenerAhead, listener_ahead
 from rejoinder.chunking import ClauseChunker, ends_sentence
 from rejoinder.config import DEFAULT_SYSTEM_PROMPT, STRONG_PROMPT, Config, LLMConfig
 from rejoinder.engine import Engine, Tier
+from rejoinder.errors import ContextOverflow
 from rejoinder.events import EventSink, ignore
 from rejoinder.routers.router import is_echo, is_refusal
 from rejoinder.stages.capabilities import can_prefill, has_slots
@@ -28,6 +30,8 @@ from rejoinder.timeline import Timeline
 from rejoinder.tool_turns import ToolState, ToolTurn, direct_clauses, direct_plan, tool_clauses, tool_tier
 from rejoinder.tools.prompt import TOOL_BASE_PROMPT, tool_system_prompt
 from rejoinder.tools.toolset import ToolSet
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -156,6 +160,44 @@ class Responder:
     # --- answering ------------------------------------------------------------------------
     async def answer(self, text: str, answer: Answer) -> AsyncGenerator[str, None]:
         """Speakable clauses of the reply to `text`, the first as soon as it is complete.
+
+        A history grown past the model's context (long messages, or many unanswered ones) would
+        fail this turn and every later one: the model refuses before reading it, so the older half
+        of the history is dropped and the turn asked again, until it fits or only the request is
+        left (then the request itself is too long: the turn fails with the model's reason)."""
+        while True:
+            clauses = self._answer(text, answer)
+            said = False
+            try:
+                async for clause in clauses:
+                    said = True
+                    yield clause
+                return
+            except ContextOverflow as exc:
+                dropped = 0 if said else self._forget_older_half()
+                if not dropped:
+                    raise
+                log.info("history trimmed to fit the context", extra={"dropped": dropped, "reason": str(exc)})
+            finally:
+                await clauses.aclose()
+
+    def _forget_older_half(self) -> int:
+        """Drop the older half of the history's exchanges (at least one), never the request being
+        answered; how many messages went."""
+        keep = {id(m) for m in (self._opened, self._continued[0] if self._continued else None) if m}
+        starts = [i for i, m in enumerate(self.history) if m["role"] == "user"]
+        bounds = [*sorted({0, *starts}), len(self.history)]  # words before the first user's: one more
+        exchanges = len(bounds) - 1 if self.history else 0
+        if exchanges == 0:
+            return 0
+        cut = bounds[max(1, exchanges // 2)]
+        if any(id(m) in keep for m in self.history[:cut]):
+            return 0
+        del self.history[:cut]
+        return cut
+
+    async def _answer(self, text: str, answer: Answer) -> AsyncGenerator[str, None]:
+        """One try at `answer`.
 
         If a lower tier's first clause is a refusal, or its whole reply only repeats the
         question, nothing of it is said and the top tier answers instead (only the opening is

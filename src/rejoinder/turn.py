@@ -91,7 +91,10 @@ class TurnRunner:
         except Exception as exc:  # one failed turn must not kill the session
             report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
             by_input = isinstance(exc, BadInputError)
-            log.exception("turn failed", extra={"turn": report.index, "by_input": by_input})
+            if by_input:  # the client's to fix: its reason, without our traceback
+                log.warning("turn failed", extra={"turn": report.index, "by_input": True, "reason": str(exc)})
+            else:
+                log.exception("turn failed", extra={"turn": report.index, "by_input": False})
             await self.emit(
                 TurnFailed(report.index, str(exc) if by_input else report.error, by_input=by_input)
             )

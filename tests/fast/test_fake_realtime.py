@@ -486,3 +486,35 @@ def test_a_prompt_over_the_context_is_the_clients_error_and_the_session_recovers
     assert "context holds 2048" in error["message"]
     statuses = [e["response"]["status"] for e in client.sent if e["type"] == "response.done"]
     assert statuses == ["failed", "completed"]
+
+
+@pytest.mark.parametrize("wait_for_each", [True, False])
+def test_a_history_grown_past_the_context_is_trimmed_not_fatal(wait_for_each: bool) -> None:
+    """Found by probing: within the limits (messages under 4,000 characters, 8 exchanges kept),
+    the history outgrew the model's context; then every turn failed, "Hi" too, and nothing the
+    client could do brought the session back. Asking without waiting leaves the messages
+    unanswered in the history, as the probe did."""
+    llm = FakeLLM(reply="Noted.", context=2048)
+
+    async def go() -> Client:
+        client = Client(llm=llm)
+        for i in range(12):
+            await client.ask(f"Note {i}: " + "the quick brown fox jumps over the lazy dog. " * 8)
+            if wait_for_each:
+                await client.until("response.done", i + 1)
+        done = len(await client.until("response.done", 12 if wait_for_each else 1))
+        await client.ask("What is the capital of Spain?")
+        await client.until("response.done", done + 1)
+        await asyncio.sleep(0.05)
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    assert not client.errors(), client.errors()
+    statuses = {e["response"]["status"] for e in client.sent if e["type"] == "response.done"}
+    assert "failed" not in statuses
+    last = llm.calls[-1]
+    # unanswered words are one request with what follows them (Responder._goes_on)
+    assert last[-1]["content"].endswith("What is the capital of Spain?")
+    assert sum(len(m["content"].encode()) for m in last) <= 2048
+    assert any(m["content"].startswith("Note 11") for m in last)  # the newest history is kept

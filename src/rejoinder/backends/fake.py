@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from rejoinder.audio import SAMPLE_RATE
-from rejoinder.errors import BadInputError
+from rejoinder.errors import ContextOverflow
 from rejoinder.stages.llm import GenerationParams, Message, OpenAITool, ToolCall, ToolChoice
 from rejoinder.stages.stt import Transcript
 
@@ -136,7 +136,7 @@ class FakeLLM:
             raise RuntimeError("model crashed")
         size = sum(len(m["content"].encode()) for m in messages)
         if self.context is not None and size > self.context:
-            raise BadInputError(f"the prompt is {size} tokens; the model's context holds {self.context}")
+            raise ContextOverflow(f"the prompt is {size} tokens; the model's context holds {self.context}")
         text = self.reply(messages) if callable(self.reply) else self.reply
         for word in text.split(" ")[: params.max_tokens]:  # one word = one token
             await asyncio.sleep(self.delay_s)

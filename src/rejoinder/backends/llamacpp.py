@@ -13,7 +13,7 @@ from rejoinder.backends.llama_slots import SlotAffinity
 from rejoinder.backends.llm_heads import HEADS, ListenerAhead, current_listener_ahead
 from rejoinder.backends.worker import Emit, ModelWorker, Priority, current_priority
 from rejoinder.config import LLMConfig
-from rejoinder.errors import BackendUnavailable, BadInputError
+from rejoinder.errors import BackendUnavailable, BadInputError, ContextOverflow
 from rejoinder.models import SPLIT_GGUFS, smollm2_path, split_gguf_missing, split_gguf_path
 from rejoinder.stages.capabilities import Capability
 from rejoinder.stages.llm import GenerationParams, Message, OpenAITool, ToolCall, ToolChoice, wire_messages
@@ -316,7 +316,7 @@ def _failure(error: Any) -> Exception:
     """llama.cpp's error for a request: the caller's fault (a prompt over the context, a grammar
     it cannot parse) is a BadInputError, anything else a RuntimeError."""
     if isinstance(error, dict) and error.get("type") == "exceed_context_size_error":
-        return BadInputError(
+        return ContextOverflow(
             f"the prompt is {error.get('n_prompt_tokens')} tokens; "
             f"the model's context holds {error.get('n_ctx')}"
         )
