@@ -9,7 +9,7 @@ responder's (responder.py), and where the audio goes and what was heard the outp
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
@@ -73,6 +73,10 @@ class Session:
         )
         self._background: set[asyncio.Future[None]] = set()
         self._turns = 0
+        self.answers_turns = True
+        """False: a turn that turn detection ends is transcribed and handed to `on_unanswered`,
+        not answered (a Realtime client's create_response: false answers it when it asks)."""
+        self.on_unanswered: Callable[[str], None] = lambda text: None
 
     @property
     def history(self) -> list[Message]:
@@ -128,6 +132,14 @@ class Session:
             ended.reason, ended.probability, round(ended.check_ms, 1), ended.detail
         )
         await self._emit(UserSpeechStopped(report.index, ended.end_s))
+        if not self.answers_turns:
+            if speculation is not None:
+                await speculation.cancel()
+            await self._set_state("listening")
+            text = (await self.engine.stt.transcribe(ended.audio)).text
+            await self._emit(Transcribed(report.index, text))
+            self.on_unanswered(text)
+            return
         report.speculative = speculation is not None
         await self._set_state("thinking")
         self._start_turn(report, self._runner.run(report, ended.audio, speculation=speculation))

@@ -518,3 +518,56 @@ def test_a_history_grown_past_the_context_is_trimmed_not_fatal(wait_for_each: bo
     assert last[-1]["content"].endswith("What is the capital of Spain?")
     assert sum(len(m["content"].encode()) for m in last) <= 2048
     assert any(m["content"].startswith("Note 11") for m in last)  # the newest history is kept
+
+
+def test_two_items_before_a_response_both_reach_the_model() -> None:
+    """Found by probing: the second conversation.item.create replaced the first, so "My name is
+    Zorblax." then "What is my name?" reached the model as the question alone."""
+    llm = FakeLLM(reply="Zorblax.")
+
+    async def go() -> Client:
+        client = Client(llm=llm)
+        for text in ("My name is Zorblax.", "What is my name?"):
+            item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+            await client.send("conversation.item.create", item=item)
+        await client.send("response.create")
+        await client.until("response.done")
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    assert not client.errors()
+    assert llm.calls[-1][-1]["content"] == "My name is Zorblax.\nWhat is my name?"
+
+
+def test_create_response_false_commits_a_spoken_turn_and_waits_for_response_create() -> None:
+    """Found by probing: create_response false was echoed back and ignored: the turn was answered
+    at once, and the client's own response.create then got no_input."""
+    llm = FakeLLM(reply="Rome.")
+
+    async def go() -> tuple[Client, int]:
+        client = Client(llm=llm)
+        await client.connection.start()
+        td = {"type": "server_vad", "silence_duration_ms": 300, "create_response": False}
+        await client.send("session.update", session={"audio": {"input": {"turn_detection": td}}})
+        await client.until("session.updated")
+        for chunk in (tone(0, 0.8, rate=PCM_RATE), silence(1.5, PCM_RATE)):
+            for i in range(0, chunk.size, 2400):
+                await client.send("input_audio_buffer.append", audio=b64(chunk[i : i + 2400]))
+                await asyncio.sleep(0.02)
+        await client.until("conversation.item.input_audio_transcription.completed")
+        await asyncio.sleep(0.3)
+        before = len([e for e in client.sent if e["type"] == "response.created"])
+        await client.send("response.create")
+        await client.until("response.done")
+        await client.connection.close()
+        return client, before
+
+    client, created_before = asyncio.run(go())
+    assert created_before == 0 and not client.errors(), client.errors()
+    [committed] = [e for e in client.sent if e["type"] == "input_audio_buffer.committed"]
+    [heard] = [e for e in client.sent if e["type"] == "conversation.item.input_audio_transcription.completed"]
+    assert heard["item_id"] == committed["item_id"] and heard["transcript"]
+    assert llm.calls[-1][-1]["content"] == heard["transcript"]
+    [done] = [e["response"] for e in client.sent if e["type"] == "response.done"]
+    assert done["status"] == "completed"

@@ -20,6 +20,8 @@ from rejoinder.transports.realtime.wire import ProtocolError, Wire, expect, new_
 MAX_BUFFER_S = 120.0
 """Manual (no VAD) input buffer limit."""
 MAX_TEXT_CHARS = 4000
+MAX_PENDING_CHARS = 4 * MAX_TEXT_CHARS
+"""Words waiting for response.create: typed items past it are refused, spoken ones keep the newest."""
 """A typed user message; longer ones would not fit the smallest tier's context."""
 
 
@@ -32,7 +34,9 @@ class Input:
         self._manual: list[np.ndarray] = []
         self._manual_samples = 0
         self.pending_text: str | None = None
-        """A committed user message waiting for `response.create`."""
+        """The user's committed words waiting for `response.create`: every item since the last
+        response, in order (a second item used to replace the first)."""
+        session.on_unanswered = self._add_pending  # create_response: false
         self._item_ids: dict[int, str] = {}
         self.last_item: str | None = None
         self._spoken_s: dict[int, float] = {}
@@ -81,7 +85,7 @@ class Input:
         self._spoken_s[self.session.next_turn] = audio.size / SAMPLE_RATE
         await self.wire.send("input_audio_buffer.committed", item_id=item, previous_item_id=self.last_item)
         self.last_item = item
-        self.pending_text = await self.session.transcribe(audio)
+        self._add_pending(await self.session.transcribe(audio))
 
     async def clear(self, message: dict[str, Any]) -> None:
         self._manual, self._manual_samples = [], 0
@@ -115,7 +119,14 @@ class Input:
             )
         item_id = item.get("id") or new_id("item")
         expect(item_id, str, "item.id", "a string")
-        self.pending_text = text
+        if len(self.pending_text or "") + len(text) > MAX_PENDING_CHARS:
+            raise ProtocolError(
+                f"more than {MAX_PENDING_CHARS} characters are waiting for a response; "
+                "send response.create first",
+                "invalid_value",
+                "item.content",
+            )
+        self._add_pending(text)
         await self.wire.send(
             "conversation.item.added",
             previous_item_id=self.last_item,
@@ -128,6 +139,12 @@ class Input:
             },
         )
         self.last_item = item_id
+
+    def _add_pending(self, text: str) -> None:
+        text = text.strip()
+        if text:
+            joined = f"{self.pending_text}\n{text}" if self.pending_text else text
+            self.pending_text = joined[-MAX_PENDING_CHARS:]
 
     # ---- session events -> server events ------------------------------------------------------
     async def speech_started(self, event: UserSpeechStarted) -> None:

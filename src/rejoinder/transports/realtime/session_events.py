@@ -34,7 +34,16 @@ class SessionSettings:
         self.id = new_id("sess")
         self.voice = config.tts.voice
         self.vad_enabled = True
-        self.create_response = True
+
+    @property
+    def create_response(self) -> bool:
+        """Whether a turn the server's turn detection ends is answered at once; if not, it is
+        committed and transcribed, and waits for the client's response.create (as OpenAI's)."""
+        return self.session.answers_turns
+
+    @create_response.setter
+    def create_response(self, value: bool) -> None:
+        self.session.answers_turns = value
 
     @property
     def _semantic(self) -> bool:
