@@ -571,3 +571,36 @@ def test_create_response_false_commits_a_spoken_turn_and_waits_for_response_crea
     assert llm.calls[-1][-1]["content"] == heard["transcript"]
     [done] = [e["response"] for e in client.sent if e["type"] == "response.done"]
     assert done["status"] == "completed"
+
+
+def test_tools_of_a_session_update_are_checked_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by probing: 128 large tools (717 KB, within the limits) took 1.1-1.5 s to check on
+    the event loop, and every other session's audio stalled meanwhile."""
+    import threading
+
+    from rejoinder.transports.realtime import tool_events
+
+    threads: list[threading.Thread] = []
+    real = tool_events.parse_session_tools
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tool_events, "parse_session_tools", recording)
+    tool = {"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}
+
+    async def go() -> Client:
+        client = Client()
+        await client.send("session.update", session={"tools": [tool]})
+        await client.send("session.update", session={"tools": [{**tool, "name": 5}]})
+        await client.until("error")
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    assert len(threads) == 2 and threading.main_thread() not in threads
+    [updated] = [e["session"] for e in client.sent if e["type"] == "session.updated"]
+    assert [t["name"] for t in updated["tools"]] == ["f"]
+    [error] = client.errors()
+    assert error["param"].startswith("session.tools[0].name"), error

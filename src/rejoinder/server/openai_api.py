@@ -160,7 +160,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
 
         capable = [t.llm for t in eng.tiers if supports_tools(t.llm)]  # the strongest that can
         tool_llm = capable[-1] if capable else eng.llm
-        tools, tool_choice = chat_tools(body, tool_llm)
+        tools, tool_choice = await asyncio.to_thread(chat_tools, body, tool_llm)  # off the loop: big schemas
         if tools:
             envelope = {"id": cid, "created": created, "model": model}
             return await complete_with_tools(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pydantic import ValidationError
@@ -9,6 +10,7 @@ from pydantic import ValidationError
 from rejoinder.audio import PCM_RATE
 from rejoinder.config import Config
 from rejoinder.session import Session
+from rejoinder.tools.realtime_items import SessionTools
 from rejoinder.transports.realtime.tool_events import ToolEvents
 from rejoinder.transports.realtime.wire import ProtocolError, Wire, expect, new_id
 
@@ -93,9 +95,12 @@ class SessionSettings:
         """All of a session.update or none of it: a refused field leaves every setting as it was
         (found by probing: instructions and tools were kept from updates that got an error)."""
         session = expect(message.get("session"), dict, "session", "an object")
+        tools = None
+        if self.tools is not None and ("tools" in session or "tool_choice" in session):
+            tools = await asyncio.to_thread(self.tools.parse, session)  # other sessions go on
         saved = self._snapshot()
         try:
-            self._apply(session)
+            self._apply(session, tools)
         except ProtocolError:
             self._restore(saved)
             raise
@@ -123,7 +128,7 @@ class SessionSettings:
             self.config.vad = vad
             self.session.reset_detector()
 
-    def _apply(self, session: dict[str, Any]) -> None:
+    def _apply(self, session: dict[str, Any], tools: SessionTools | None) -> None:
         responder = self.session.responder
         if "instructions" in session:
             text = expect(session["instructions"], str, "session.instructions", "a string")
@@ -147,7 +152,7 @@ class SessionSettings:
                 f"only audio/pcm at {PCM_RATE} Hz is supported", "invalid_value", "session.audio.input.format"
             )
         if self.tools is not None:
-            self.tools.update(session)
+            self.tools.apply(tools)
         if "turn_detection" in input_cfg or "turn_detection" in session:
             self._turn_detection(input_cfg.get("turn_detection", session.get("turn_detection")))
         if "max_output_tokens" in session:

@@ -35,15 +35,19 @@ class ToolEvents:
         return self.session.responder.tools
 
     # ---- session.update ------------------------------------------------------------------------
-    def update(self, session: dict[str, Any]) -> None:
-        """`tools` / `tool_choice` of a session.update; a bad one is a ProtocolError naming the field."""
+    def parse(self, session: dict[str, Any]) -> SessionTools | None:
+        """`tools` / `tool_choice` of a session.update checked (a bad one is a ProtocolError naming
+        the field), not applied; pure, so that it can run off the event loop: 128 large schemas
+        take over a second to check."""
         state = self._state
         try:
-            parsed = parse_session_tools(session, SessionTools(state.client, state.choice))
+            return parse_session_tools(session, SessionTools(state.client, state.choice))
         except FieldError as exc:
             raise ProtocolError(str(exc), "invalid_value", exc.param) from None
+
+    def apply(self, parsed: SessionTools | None) -> None:
         if parsed is not None:
-            state.client, state.choice = parsed.tools, parsed.choice
+            self._state.client, self._state.choice = parsed.tools, parsed.choice
 
     def settings(self) -> tuple[Any, Any]:
         """The client's tools and tool choice, for a refused session.update to put back."""
