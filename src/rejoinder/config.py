@@ -55,7 +55,7 @@ class VADConfig(_Strict):
     min_speech_ms: int = Field(
         160, ge=0, description="speech shorter than this is ignored as noise (and does not barge in)"
     )
-    min_silence_ms: int = Field(500, ge=32, description="end-of-turn silence")
+    min_silence_ms: int = Field(500, ge=32, le=10_000, description="end-of-turn silence")
     prefix_padding_ms: int = Field(
         300,
         ge=0,

@@ -440,6 +440,13 @@ def test_a_truncation_of_a_running_response_past_its_audio_is_refused() -> None:
             "audio": {"input": {"turn_detection": {"type": "bogus"}}},
         },
         {"audio": {"input": {"turn_detection": None}}, "max_output_tokens": 0},  # turn detection went off
+        # accepted and ignored before (found by probing): μ-law read as PCM16, text-only output
+        # answered with audio, a silence of 30 years, a pcmu output format
+        {"instructions": "Be brief.", "input_audio_format": "g711_ulaw"},
+        {"instructions": "Be brief.", "output_modalities": ["text"]},
+        {"instructions": "Be brief.", "modalities": ["text"]},
+        {"audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 10**12}}}},
+        {"instructions": "Be brief.", "audio": {"output": {"format": {"type": "audio/pcmu"}}}},
     ],
 )
 def test_a_refused_session_update_changes_nothing(session: dict[str, Any]) -> None:
@@ -604,3 +611,19 @@ def test_tools_of_a_session_update_are_checked_off_the_event_loop(monkeypatch: p
     assert [t["name"] for t in updated["tools"]] == ["f"]
     [error] = client.errors()
     assert error["param"].startswith("session.tools[0].name"), error
+
+
+def test_the_settings_this_server_honours_are_still_accepted() -> None:
+    async def go() -> Client:
+        client = Client()
+        for session in (
+            {"output_modalities": ["audio"], "input_audio_format": "pcm16", "output_audio_format": "pcm16"},
+            {"modalities": ["text", "audio"], "audio": {"output": {"format": {"type": "audio/pcm"}}}},
+            {"audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 10_000}}}},
+        ):
+            await client.send("session.update", session=session)
+        await client.until("session.updated", 3)
+        await client.connection.close()
+        return client
+
+    assert not asyncio.run(go()).errors()

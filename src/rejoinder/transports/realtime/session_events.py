@@ -146,11 +146,14 @@ class SessionSettings:
         voice = session.get("voice", output.get("voice"))
         if voice is not None:  # one packaged voice: any name is accepted and reported back
             self.voice = expect(voice, str, "session.audio.output.voice", "a string")[:64]
-        fmt = expect(input_cfg.get("format", {}), dict, "session.audio.input.format", "an object")
-        if fmt and (fmt.get("type", "audio/pcm") != "audio/pcm" or fmt.get("rate", PCM_RATE) != PCM_RATE):
-            raise ProtocolError(
-                f"only audio/pcm at {PCM_RATE} Hz is supported", "invalid_value", "session.audio.input.format"
-            )
+        for param, fmt in (
+            ("session.audio.input.format", input_cfg.get("format", {})),
+            ("session.audio.output.format", output.get("format", {})),
+        ):
+            fmt = expect(fmt, dict, param, "an object")
+            if fmt and (fmt.get("type", "audio/pcm") != "audio/pcm" or fmt.get("rate", PCM_RATE) != PCM_RATE):
+                raise ProtocolError(f"only audio/pcm at {PCM_RATE} Hz is supported", "invalid_value", param)
+        _check_unsupported(session)
         if self.tools is not None:
             self.tools.apply(tools)
         if "turn_detection" in input_cfg or "turn_detection" in session:
@@ -222,3 +225,23 @@ class SessionSettings:
         self.create_response = create
         self.vad_enabled = True
         self.session.reset_detector()
+
+
+def _check_unsupported(session: dict[str, Any]) -> None:
+    """Settings this server cannot honour are refused, not echoed back and ignored (found by
+    probing: g711 formats were accepted and μ-law bytes would have been read as PCM16; text-only
+    output was accepted and audio sent anyway)."""
+    for param in ("input_audio_format", "output_audio_format"):  # the beta protocol's names
+        if param in session and session[param] != "pcm16":
+            raise ProtocolError(
+                f"session.{param}: only pcm16 is supported", "invalid_value", f"session.{param}"
+            )
+    for param in ("output_modalities", "modalities"):
+        if param in session:
+            kinds = expect(session[param], list, f"session.{param}", "a list")
+            if "audio" not in kinds or not set(kinds) <= {"audio", "text"}:
+                raise ProtocolError(
+                    f"session.{param}: replies are spoken here; give ['audio'] (the text is its transcript)",
+                    "invalid_value",
+                    f"session.{param}",
+                )
