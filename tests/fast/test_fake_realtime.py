@@ -627,3 +627,40 @@ def test_the_settings_this_server_honours_are_still_accepted() -> None:
         return client
 
     assert not asyncio.run(go()).errors()
+
+
+def test_a_typed_turn_while_the_user_speaks_keeps_the_spoken_items_events_on_one_item() -> None:
+    """Found by probing: the typed turn took the turn index the speech got when it started, so
+    the typed words came back as the audio item's transcript, and speech_stopped and committed
+    named another item than speech_started."""
+
+    async def go() -> Client:
+        client = Client()
+        await client.connection.start()
+        speech = tone(0, 1.2, rate=PCM_RATE)
+        half = speech.size // 2
+        for i in range(0, half, 2400):
+            await client.send("input_audio_buffer.append", audio=b64(speech[i : i + 2400]))
+            await asyncio.sleep(0.02)
+        await client.until("input_audio_buffer.speech_started")
+        await client.ask("Say the word banana.")
+        for chunk in (speech[half:], silence(1.5, PCM_RATE)):
+            for i in range(0, chunk.size, 2400):
+                await client.send("input_audio_buffer.append", audio=b64(chunk[i : i + 2400]))
+                await asyncio.sleep(0.02)
+        await client.until("conversation.item.input_audio_transcription.completed")
+        await client.until("response.done", 2)
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    assert not client.errors(), client.errors()
+
+    def ids(kind: str) -> list[str]:
+        return [e["item_id"] for e in client.sent if e["type"] == kind]
+
+    [started] = ids("input_audio_buffer.speech_started")
+    assert ids("input_audio_buffer.speech_stopped") == ids("input_audio_buffer.committed") == [started]
+    heard = [e for e in client.sent if e["type"] == "conversation.item.input_audio_transcription.completed"]
+    assert [e["item_id"] for e in heard] == [started]
+    assert "banana" not in heard[0]["transcript"].lower()

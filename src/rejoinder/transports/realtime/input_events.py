@@ -41,6 +41,10 @@ class Input:
         self.last_item: str | None = None
         self._spoken_s: dict[int, float] = {}
         """Seconds of speech per turn (start time while it is still open), for usage."""
+        self._open: tuple[int, str] | None = None
+        """The utterance whose speech started and has not stopped: (turn, item)."""
+        self._committed: set[int] = set()
+        """Turns whose audio was committed and whose transcript has not been sent."""
 
     # ---- client events ------------------------------------------------------------------------
     async def append(self, message: dict[str, Any]) -> None:
@@ -83,6 +87,7 @@ class Input:
         self._manual, self._manual_samples = [], 0
         self._item_ids[self.session.next_turn] = item = new_id("item")
         self._spoken_s[self.session.next_turn] = audio.size / SAMPLE_RATE
+        self._committed.add(self.session.next_turn)
         await self.wire.send("input_audio_buffer.committed", item_id=item, previous_item_id=self.last_item)
         self.last_item = item
         self._add_pending(await self.session.transcribe(audio))
@@ -150,6 +155,7 @@ class Input:
     async def speech_started(self, event: UserSpeechStarted) -> None:
         self._item_ids[event.turn] = item = new_id("item")
         self._spoken_s[event.turn] = event.at_s
+        self._open = (event.turn, item)
         for old in sorted(self._item_ids)[:-KEEP_TURNS]:
             del self._item_ids[old]
             self._spoken_s.pop(old, None)
@@ -158,6 +164,17 @@ class Input:
         )
 
     async def speech_stopped(self, event: UserSpeechStopped) -> None:
+        if self._open is not None and self._open[0] != event.turn:
+            # a typed turn took the index this speech was given when it started: one item still
+            # (found by probing: speech_stopped and committed named another item than speech_started)
+            started, item = self._open
+            self._item_ids.pop(started, None)
+            self._item_ids[event.turn] = item
+            self._spoken_s[event.turn] = self._spoken_s.pop(started, event.at_s)
+        self._open = None
+        self._committed.add(event.turn)
+        for old in sorted(self._committed)[:-KEEP_TURNS]:
+            self._committed.discard(old)
         item = self._item_ids.setdefault(event.turn, new_id("item"))
         self._spoken_s[event.turn] = max(0.0, event.at_s - self._spoken_s.get(event.turn, event.at_s))
         await self.wire.send(
@@ -169,7 +186,8 @@ class Input:
     async def transcribed(self, event: Transcribed) -> None:
         """Once per spoken item: a manual commit is transcribed when committed, and its turn
         reports the same words again at response.create (it used to send them twice)."""
-        if event.turn in self._item_ids and event.turn in self._spoken_s:
+        if event.turn in self._committed and event.turn in self._item_ids and event.turn in self._spoken_s:
+            self._committed.discard(event.turn)
             await self.wire.send(
                 "conversation.item.input_audio_transcription.completed",
                 item_id=self._item_ids[event.turn],
