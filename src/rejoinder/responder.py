@@ -13,9 +13,8 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
-from typing import Any
 
+from rejoinder.answer import Answer
 from rejoinder.backends.llm_heads import ListenerAhead, listener_ahead
 from rejoinder.chunking import ClauseChunker, ends_sentence
 from rejoinder.config import DEFAULT_SYSTEM_PROMPT, STRONG_PROMPT, Config, LLMConfig
@@ -26,40 +25,11 @@ from rejoinder.routers.router import is_echo, is_refusal
 from rejoinder.stages.capabilities import can_prefill, has_slots
 from rejoinder.stages.llm import GenerationParams, Message, ToolCallingLLM, supports_tools
 from rejoinder.stages.router import RouteDecision
-from rejoinder.timeline import Timeline
 from rejoinder.tool_turns import ToolState, ToolTurn, direct_clauses, direct_plan, tool_clauses, tool_tier
 from rejoinder.tools.prompt import TOOL_BASE_PROMPT, tool_system_prompt
 from rejoinder.tools.toolset import ToolSet
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Answer:
-    """One reply being written: when its steps happened, who wrote it, how its text ended."""
-
-    timeline: Timeline = field(default_factory=Timeline)
-    route: RouteDecision | None = None
-    unspoken_tail: str | None = None
-    """An unfinished phrase cut off by the token limit: not spoken."""
-    turn: int | None = None
-    speculative: bool = False
-    """Written in the end-of-turn silence: no tool may run before the turn is committed."""
-    resumed: bool = False
-    """No new user message: the answer goes on from the history (after a client's tool outputs)."""
-    tool_calls: list[Any] = field(default_factory=list)
-    """The ToolRecords of a tool turn."""
-    ends_conversation: bool = False
-    _go: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def begin(self, turn: int) -> None:
-        """The turn `turn` takes this answer: tools may run now."""
-        self.turn = turn
-        self._go.set()
-
-    async def committed(self) -> None:
-        if self.speculative:
-            await self._go.wait()
 
 
 def params_for(config: LLMConfig, max_tokens: int | None = None) -> GenerationParams:
@@ -165,6 +135,18 @@ class Responder:
         fail this turn and every later one: the model refuses before reading it, so the older half
         of the history is dropped and the turn asked again, until it fits or only the request is
         left (then the request itself is too long: the turn fails with the model's reason)."""
+        saved = self.instructions, self.max_tokens
+        if answer.options.instructions is not None:
+            self.instructions = answer.options.instructions
+        if answer.options.max_tokens is not None:
+            self.max_tokens = answer.options.max_tokens
+        try:
+            async for clause in self._fitted(text, answer):
+                yield clause
+        finally:  # one turn runs at a time: the conversation's own settings are back for the next
+            self.instructions, self.max_tokens = saved
+
+    async def _fitted(self, text: str, answer: Answer) -> AsyncGenerator[str, None]:
         while True:
             clauses = self._answer(text, answer)
             said = False

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from rejoinder.answer import Answer, ResponseOptions
 from rejoinder.config import Config
 from rejoinder.endpointing import TurnTaker
 from rejoinder.engine import Engine
@@ -29,7 +30,7 @@ from rejoinder.events import (
 )
 from rejoinder.listener import Listener
 from rejoinder.output import AudioOutput, DirectOutput
-from rejoinder.responder import Answer, Responder
+from rejoinder.responder import Responder
 from rejoinder.speculation import Speculation
 from rejoinder.stages.llm import Message
 from rejoinder.streams import settle
@@ -158,7 +159,9 @@ class Session:
         await settle(task)
         return report
 
-    def reply_to(self, text: str, resume: bool = False) -> tuple[TurnReport, asyncio.Task[None]]:
+    def reply_to(
+        self, text: str, resume: bool = False, options: ResponseOptions | None = None
+    ) -> tuple[TurnReport, asyncio.Task[None]]:
         """Start answering a typed message; its turn index is taken now, before any await.
         `resume`: no new message, answer on from the history (after a client's tool outputs).
         Whatever was being answered is cancelled at once, and this turn starts when it has ended:
@@ -166,11 +169,13 @@ class Session:
         report and the turn's own task (cancelled if the turn is)."""
         report = self._new_report(0.0, 0.0)
         self._cancel_turns()
-        return report, self._start_turn(report, self._typed_turn(report, text, resume))
+        return report, self._start_turn(report, self._typed_turn(report, text, resume, options))
 
-    async def _typed_turn(self, report: TurnReport, text: str, resume: bool) -> None:
+    async def _typed_turn(
+        self, report: TurnReport, text: str, resume: bool, options: ResponseOptions | None
+    ) -> None:
         await self._set_state("thinking")
-        await self._runner.run(report, None, text, resume=resume)
+        await self._runner.run(report, None, text, resume=resume, options=options)
 
     async def transcribe(self, audio: np.ndarray) -> str:
         """Transcribe a committed buffer (manual turn-taking) without answering it yet."""

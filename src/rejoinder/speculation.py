@@ -16,8 +16,9 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
+from rejoinder.answer import Answer
 from rejoinder.engine import Engine
-from rejoinder.responder import Answer, Responder
+from rejoinder.responder import Responder
 from rejoinder.streams import END, drain, fill
 
 

@@ -38,8 +38,8 @@ from rejoinder.tools.runner import FILLER_TEXT, ToolRecord, ToolRound, ToolRunne
 from rejoinder.tools.toolset import ToolSet
 
 if TYPE_CHECKING:
+    from rejoinder.answer import Answer
     from rejoinder.engine import Tier
-    from rejoinder.responder import Answer
 
 Notify = Callable[[SessionEvent], Awaitable[None]]
 _FILLER = object()

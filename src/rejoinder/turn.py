@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rejoinder.answer import Answer, ResponseOptions
 from rejoinder.backends.worker import follow_priority
 from rejoinder.engine import Engine
 from rejoinder.errors import BadInputError
@@ -29,7 +30,7 @@ from rejoinder.events import (
     TurnFinished,
 )
 from rejoinder.output import AudioOutput
-from rejoinder.responder import Answer, Responder
+from rejoinder.responder import Responder
 from rejoinder.speculation import Speculation
 from rejoinder.streams import run_ahead
 from rejoinder.timeline import TurnReport
@@ -58,9 +59,14 @@ class TurnRunner:
         text: str | None = None,
         speculation: Speculation | None = None,
         resume: bool = False,
+        options: ResponseOptions | None = None,
     ) -> None:
         tl = report.timeline
-        answer = speculation.answer if speculation is not None else Answer(timeline=tl, resumed=resume)
+        answer = (
+            speculation.answer
+            if speculation is not None
+            else Answer(timeline=tl, resumed=resume, options=options or ResponseOptions())
+        )
         answer.begin(report.index)
         try:
             if speculation is not None:

@@ -664,3 +664,52 @@ def test_a_typed_turn_while_the_user_speaks_keeps_the_spoken_items_events_on_one
     heard = [e for e in client.sent if e["type"] == "conversation.item.input_audio_transcription.completed"]
     assert [e["item_id"] for e in heard] == [started]
     assert "banana" not in heard[0]["transcript"].lower()
+
+
+def test_response_create_applies_its_own_instructions_and_token_limit_once() -> None:
+    """Found by probing: a response.create's instructions, max_output_tokens and output
+    modalities were ignored, and an out-of-band request got no_input."""
+    llm = FakeLLM(reply="one two three four five six seven eight.")
+
+    async def go() -> Client:
+        client = Client(llm=llm)
+        await client.send("session.update", session={"instructions": "Be brief."})
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Count."}]}
+        await client.send("conversation.item.create", item=item)
+        response = {
+            "instructions": "Count in English.",
+            "max_output_tokens": 3,
+            "output_modalities": ["audio"],
+        }
+        await client.send("response.create", response=response)
+        await client.until("response.done")
+        await client.ask("Again.")
+        await client.until("response.done", 2)
+        for bad in (
+            {"output_modalities": ["text"]},
+            {"conversation": "none", "input": []},
+            {"max_output_tokens": 0},
+            {"instructions": 7},
+        ):
+            await client.send("response.create", response=bad)
+        await client.send("response.create", response="now")
+        await client.until("error", 5)
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    first, second = llm.calls[-2:]
+    assert first[0] == {"role": "system", "content": "Count in English."}
+    assert second[0] == {"role": "system", "content": "Be brief."}  # for that response only
+    transcripts = [
+        e["transcript"] for e in client.sent if e["type"] == "response.output_audio_transcript.done"
+    ]
+    assert transcripts[0].split() == ["one", "two", "three"] and len(transcripts[1].split()) == 8
+    params = [e["param"] for e in client.errors()]
+    assert params == [
+        "response.output_modalities",
+        "response.conversation",
+        "response.max_output_tokens",
+        "response.instructions",
+        "response",
+    ]

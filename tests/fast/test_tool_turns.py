@@ -10,9 +10,9 @@ import re
 from collections.abc import Sequence
 
 from fake_engine import fake_engine
+from rejoinder.answer import Answer
 from rejoinder.backends.fake import FakeLLM
 from rejoinder.events import ConversationEnded, SessionEvent, ToolCalled, ToolReturned, TurnFinished
-from rejoinder.responder import Answer
 from rejoinder.session import Session
 from rejoinder.speakable import speakable
 from rejoinder.stages.llm import Message, ToolCall

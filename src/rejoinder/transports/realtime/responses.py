@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from rejoinder.answer import ResponseOptions
 from rejoinder.audio import PCM_RATE, StreamResampler, to_pcm16
 from rejoinder.events import ClauseStarted, TurnFailed, TurnFinished
 from rejoinder.output import PacedOutput
@@ -18,8 +19,9 @@ from rejoinder.playback import KEEP_TURNS
 from rejoinder.session import Session
 from rejoinder.timeline import TurnReport
 from rejoinder.transports.realtime.input_events import Input
+from rejoinder.transports.realtime.session_events import check_modalities, instructions, max_output_tokens
 from rejoinder.transports.realtime.tool_events import ToolEvents
-from rejoinder.transports.realtime.wire import ProtocolError, Wire, new_id
+from rejoinder.transports.realtime.wire import ProtocolError, Wire, expect, new_id
 
 TRUNCATE_SLACK_MS = 20
 """A client's count of the audio it played may differ from ours by rounding (24 kHz deltas)."""
@@ -63,9 +65,10 @@ class Responses:
 
     # ---- client events ------------------------------------------------------------------------
     async def create(self, message: dict[str, Any]) -> None:
+        options = response_options(message)
         if self.input.pending_text is None and self.tools is not None and self.tools.resume_ready:
             self.tools.resume_ready = False  # the client's tool outputs are in: answer from them
-            report, task = self.session.reply_to("", resume=True)
+            report, task = self.session.reply_to("", resume=True, options=options)
             await self._response(report.index)
             task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
             return
@@ -74,7 +77,7 @@ class Responses:
                 "nothing to respond to: append and commit audio or create a user item first", "no_input"
             )
         text, self.input.pending_text = self.input.pending_text, None
-        report, task = self.session.reply_to(text)
+        report, task = self.session.reply_to(text, options=options)
         await self._response(report.index)
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
@@ -263,3 +266,28 @@ class Responses:
                 "metadata": metadata,
             },
         )
+
+
+def response_options(message: dict[str, Any]) -> ResponseOptions:
+    """A response.create's own `instructions` and `max_output_tokens` (for this response only);
+    what it cannot honour is refused, not ignored (found by probing: all of it was ignored)."""
+    response = expect(message.get("response", {}), dict, "response", "an object")
+    if response.get("conversation", "auto") != "auto" or response.get("input") is not None:
+        raise ProtocolError(
+            "out-of-band responses (conversation 'none', input items) are not supported; add the "
+            "items to the conversation and ask for a response",
+            "invalid_value",
+            "response.conversation" if "conversation" in response else "response.input",
+        )
+    for key in ("output_modalities", "modalities"):
+        if key in response:
+            check_modalities(response[key], f"response.{key}")
+    text = (
+        instructions(response["instructions"], "response.instructions")
+        if "instructions" in response
+        else None
+    )
+    limit = response.get("max_output_tokens")
+    if "max_output_tokens" in response:
+        limit = max_output_tokens(limit, "response.max_output_tokens")
+    return ResponseOptions(text, limit)

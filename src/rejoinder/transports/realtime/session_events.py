@@ -131,15 +131,7 @@ class SessionSettings:
     def _apply(self, session: dict[str, Any], tools: SessionTools | None) -> None:
         responder = self.session.responder
         if "instructions" in session:
-            text = expect(session["instructions"], str, "session.instructions", "a string")
-            if len(text) > MAX_INSTRUCTIONS_CHARS:
-                raise ProtocolError(
-                    f"session.instructions is {len(text)} characters; at most {MAX_INSTRUCTIONS_CHARS} fit "
-                    "beside the conversation",
-                    "invalid_value",
-                    "session.instructions",
-                )
-            responder.instructions = text or None
+            responder.instructions = instructions(session["instructions"], "session.instructions")
         audio = expect(session.get("audio", {}), dict, "session.audio", "an object")
         output = expect(audio.get("output", {}), dict, "session.audio.output", "an object")
         input_cfg = expect(audio.get("input", {}), dict, "session.audio.input", "an object")
@@ -159,18 +151,9 @@ class SessionSettings:
         if "turn_detection" in input_cfg or "turn_detection" in session:
             self._turn_detection(input_cfg.get("turn_detection", session.get("turn_detection")))
         if "max_output_tokens" in session:
-            limit = session["max_output_tokens"]
-            if limit in (None, "inf"):
-                responder.max_tokens = None
-            else:
-                limit = expect(limit, int, "session.max_output_tokens", "an integer or 'inf'")
-                if not 1 <= limit <= MAX_OUTPUT_TOKENS:
-                    raise ProtocolError(
-                        f"session.max_output_tokens must be 1 to {MAX_OUTPUT_TOKENS} or 'inf'",
-                        "invalid_value",
-                        "session.max_output_tokens",
-                    )
-                responder.max_tokens = limit
+            responder.max_tokens = max_output_tokens(
+                session["max_output_tokens"], "session.max_output_tokens"
+            )
 
     def _turn_detection(self, td: Any) -> None:
         param = "session.audio.input.turn_detection"
@@ -238,10 +221,36 @@ def _check_unsupported(session: dict[str, Any]) -> None:
             )
     for param in ("output_modalities", "modalities"):
         if param in session:
-            kinds = expect(session[param], list, f"session.{param}", "a list")
-            if "audio" not in kinds or not set(kinds) <= {"audio", "text"}:
-                raise ProtocolError(
-                    f"session.{param}: replies are spoken here; give ['audio'] (the text is its transcript)",
-                    "invalid_value",
-                    f"session.{param}",
-                )
+            check_modalities(session[param], f"session.{param}")
+
+
+def instructions(value: Any, param: str) -> str | None:
+    text = expect(value, str, param, "a string")
+    if len(text) > MAX_INSTRUCTIONS_CHARS:
+        raise ProtocolError(
+            f"{param} is {len(text)} characters; at most {MAX_INSTRUCTIONS_CHARS} fit "
+            "beside the conversation",
+            "invalid_value",
+            param,
+        )
+    return text or None
+
+
+def max_output_tokens(value: Any, param: str) -> int | None:
+    """An integer limit, or None for 'inf' (the model's own)."""
+    if value in (None, "inf"):
+        return None
+    limit = expect(value, int, param, "an integer or 'inf'")
+    if not 1 <= limit <= MAX_OUTPUT_TOKENS:
+        raise ProtocolError(f"{param} must be 1 to {MAX_OUTPUT_TOKENS} or 'inf'", "invalid_value", param)
+    return int(limit)
+
+
+def check_modalities(value: Any, param: str) -> None:
+    kinds = expect(value, list, param, "a list")
+    if "audio" not in kinds or not set(kinds) <= {"audio", "text"}:
+        raise ProtocolError(
+            f"{param}: replies are spoken here; give ['audio'] (the text is its transcript)",
+            "invalid_value",
+            param,
+        )
