@@ -91,16 +91,21 @@ class Responder:
         self._continued = (last, joined)
         return joined
 
-    def _messages(self, tier: Tier, text: str) -> list[Message]:
-        system = self.instructions or tier.config.system_prompt
+    def _instructions(self, answer: Answer | None) -> str | None:
+        """This response's own instructions (a Realtime response.create's), else the session's."""
+        return (answer.options.instructions if answer is not None else None) or self.instructions
+
+    def _messages(self, tier: Tier, text: str, answer: Answer | None = None) -> list[Message]:
+        system = self._instructions(answer) or tier.config.system_prompt
         messages: list[Message] = [{"role": "system", "content": system}, *self._earlier()]
         if text:
             messages.append({"role": "user", "content": text})
         return messages
 
-    def _params(self, tier: Tier) -> GenerationParams:
+    def _params(self, tier: Tier, answer: Answer) -> GenerationParams:
         budget = tier.config.max_tokens
-        params = params_for(tier.config, min(budget, self.max_tokens) if self.max_tokens else budget)
+        limit = answer.options.max_tokens or self.max_tokens
+        params = params_for(tier.config, min(budget, limit) if limit else budget)
         return dataclasses.replace(params, conversation=self.key)
 
     def tiers(self) -> list[Tier]:
@@ -135,18 +140,6 @@ class Responder:
         fail this turn and every later one: the model refuses before reading it, so the older half
         of the history is dropped and the turn asked again, until it fits or only the request is
         left (then the request itself is too long: the turn fails with the model's reason)."""
-        saved = self.instructions, self.max_tokens
-        if answer.options.instructions is not None:
-            self.instructions = answer.options.instructions
-        if answer.options.max_tokens is not None:
-            self.max_tokens = answer.options.max_tokens
-        try:
-            async for clause in self._fitted(text, answer):
-                yield clause
-        finally:  # one turn runs at a time: the conversation's own settings are back for the next
-            self.instructions, self.max_tokens = saved
-
-    async def _fitted(self, text: str, answer: Answer) -> AsyncGenerator[str, None]:
         while True:
             clauses = self._answer(text, answer)
             said = False
@@ -215,10 +208,10 @@ class Responder:
 
     async def _clauses(self, tier: Tier, text: str, answer: Answer) -> AsyncGenerator[str, None]:
         """One tier's reply cut into clauses as its tokens arrive."""
-        tl, params = answer.timeline, self._params(tier)
+        tl, params = answer.timeline, self._params(tier, answer)
         tl.mark("llm_start")
         with listener_ahead(self.listener_ahead):
-            tokens = tier.llm.stream(self._messages(tier, text), params)
+            tokens = tier.llm.stream(self._messages(tier, text, answer), params)
         chunker = ClauseChunker(self.config.chunker)
         pieces = 0
         self.engine.writing[tier.name] += 1
@@ -283,12 +276,13 @@ class Responder:
     def _tool_clauses(self, tier: Tier, text: str, answer: Answer) -> AsyncGenerator[str, None]:
         configured = tier.config.system_prompt
         packaged = configured in (DEFAULT_SYSTEM_PROMPT, STRONG_PROMPT)  # their examples get copied
-        system = tool_system_prompt(self.instructions or (TOOL_BASE_PROMPT if packaged else configured))
-        prompt = self._messages(tier, text)
+        own = self._instructions(answer)
+        system = tool_system_prompt(own or (TOOL_BASE_PROMPT if packaged else configured))
+        prompt = self._messages(tier, text, answer)
         prompt[0] = {"role": "system", "content": system}
         llm = tier.llm
         assert isinstance(llm, ToolCallingLLM) and supports_tools(llm)
-        return tool_clauses(llm, prompt, self._params(tier), self._tool_turn(text, answer))
+        return tool_clauses(llm, prompt, self._params(tier, answer), self._tool_turn(text, answer))
 
     @staticmethod
     async def _opening(clauses: AsyncGenerator[str, None], text: str) -> list[str] | None:

@@ -137,9 +137,7 @@ class Session:
             if speculation is not None:
                 await speculation.cancel()
             await self._set_state("listening")
-            text = (await self.engine.stt.transcribe(ended.audio)).text
-            await self._emit(Transcribed(report.index, text))
-            self.on_unanswered(text)
+            self.on_unanswered(await self.transcribe(ended.audio, report.index))
             return
         report.speculative = speculation is not None
         await self._set_state("thinking")
@@ -177,10 +175,11 @@ class Session:
         await self._set_state("thinking")
         await self._runner.run(report, None, text, resume=resume, options=options)
 
-    async def transcribe(self, audio: np.ndarray) -> str:
-        """Transcribe a committed buffer (manual turn-taking) without answering it yet."""
+    async def transcribe(self, audio: np.ndarray, turn: int | None = None) -> str:
+        """Transcribe a committed buffer without answering it yet: manual turn-taking's (the next
+        turn's), or a turn the VAD ended when the session does not answer on its own (`turn`)."""
         text = (await self.engine.stt.transcribe(audio)).text
-        await self._emit(Transcribed(self._turns, text))
+        await self._emit(Transcribed(self._turns if turn is None else turn, text))
         return text
 
     def _start_turn(self, report: TurnReport, turn: Coroutine[Any, Any, None]) -> asyncio.Task[None]:

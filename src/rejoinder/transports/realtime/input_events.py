@@ -20,9 +20,9 @@ from rejoinder.transports.realtime.wire import ProtocolError, Wire, expect, new_
 MAX_BUFFER_S = 120.0
 """Manual (no VAD) input buffer limit."""
 MAX_TEXT_CHARS = 4000
+"""A typed user message; longer ones would not fit the smallest tier's context."""
 MAX_PENDING_CHARS = 4 * MAX_TEXT_CHARS
 """Words waiting for response.create: typed items past it are refused, spoken ones keep the newest."""
-"""A typed user message; longer ones would not fit the smallest tier's context."""
 
 
 class Input:

@@ -287,7 +287,9 @@ def response_options(message: dict[str, Any]) -> ResponseOptions:
         if "instructions" in response
         else None
     )
-    limit = response.get("max_output_tokens")
-    if "max_output_tokens" in response:
-        limit = max_output_tokens(limit, "response.max_output_tokens")
+    limit = (
+        max_output_tokens(response["max_output_tokens"], "response.max_output_tokens")
+        if "max_output_tokens" in response
+        else None
+    )
     return ResponseOptions(text, limit)
