@@ -31,6 +31,7 @@ from rejoinder.server.limits import (
     speech_pieces,
     unless_client_leaves,
 )
+from rejoinder.server.request_fields import check_choice_count, check_speed, check_voice, model_name
 from rejoinder.server.sse import stream_events
 from rejoinder.stages.llm import GenerationParams, Message, supports_tools
 
@@ -142,10 +143,11 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
         eng = engine(request)
         messages = _messages(body, limits)
         params = _params(body, eng.config.llm, min(limits.chat_max_tokens, eng.config.llm.context))
+        check_choice_count(body)
         cid, created, model = (
             f"chatcmpl-{uuid.uuid4().hex[:24]}",
             int(time.time()),
-            str(body.get("model", "rejoinder")),
+            model_name(body, "rejoinder"),
         )
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -255,6 +257,9 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
             raise RequestError(
                 f"'input' is {len(raw):,} characters; the limit is {limits.speech_chars:,}", param="input"
             )
+        model_name(body, "tts-1")  # not used (the loaded TTS speaks), but OpenAI's type is checked
+        check_voice(body)
+        check_speed(body, engine(request).config.tts.speed)
         text = clean_for_speech(raw)
         fmt = body.get("response_format", "pcm")
         if not any(ch.isalnum() for ch in text):

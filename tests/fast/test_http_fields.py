@@ -1,0 +1,119 @@
+"""OpenAI request fields the HTTP model endpoints cannot honour are refused with a 400 naming the
+field, not silently ignored. Found by probing: `n: 3` got one choice, `speed` 0, 100 and "fast"
+were spoken at the usual rate, `voice: {"id": "x"}` was accepted, and `model: {"a": 1}` came back
+as the Python text "{'a': 1}"."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+
+from fake_engine import fake_engine
+from server_helpers import running_server
+
+HI = [{"role": "user", "content": "Hi"}]
+
+
+async def post_all(base: str, path: str, bodies: list[dict[str, Any]]) -> list[tuple[int, str, bytes]]:
+    """Each body posted in turn: (status, content type, raw answer)."""
+    out = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(30)) as client:
+        for body in bodies:
+            async with client.post(base + path, json=body) as r:
+                out.append((r.status, r.content_type, await r.read()))
+    return out
+
+
+def assert_refused(answer: tuple[int, str, bytes], param: str) -> None:
+    """An OpenAI-style 400 whose `param` and message name the field, in words (no pydantic URL)."""
+    status, _, raw = answer
+    assert status == 400, (param, status, raw[:200])
+    error = json.loads(raw)["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == param, error
+    assert param in error["message"] and "http" not in error["message"], error
+
+
+def test_speech_speed_the_tts_cannot_honour_is_refused_naming_speed() -> None:
+    speech = {"model": "tts-1", "voice": "alloy", "input": "Hello there."}
+    bad: list[Any] = [0, 100, "fast", True, 0.1, 1.5, 0.25, 4.0]
+    good = [{**speech}, {**speech, "speed": 1.0}, {**speech, "speed": 1}, {**speech, "speed": None}]
+    with running_server(fake_engine()) as base:
+        answers = asyncio.run(
+            post_all(base, "/v1/audio/speech", [{**speech, "speed": s} for s in bad] + good)
+        )
+    for answer in answers[: len(bad)]:
+        assert_refused(answer, "speed")
+    assert b"only 1.0 is supported" in answers[bad.index(1.5)][2]  # in range, but not this TTS's rate
+    assert b"0.25 to 4.0" in answers[bad.index("fast")][2]
+    for status, kind, raw in answers[len(bad) :]:
+        assert status == 200 and kind == "audio/pcm" and len(raw) > 0, (status, raw[:200])
+
+
+def test_speech_speed_follows_the_rate_the_server_tts_was_configured_with() -> None:
+    engine = fake_engine()
+    engine.config.tts.speed = 1.5
+    speech = {"voice": "alloy", "input": "Hello there.", "response_format": "wav"}
+    with running_server(engine) as base:
+        answers = asyncio.run(
+            post_all(base, "/v1/audio/speech", [{**speech, "speed": 1.0}, {**speech, "speed": 1.5}])
+        )
+    assert_refused(answers[0], "speed")
+    assert b"only 1.5 is supported" in answers[0][2]
+    assert answers[1][0] == 200 and answers[1][1] == "audio/wav", answers[1][2][:200]
+
+
+def test_speech_voice_and_model_that_are_not_strings_are_refused() -> None:
+    speech = {"model": "tts-1", "voice": "alloy", "input": "Hello there."}
+    bodies = [
+        {**speech, "voice": {"id": "x"}},
+        {**speech, "voice": 5},
+        {**speech, "model": {"a": 1}},
+        {**speech, "model": ["tts-1"]},
+        speech,
+        {"input": "Hello there."},  # neither given: the loaded voice speaks
+    ]
+    with running_server(fake_engine()) as base:
+        answers = asyncio.run(post_all(base, "/v1/audio/speech", bodies))
+    for answer, param in zip(answers[:4], ["voice", "voice", "model", "model"], strict=True):
+        assert_refused(answer, param)
+    for status, kind, raw in answers[4:]:
+        assert status == 200 and kind == "audio/pcm" and len(raw) > 0, (status, raw[:200])
+
+
+def test_chat_n_other_than_one_is_refused_naming_n() -> None:
+    chat = {"messages": HI, "max_tokens": 16}
+    bad = [3, 0, -1, 1.5, "1", True, [1]]
+    bodies = [{**chat, "n": n} for n in bad] + [{**chat, "n": 3, "stream": True}]
+    bodies += [{**chat, "n": 1}, {**chat, "n": None}, chat]
+    with running_server(fake_engine()) as base:
+        answers = asyncio.run(post_all(base, "/v1/chat/completions", bodies))
+    for answer in answers[: len(bad) + 1]:
+        assert_refused(answer, "n")
+    assert b"only n=1" in answers[0][2] and b"must be an integer" in answers[bad.index(1.5)][2]
+    for status, _, raw in answers[len(bad) + 1 :]:
+        assert status == 200, raw[:200]
+        choices = json.loads(raw)["choices"]
+        assert (
+            len(choices) == 1 and choices[0]["message"]["content"].strip() == "Rome is the capital of Italy."
+        )
+
+
+def test_chat_model_that_is_not_a_string_is_refused_and_a_string_is_echoed() -> None:
+    chat = {"messages": HI, "max_tokens": 16}
+    bad = [{"a": 1}, 5, ["x"], True]
+    bodies = [{**chat, "model": m} for m in bad] + [{**chat, "model": {"a": 1}, "stream": True}]
+    bodies += [{**chat, "model": "my-model"}, {**chat, "model": "my-model", "stream": True}, chat]
+    with running_server(fake_engine()) as base:
+        answers = asyncio.run(post_all(base, "/v1/chat/completions", bodies))
+    for answer in answers[: len(bad) + 1]:
+        assert_refused(answer, "model")
+    whole, streamed, unnamed = answers[len(bad) + 1 :]
+    assert whole[0] == 200 and json.loads(whole[2])["model"] == "my-model"
+    events = [
+        json.loads(line[6:]) for line in streamed[2].decode().split("\n\n") if line.startswith("data: {")
+    ]
+    assert streamed[0] == 200 and events and all(e["model"] == "my-model" for e in events)
+    assert unnamed[0] == 200 and json.loads(unnamed[2])["model"] == "rejoinder"
