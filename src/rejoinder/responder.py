@@ -339,6 +339,12 @@ class Responder:
             self.history[:] = kept[starts[0] :] if starts else []
         self.prefill()
 
+    def heard_unanswered(self, user: str) -> None:
+        """Words transcribed after their turn was cut: unanswered in the history, so the next
+        request goes on from them (as from any cut-off question)."""
+        if user.strip():
+            self.history.append({"role": "user", "content": user})
+
     def truncate(self, user: str, reply: str, heard: str) -> None:
         """The listener heard only `heard` of the reply `reply` to `user`: keep only that."""
         for i in range(len(self.history) - 1, 0, -1):

@@ -141,7 +141,11 @@ class Session:
             return
         report.speculative = speculation is not None
         await self._set_state("thinking")
-        self._start_turn(report, self._runner.run(report, ended.audio, speculation=speculation))
+        self._start_turn(
+            report,
+            self._runner.run(report, ended.audio, speculation=speculation),
+            lambda: self._runner.never_started(report, ended.audio, speculation),
+        )
 
     def _new_report(self, start_s: float, end_s: float) -> TurnReport:
         timeline = Timeline()
@@ -182,14 +186,22 @@ class Session:
         await self._emit(Transcribed(self._turns if turn is None else turn, text))
         return text
 
-    def _start_turn(self, report: TurnReport, turn: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def _start_turn(
+        self,
+        report: TurnReport,
+        turn: Coroutine[Any, Any, None],
+        unstarted: Callable[[], None] = lambda: None,
+    ) -> asyncio.Task[None]:
         """Run a turn once every earlier turn has ended (they run on if they may not be
-        interrupted, or end soon if cancelled). A turn cancelled before it could start is still
-        reported (so every response gets its end)."""
+        interrupted, or end soon if cancelled) and the words of those cut are in the history.
+        A turn cancelled before it could start is still reported (so every response gets its
+        end), and `unstarted` is called."""
         earlier = [task for task in self._running if not task.done()]
 
         async def after_earlier() -> None:
             for task in earlier:
+                await settle(asyncio.shield(task))
+            for task in list(self._runner.late):
                 await settle(asyncio.shield(task))
             await turn
 
@@ -199,6 +211,7 @@ class Session:
                 return
             turn.close()
             report.status = "cancelled"
+            unstarted()
             finish = asyncio.ensure_future(self._runner.finish(report, Answer(timeline=report.timeline)))
             self._background.add(finish)
             finish.add_done_callback(self._background.discard)
@@ -248,6 +261,9 @@ class Session:
     async def close(self) -> None:
         await self.listener.close()
         await self.interrupt()
+        for task in list(self._runner.late):
+            task.cancel()
+            await settle(task)
         self.responder.close()
 
     async def _set_state(self, state: State) -> None:

@@ -38,16 +38,16 @@ class Speculation:
         self._first_clause: str | None = None
         self._audio: asyncio.Queue[object] = asyncio.Queue()
         self._tts_task: asyncio.Task[None] | None = None
-        self._task = asyncio.create_task(self._run(engine, responder, audio, transcript))
+        self._hearing: asyncio.Future[str] = (
+            transcript if transcript is not None else asyncio.ensure_future(words_of(engine, audio))
+        )
+        self._shared = transcript is not None
+        """Shared with turn detection: never cancelled from here."""
+        self._task = asyncio.create_task(self._run(engine, responder))
 
-    async def _run(
-        self, engine: Engine, responder: Responder, audio: np.ndarray, transcript: asyncio.Future[str] | None
-    ) -> None:
+    async def _run(self, engine: Engine, responder: Responder) -> None:
         try:
-            if transcript is not None:  # shared with turn detection: never cancelled from here
-                text = await asyncio.shield(transcript)
-            else:
-                text = (await engine.stt.transcribe(audio)).text
+            text = await asyncio.shield(self._hearing)
         except Exception as exc:
             self._text.set_exception(exc)
             return
@@ -72,7 +72,15 @@ class Speculation:
             await clauses.aclose()  # the LLM stops if the user spoke on
 
     async def transcript(self) -> str:
-        return await self._text
+        return await asyncio.shield(self._text)  # a cancelled turn must not cancel the words
+
+    def keep_words(self) -> asyncio.Future[str] | None:
+        """The user's words while they are still being transcribed, kept through `cancel`: a turn
+        cut before its transcript was in still said them (None once they are known)."""
+        if self._text.done():
+            return None
+        self._shared = True
+        return self._hearing
 
     def clauses(self) -> AsyncIterator[str]:
         """The reply's clauses: those already written at once, then the rest as they come."""
@@ -85,6 +93,8 @@ class Speculation:
         return drain(self._audio)
 
     async def cancel(self) -> None:
+        if not self._shared:
+            self._hearing.cancel()
         for task in (self._tts_task, self._task):
             if task is not None:
                 task.cancel()
@@ -92,3 +102,8 @@ class Speculation:
                     await task
         if not self._text.done():
             self._text.cancel()
+
+
+async def words_of(engine: Engine, audio: np.ndarray) -> str:
+    """The transcript's text, as a task of its own can hold it."""
+    return (await engine.stt.transcribe(audio)).text

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ from rejoinder.events import (
 )
 from rejoinder.output import AudioOutput
 from rejoinder.responder import Responder
-from rejoinder.speculation import Speculation
+from rejoinder.speculation import Speculation, words_of
 from rejoinder.streams import run_ahead
 from rejoinder.timeline import TurnReport
 from rejoinder.tool_turns import records_summary
@@ -51,6 +52,8 @@ class TurnRunner:
     keep_reports: int | None = None
     """Latest reports kept; None: all (a live session would otherwise grow with every turn)."""
     reports: list[TurnReport] = field(default_factory=list)
+    late: set[asyncio.Task[None]] = field(default_factory=set)
+    """Transcriptions of turns cut before their words were in; a later turn waits for them."""
 
     async def run(
         self,
@@ -68,6 +71,8 @@ class TurnRunner:
             else Answer(timeline=tl, resumed=resume, options=options or ResponseOptions())
         )
         answer.begin(report.index)
+        hearing: asyncio.Future[str] | None = None
+        heard = text is not None
         try:
             if speculation is not None:
                 text = await speculation.transcript()
@@ -75,7 +80,9 @@ class TurnRunner:
             elif text is None:
                 assert audio is not None
                 tl.mark("stt_start")
-                text = (await self.engine.stt.transcribe(audio)).text
+                hearing = asyncio.ensure_future(words_of(self.engine, audio))
+                text = await asyncio.shield(hearing)
+            heard = True
             tl.mark("transcript")
             report.transcript = text
             await self.emit(Transcribed(report.index, text))
@@ -91,6 +98,8 @@ class TurnRunner:
             report.status = "completed"
         except asyncio.CancelledError:
             report.status = "cancelled"
+            if not heard:
+                self.hear_late(report, hearing or (speculation.keep_words() if speculation else None))
             if speculation is not None:
                 await speculation.cancel()
             raise
@@ -106,6 +115,43 @@ class TurnRunner:
             )
         finally:
             await self.finish(report, answer)
+
+    def never_started(
+        self, report: TurnReport, audio: np.ndarray | None, speculation: Speculation | None
+    ) -> None:
+        """A spoken turn cancelled while it waited for the turn before it: its words are
+        still heard, and its speculation stops."""
+        if audio is None:
+            return
+        if speculation is None:
+            self.hear_late(report, asyncio.ensure_future(words_of(self.engine, audio)))
+            return
+        self.hear_late(report, speculation.keep_words())
+        self._spawn(speculation.cancel())
+
+    def hear_late(self, report: TurnReport, words: asyncio.Future[str] | None) -> None:
+        """A turn cut before its transcript was in: the words are still the user's. Without
+        this a client waited forever for the item's transcript, and the history lost the
+        question (found by probing: 15 items committed, 8 transcribed)."""
+        if words is not None:
+            self._spawn(self._heard_late(report, words))
+
+    async def _heard_late(self, report: TurnReport, words: asyncio.Future[str]) -> None:
+        try:
+            text = await words
+        except Exception as exc:
+            log.warning("a cut turn's transcript failed", extra={"turn": report.index, "reason": str(exc)})
+            return
+        report.transcript = text
+        log.info("late transcript", extra={"turn": report.index, "transcript": text})
+        await self.emit(Transcribed(report.index, text))
+        self.responder.heard_unanswered(text)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(work)
+        self.late.add(task)
+        task.add_done_callback(self.late.discard)
+        return task
 
     async def _speak(
         self, report: TurnReport, clauses: AsyncIterator[str], speculation: Speculation | None

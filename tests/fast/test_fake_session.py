@@ -20,9 +20,11 @@ from rejoinder.events import (
     ReplyDone,
     SessionEvent,
     StateChanged,
+    Transcribed,
     TurnFailed,
     TurnFinished,
     UserSpeechStarted,
+    UserSpeechStopped,
 )
 from rejoinder.output import PacedOutput
 from rejoinder.session import Session
@@ -493,3 +495,28 @@ def test_a_long_lived_session_keeps_only_its_latest_reports() -> None:
     live, every = asyncio.run(go())
     assert 3 <= len(live) <= 6 and live == every[-len(live) :]
     assert len(every) == 10
+
+
+@pytest.mark.parametrize(("stt_s", "gap_s"), [(0.6, 0.4), (1.0, 0.35), (0.3, 0.35), (0.05, 0.35)])
+def test_every_utterance_cut_by_the_next_is_transcribed_and_reaches_the_model(
+    stt_s: float, gap_s: float
+) -> None:
+    """Speech back to back, each utterance ending a turn that the next one cuts while it is
+    still being transcribed, while it waits for the turn before it (1.0 s: never started), or
+    once it speaks (0.05 s, the control): every committed turn gets
+    its transcript, and the last request reads every word (found by probing: 15 items
+    committed, 8 transcribed, and the cut questions gone from the history)."""
+    llm = FakeLLM(reply="An answer to all of that.", delay_s=0.05)
+    engine = fake_engine(llm=llm, stt=FakeSTT(script=SCRIPT, delay_s=stt_s))
+    engine.config.vad.barge_in = "onset"
+    events = Events()
+    session = Session(engine, events)
+    order = [0, 1, 0, 1, 0]
+    audio = np.concatenate([part for i in order for part in (tone(i, 0.5), silence(gap_s))] + [silence(1.0)])
+    asyncio.run(speak(session, audio))
+    stopped = [e.turn for e in events.of(UserSpeechStopped)]
+    assert len(stopped) == len(order)
+    transcribed = {e.turn: e.text for e in events.of(Transcribed)}
+    assert [transcribed.get(turn) for turn in stopped] == [SCRIPT[i] for i in order]
+    asked = " ".join(m["content"] for m in llm.calls[-1] if m["role"] == "user")
+    assert asked.count(SCRIPT[0]) == 3 and asked.count(SCRIPT[1]) == 2
