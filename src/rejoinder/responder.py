@@ -12,7 +12,8 @@ import dataclasses
 import logging
 import uuid
 from collections import Counter
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any
 
 from rejoinder.answer import Answer
 from rejoinder.backends.llm_heads import ListenerAhead, listener_ahead
@@ -178,7 +179,8 @@ class Responder:
         question, nothing of it is said and the top tier answers instead (only the opening is
         checked, so other turns pay nothing)."""
         text = text if answer.resumed else self._goes_on(text)
-        tier, answer.route = self.route(text)
+        asked = next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")
+        tier, answer.route = self.route(text or str(asked or ""))  # resumed: routed by the last question
         direct = None if answer.resumed else direct_plan(self.tools, text)
         tools = None if direct is not None else self._tool_route(text, answer)
         if direct is not None:
@@ -344,6 +346,18 @@ class Responder:
         request goes on from them (as from any cut-off question)."""
         if user.strip():
             self.history.append({"role": "user", "content": user})
+
+    def forget(self, message: Mapping[str, Any] | None) -> bool:
+        """A client deleted this message from its conversation: the newest one like it leaves
+        the history (False: the history no longer held it)."""
+        if not message:
+            return False
+        for i in range(len(self.history) - 1, -1, -1):
+            held: Mapping[str, Any] = self.history[i]
+            if all(held.get(key) == value for key, value in message.items()):
+                del self.history[i]
+                return True
+        return False
 
     def truncate(self, user: str, reply: str, heard: str) -> None:
         """The listener heard only `heard` of the reply `reply` to `user`: keep only that."""

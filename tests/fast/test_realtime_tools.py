@@ -105,8 +105,10 @@ def test_an_in_process_tool_runs_in_the_server_and_its_result_is_an_item() -> No
     done = next(e for e in client.sent if e["type"] == "response.done")["response"]
     assert [o["type"] for o in done["output"]] == ["function_call", "message"]
     assert done["output"][1]["content"][0]["transcript"] == "Your order is packed (B7)."
-    outputs = [e["item"] for e in client.sent if e["type"] == "conversation.item.done"]
-    assert [o["type"] for o in outputs] == ["function_call_output"] and outputs[0]["call_id"] == "call_1"
+    done_items = [e["item"] for e in client.sent if e["type"] == "conversation.item.done"]
+    assert [o["type"] for o in done_items] == ["message", "function_call", "function_call_output", "message"]
+    outputs = [o for o in done_items if o["type"] == "function_call_output"]
+    assert outputs[0]["call_id"] == "call_1"
     message_added = next(
         e for e in client.sent if e["type"] == "response.output_item.added" and e["item"]["type"] == "message"
     )

@@ -28,6 +28,7 @@ from rejoinder.events import (
 from rejoinder.session import Session
 from rejoinder.timeline import TurnReport
 from rejoinder.transports.realtime.input_events import Input
+from rejoinder.transports.realtime.items import Items
 from rejoinder.transports.realtime.responses import Responses
 from rejoinder.transports.realtime.session_events import SessionSettings
 from rejoinder.transports.realtime.tool_events import ToolEvents
@@ -60,9 +61,10 @@ class RealtimeConnection:
         self.wire = Wire(send, on_error)
         self.config = (config or engine.config).model_copy(deep=True)
         self.session = Session(engine, self._on_event, self.config, keep_reports=KEEP_REPORTS)
-        self.tools = ToolEvents(self.wire, self.session)
+        self.items = Items(self.wire, self.session)
+        self.tools = ToolEvents(self.wire, self.session, self.items)
         self.settings = SessionSettings(self.wire, self.config, self.session, model, self.tools)
-        self.input = Input(self.wire, self.session, self.settings, self.tools)
+        self.input = Input(self.wire, self.session, self.settings, self.items, self.tools)
         self.responses = Responses(self.wire, self.session, self.input, audio_out, audio_clear, on_turn)
         self.tools.responses, self.responses.tools = self.responses, self.tools
         self._on_end = on_end
@@ -74,6 +76,8 @@ class RealtimeConnection:
             "input_audio_buffer.clear": self.input.clear,
             "conversation.item.create": self.input.item_create,
             "conversation.item.truncate": self.responses.truncate,
+            "conversation.item.retrieve": self.items.retrieve,
+            "conversation.item.delete": self.items.delete,
             "response.create": self.responses.create,
             "response.cancel": self.responses.cancel,
         }

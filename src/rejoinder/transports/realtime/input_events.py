@@ -13,6 +13,7 @@ from rejoinder.audio import PCM_RATE, SAMPLE_RATE, StreamResampler, from_pcm16
 from rejoinder.events import Transcribed, UserSpeechStarted, UserSpeechStopped
 from rejoinder.playback import KEEP_TURNS
 from rejoinder.session import Session
+from rejoinder.transports.realtime.items import Items, user_audio
 from rejoinder.transports.realtime.session_events import SessionSettings
 from rejoinder.transports.realtime.tool_events import ToolEvents
 from rejoinder.transports.realtime.wire import ProtocolError, Wire, expect, new_id
@@ -27,18 +28,19 @@ MAX_PENDING_CHARS = 4 * MAX_TEXT_CHARS
 
 class Input:
     def __init__(
-        self, wire: Wire, session: Session, settings: SessionSettings, tools: ToolEvents | None = None
+        self, wire: Wire, session: Session, settings: SessionSettings, items: Items, tools: ToolEvents
     ) -> None:
         self.wire, self.session, self.settings, self.tools = wire, session, settings, tools
+        self.items = items
+        items.on_delete = self._forget_pending
         self._resample = StreamResampler(PCM_RATE, SAMPLE_RATE)
         self._manual: list[np.ndarray] = []
         self._manual_samples = 0
-        self.pending_text: str | None = None
-        """The user's committed words waiting for `response.create`: every item since the last
-        response, in order (a second item used to replace the first)."""
+        self._pending: list[tuple[str | None, str]] = []
+        """The user's committed words waiting for `response.create`, by item: every item since
+        the last response, in order (a second item used to replace the first)."""
         session.on_unanswered = self._add_pending  # create_response: false
         self._item_ids: dict[int, str] = {}
-        self.last_item: str | None = None
         self._spoken_s: dict[int, float] = {}
         """Seconds of speech per turn (start time while it is still open), for usage."""
         self._open: tuple[int, str] | None = None
@@ -88,9 +90,8 @@ class Input:
         self._item_ids[self.session.next_turn] = item = new_id("item")
         self._spoken_s[self.session.next_turn] = audio.size / SAMPLE_RATE
         self._committed.add(self.session.next_turn)
-        await self.wire.send("input_audio_buffer.committed", item_id=item, previous_item_id=self.last_item)
-        self.last_item = item
-        self._add_pending(await self.session.transcribe(audio))
+        await self._commit_item(item)
+        self._add_pending(await self.session.transcribe(audio), item)
 
     async def clear(self, message: dict[str, Any]) -> None:
         self._manual, self._manual_samples = [], 0
@@ -101,7 +102,7 @@ class Input:
     async def item_create(self, message: dict[str, Any]) -> None:
         item = expect(message.get("item"), dict, "item", "an object")
         if item.get("type") == "function_call_output" and self.tools is not None:
-            self.last_item = await self.tools.output(item, self.last_item)
+            await self.tools.output(item)
             return
         if item.get("type", "message") != "message" or item.get("role") != "user":
             raise ProtocolError(
@@ -131,25 +132,38 @@ class Input:
                 "invalid_value",
                 "item.content",
             )
-        self._add_pending(text)
-        await self.wire.send(
-            "conversation.item.added",
-            previous_item_id=self.last_item,
-            item={
-                "id": item_id,
-                "type": "message",
-                "role": "user",
-                "status": "completed",
-                "content": [{"type": "input_text", "text": text}],
-            },
-        )
-        self.last_item = item_id
+        body = {
+            "id": item_id,
+            "type": "message",
+            "role": "user",
+            "status": "completed",
+            "content": [{"type": "input_text", "text": text}],
+        }
+        await self.items.add(body)  # a duplicate id is refused here, before the words wait
+        self._add_pending(text, item_id)
 
-    def _add_pending(self, text: str) -> None:
+    @property
+    def pending_text(self) -> str | None:
+        return "\n".join(text for _, text in self._pending) or None
+
+    def take_pending(self) -> str | None:
+        """The words a response.create answers; none wait after it."""
+        text, self._pending = self.pending_text, []
+        return text
+
+    def _add_pending(self, text: str, item_id: str | None = None) -> None:
         text = text.strip()
         if text:
-            joined = f"{self.pending_text}\n{text}" if self.pending_text else text
-            self.pending_text = joined[-MAX_PENDING_CHARS:]
+            self._pending.append((item_id, text))
+        while len(self._pending) > 1 and len(self.pending_text or "") > MAX_PENDING_CHARS:
+            del self._pending[0]  # spoken words past the cap: the newest are kept
+
+    def _forget_pending(self, item_id: str) -> None:
+        self._pending = [(item, text) for item, text in self._pending if item != item_id]
+
+    async def _commit_item(self, item: str) -> None:
+        await self.wire.send("input_audio_buffer.committed", item_id=item, previous_item_id=self.items.last)
+        await self.items.add(user_audio(item))
 
     # ---- session events -> server events ------------------------------------------------------
     async def speech_started(self, event: UserSpeechStarted) -> None:
@@ -180,14 +194,14 @@ class Input:
         await self.wire.send(
             "input_audio_buffer.speech_stopped", item_id=item, audio_end_ms=int(event.at_s * 1000)
         )
-        await self.wire.send("input_audio_buffer.committed", item_id=item, previous_item_id=self.last_item)
-        self.last_item = item
+        await self._commit_item(item)
 
     async def transcribed(self, event: Transcribed) -> None:
         """Once per spoken item: a manual commit is transcribed when committed, and its turn
         reports the same words again at response.create (it used to send them twice)."""
         if event.turn in self._committed and event.turn in self._item_ids and event.turn in self._spoken_s:
             self._committed.discard(event.turn)
+            self.items.transcribed(self._item_ids[event.turn], event.text)
             await self.wire.send(
                 "conversation.item.input_audio_transcription.completed",
                 item_id=self._item_ids[event.turn],

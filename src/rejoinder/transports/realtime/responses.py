@@ -19,6 +19,7 @@ from rejoinder.playback import KEEP_TURNS
 from rejoinder.session import Session
 from rejoinder.timeline import TurnReport
 from rejoinder.transports.realtime.input_events import Input
+from rejoinder.transports.realtime.items import Items
 from rejoinder.transports.realtime.session_events import check_modalities, instructions, max_output_tokens
 from rejoinder.transports.realtime.tool_events import ToolEvents
 from rejoinder.transports.realtime.wire import ProtocolError, Wire, expect, new_id
@@ -39,6 +40,8 @@ class _Response:
     message_index: int = 0
     items: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     """Finished output items other than the spoken message (function calls), by output index."""
+    metadata: dict[str, str] | None = None
+    """The client's own, from response.create: response.done gives it back."""
 
 
 class Responses:
@@ -54,6 +57,8 @@ class Responses:
         on_turn: Callable[[TurnReport], None] | None = None,
     ) -> None:
         self.wire, self.session, self.input = wire, session, input
+        self.items: Items = input.items
+        self.items.is_running = self._is_running
         self._audio_out, self._audio_clear, self._on_turn = audio_out, audio_clear, on_turn
         self.output = PacedOutput(self)
         self._responses: dict[int, _Response] = {}
@@ -62,28 +67,33 @@ class Responses:
         self._truncate_at: dict[int, float] = {}
         """Truncations that arrived while their turn was still running (audio seconds)."""
         self.tools: ToolEvents | None = None
+        self.conversation_id = new_id("conv")
+        self._client_cancelled: set[int] = set()
+        """Turns a response.cancel ended: their reason is the client's, not speech."""
+        self._failures: dict[int, dict[str, str]] = {}
+        """Why a turn failed, for its response.done."""
 
     # ---- client events ------------------------------------------------------------------------
     async def create(self, message: dict[str, Any]) -> None:
+        """Answer the words waiting, or else from the conversation as it stands (after a
+        client's tool outputs, or to answer again once a reply was deleted), as OpenAI's does."""
         options = response_options(message)
-        if self.input.pending_text is None and self.tools is not None and self.tools.resume_ready:
-            self.tools.resume_ready = False  # the client's tool outputs are in: answer from them
-            report, task = self.session.reply_to("", resume=True, options=options)
-            await self._response(report.index)
-            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
-            return
-        if self.input.pending_text is None:
+        metadata = client_metadata(message.get("response") or {})
+        text = self.input.take_pending()
+        if text is None and self.tools is not None:
+            self.tools.resume_ready = False  # the client's tool outputs, if any, are answered now
+        if text is None and not self.session.history:
             raise ProtocolError(
                 "nothing to respond to: append and commit audio or create a user item first", "no_input"
             )
-        text, self.input.pending_text = self.input.pending_text, None
-        report, task = self.session.reply_to(text, options=options)
-        await self._response(report.index)
+        report, task = self.session.reply_to(text or "", resume=text is None, options=options)
+        (await self._response(report.index)).metadata = metadata
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     async def cancel(self, message: dict[str, Any]) -> None:
         if not self.session.busy:
             raise ProtocolError("there is no response in progress", "response_cancel_not_active")
+        self._client_cancelled.update(self._responses)  # a turn not yet started ends later
         await self.session.interrupt()
 
     async def truncate(self, message: dict[str, Any]) -> None:
@@ -110,8 +120,11 @@ class Responses:
                 "invalid_value",
                 "audio_end_ms",
             )
-        if self._truncated(turn, end_ms / 1000) is None:
+        kept = self._truncated(turn, end_ms / 1000)
+        if kept is None:
             self._truncate_at[turn] = end_ms / 1000  # the turn is still running: apply when it ends
+        else:
+            self.items.update(str(item_id), lambda item: item.update(content=[_spoken(kept)]))
         await self.wire.send(
             "conversation.item.truncated", item_id=item_id, content_index=0, audio_end_ms=end_ms
         )
@@ -120,6 +133,10 @@ class Responses:
         """The reply kept for `turn` once cut `audio_s` into its audio; None if not known yet."""
         heard = self.output.log.heard_until(turn, audio_s)
         return None if heard is None else self.session.truncate_reply(turn, " ".join(heard))
+
+    def _is_running(self, item_id: str) -> bool:
+        turn = self._assistant_items.get(item_id)
+        return turn is not None and turn in self._responses
 
     # ---- session events -----------------------------------------------------------------------
     async def clause_started(self, event: ClauseStarted) -> None:
@@ -138,6 +155,7 @@ class Responses:
     async def turn_failed(self, event: TurnFailed) -> None:
         # what the client sent (instructions and message over the model's context) is theirs to fix
         kind = "invalid_request_error" if event.by_input else "server_error"
+        self._failures[event.turn] = {"type": kind, "code": "turn_failed"}
         await self.wire.error(event.message, "turn_failed", kind=kind)
 
     # ---- PlaybackTarget -----------------------------------------------------------------------
@@ -192,6 +210,8 @@ class Responses:
                     "object": "realtime.response",
                     "status": "in_progress",
                     "output": [],
+                    "conversation_id": self.conversation_id,
+                    "output_modalities": ["audio"],
                 },
             )
         return self._responses[turn]
@@ -201,18 +221,20 @@ class Responses:
             return
         response.speaking = True
         response.message_index, response.next_index = response.next_index, response.next_index + 1
+        item = {
+            "id": response.item,
+            "type": "message",
+            "role": "assistant",
+            "status": "in_progress",
+            "content": [],
+        }
         await self.wire.send(
             "response.output_item.added",
             response_id=response.id,
             output_index=response.message_index,
-            item={
-                "id": response.item,
-                "type": "message",
-                "role": "assistant",
-                "status": "in_progress",
-                "content": [],
-            },
+            item=item,
         )
+        await self.items.add(item, done=False)
         await self.wire.send(
             "response.content_part.added",
             **{k: v for k, v in self._ids(response).items()},
@@ -221,12 +243,14 @@ class Responses:
 
     async def _finish(self, report: TurnReport) -> None:
         response = self._responses.pop(report.index, None)
+        by_client = report.index in self._client_cancelled
+        self._client_cancelled.discard(report.index)
         if response is None:
             return  # nothing was said and no response was asked for
         status = STATUS[report.status]
         output = [item for _, item in sorted(response.items, key=lambda pair: pair[0])]
         if response.speaking:
-            part = {"type": "audio", "transcript": report.reply}
+            part = _spoken(report.reply, "audio")
             """A content part event's part; the item itself holds it as `output_audio`."""
             await self.wire.send("response.output_audio.done", **self._ids(response))
             await self.wire.send(
@@ -238,7 +262,7 @@ class Responses:
                 "type": "message",
                 "role": "assistant",
                 "status": "completed" if status == "completed" else "incomplete",
-                "content": [{**part, "type": "output_audio"}],
+                "content": [_spoken(report.reply)],
             }
             await self.wire.send(
                 "response.output_item.done",
@@ -246,9 +270,12 @@ class Responses:
                 output_index=response.message_index,
                 item=item,
             )
+            await self.items.done(item)
             output.insert(response.message_index, item)
         metadata = {f"{k}_ms": str(v) for k, v in report.timeline.timings_ms().items() if v is not None}
-        if report.route is not None:
+        if response.metadata is not None:  # the client's own; our timings are in the turn log
+            metadata = response.metadata
+        elif report.route is not None:
             metadata["route_tier"] = report.route.tier
             metadata["route_score"] = f"{report.route.score:.3f}"
             metadata["route_strategy"] = report.route.strategy  # "overload": the tier was busy
@@ -260,12 +287,50 @@ class Responses:
                 "status": status,
                 "status_details": {
                     "type": status,
-                    "reason": "turn_detected" if status == "cancelled" else None,
+                    "reason": None if status != "cancelled" else _cancel_reason(by_client),
+                    "error": self._failures.pop(report.index, None),
                 },
+                "conversation_id": self.conversation_id,
+                "output_modalities": ["audio"],
                 "output": output,
                 "metadata": metadata,
             },
         )
+
+
+MAX_METADATA_KEYS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 16, 64, 512
+"""OpenAI's bounds for a response's metadata."""
+
+
+def client_metadata(response: Any) -> dict[str, str] | None:
+    """A response.create's `metadata`: string keys and values within OpenAI's bounds."""
+    if not isinstance(response, dict) or response.get("metadata") is None:
+        return None
+    metadata = expect(response["metadata"], dict, "response.metadata", "an object of strings")
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise ProtocolError(
+            f"response.metadata has {len(metadata)} keys; at most {MAX_METADATA_KEYS}",
+            "invalid_value",
+            "response.metadata",
+        )
+    for key, value in metadata.items():
+        if len(key) > MAX_METADATA_KEY or not isinstance(value, str) or len(value) > MAX_METADATA_VALUE:
+            raise ProtocolError(
+                f"response.metadata[{key[:80]!r}] must be a string of at most {MAX_METADATA_VALUE} "
+                f"characters under a key of at most {MAX_METADATA_KEY}",
+                "invalid_value",
+                "response.metadata",
+            )
+    return dict(metadata)
+
+
+def _cancel_reason(by_client: bool) -> str:
+    return "client_cancelled" if by_client else "turn_detected"
+
+
+def _spoken(transcript: str, kind: str = "output_audio") -> dict[str, Any]:
+    """A reply's audio part: `output_audio` in an item, `audio` in a content part event."""
+    return {"type": kind, "transcript": transcript}
 
 
 def response_options(message: dict[str, Any]) -> ResponseOptions:

@@ -16,6 +16,7 @@ from rejoinder.tools.realtime_items import (
     function_call_item,
     parse_session_tools,
 )
+from rejoinder.transports.realtime.items import Items
 from rejoinder.transports.realtime.wire import ProtocolError, Wire, new_id
 
 if TYPE_CHECKING:
@@ -23,12 +24,11 @@ if TYPE_CHECKING:
 
 
 class ToolEvents:
-    def __init__(self, wire: Wire, session: Session) -> None:
-        self.wire, self.session = wire, session
+    def __init__(self, wire: Wire, session: Session, items: Items) -> None:
+        self.wire, self.session, self.items = wire, session, items
         self.responses: Responses | None = None
         self.resume_ready = False
         """Every client call has its output: a response.create answers from them."""
-        self.last_item: str | None = None
 
     @property
     def _state(self) -> Any:
@@ -68,17 +68,19 @@ class ToolEvents:
         return {"tools": tools, "tool_choice": choice}
 
     # ---- the client's function_call_output -----------------------------------------------------
-    async def output(self, item: dict[str, Any], previous: str | None) -> str:
-        """A client's `function_call_output` item into the history; returns its item id."""
+    async def output(self, item: dict[str, Any]) -> None:
+        """A client's `function_call_output` item into the history."""
         state = self._state
+        given = item.get("id")
+        item_id = given if isinstance(given, str) and given else new_id("item")
+        if item_id in self.items:
+            raise ProtocolError(f"an item with id {item_id!r} already exists", "invalid_value", "item.id")
         try:
             message = state.pending.output(item, "item")
         except FieldError as exc:
             raise ProtocolError(str(exc), "invalid_value", exc.param) from None
         self.session.history.append(message)
         self.resume_ready = state.pending.complete
-        given = item.get("id")
-        item_id = given if isinstance(given, str) and given else new_id("item")
         body = {
             "id": item_id,
             "type": "function_call_output",
@@ -86,9 +88,7 @@ class ToolEvents:
             "call_id": message["tool_call_id"],
             "output": message["content"],
         }
-        await self.wire.send("conversation.item.added", previous_item_id=previous, item=body)
-        await self.wire.send("conversation.item.done", previous_item_id=previous, item=body)
-        return item_id
+        await self.items.add(body)
 
     # ---- session events -> server events -------------------------------------------------------
     async def called(self, event: ToolCalled) -> None:
@@ -99,8 +99,9 @@ class ToolEvents:
         for body in function_call_events(event.call, response.id, item_id, index):
             kind = body.pop("type")
             await self.wire.send(kind, **body)
-        response.items.append((index, function_call_item(event.call, item_id)))
-        self.last_item = item_id
+        call = function_call_item(event.call, item_id)
+        response.items.append((index, call))
+        await self.items.add(call)
         if event.client:
             self._state.pending.add([event.call])
             self.resume_ready = False
@@ -114,6 +115,4 @@ class ToolEvents:
             "call_id": result.call_id,
             "output": result.output,
         }
-        await self.wire.send("conversation.item.added", previous_item_id=self.last_item, item=body)
-        await self.wire.send("conversation.item.done", previous_item_id=self.last_item, item=body)
-        self.last_item = body["id"]
+        await self.items.add(body)

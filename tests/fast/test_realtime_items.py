@@ -1,0 +1,203 @@
+"""The conversation's items over the Realtime protocol, on fake stages: each item announced once
+with the item before it, `conversation.item.retrieve` and `.delete`, and `response.create` with
+no new input, its own metadata and its cancel reason. Every event validates against the `openai`
+SDK's models (the Client checks). Found by probing: retrieve and delete were unknown events,
+committed audio and replies were never announced as items, a response.create after a reply was
+refused, the client's metadata was replaced, and a client's cancel read "turn_detected"."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from test_fake_realtime import Client, b64
+
+from fake_engine import SCRIPT
+from rejoinder.audio import PCM_RATE
+from rejoinder.backends.fake import FakeLLM, silence, tone
+
+
+def user_item(text: str, item_id: str | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": text}],
+    }
+    if item_id is not None:
+        item["id"] = item_id
+    return item
+
+
+async def speak(client: Client, index: int = 0) -> None:
+    for chunk in (tone(index, 0.8, rate=PCM_RATE), silence(1.0, PCM_RATE)):
+        for i in range(0, chunk.size, 2400):
+            await client.send("input_audio_buffer.append", audio=b64(chunk[i : i + 2400]))
+            await asyncio.sleep(0.02)
+
+
+def of(client: Client, kind: str) -> list[dict[str, Any]]:
+    return [e for e in client.sent if e["type"] == kind]
+
+
+def test_every_item_is_announced_once_after_the_item_before_it() -> None:
+    async def go() -> Client:
+        client = Client()
+        await speak(client)
+        await client.until("response.done")
+        await client.ask("More?")
+        await client.until("response.done", 2)
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    assert not client.invalid and not client.errors()
+    added = of(client, "conversation.item.added")
+    kinds = [
+        (e["item"]["role"], e["item"]["content"][0]["type"] if e["item"]["content"] else None) for e in added
+    ]
+    assert kinds == [
+        ("user", "input_audio"),
+        ("assistant", None),
+        ("user", "input_text"),
+        ("assistant", None),
+    ]
+    ids = [e["item"]["id"] for e in added]
+    assert [e["previous_item_id"] for e in added] == [None, *ids[:-1]]  # replies are in the chain
+    committed = of(client, "input_audio_buffer.committed")[0]
+    assert committed["item_id"] == ids[0] and committed["previous_item_id"] is None
+    done = {e["item"]["id"]: e["item"] for e in of(client, "conversation.item.done")}
+    assert set(done) == set(ids)
+    assert done[ids[1]]["status"] == "completed"
+    assert done[ids[1]]["content"][0]["transcript"] == "Rome is the capital of Italy."
+
+
+def test_items_can_be_retrieved_with_what_was_said_and_heard() -> None:
+    async def go() -> Client:
+        client = Client()
+        await speak(client)
+        await client.until("response.done")
+        await client.until("conversation.item.input_audio_transcription.completed")
+        user, reply = (e["item"]["id"] for e in of(client, "conversation.item.added"))
+        for item_id in (user, reply, "item_nope"):
+            await client.send("conversation.item.retrieve", item_id=item_id)
+        await client.until("error")
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    assert not client.invalid
+    user, reply = (e["item"] for e in of(client, "conversation.item.retrieved"))
+    assert user["role"] == "user" and user["content"][0]["transcript"] == SCRIPT[0]
+    assert (
+        reply["role"] == "assistant" and reply["content"][0]["transcript"] == "Rome is the capital of Italy."
+    )
+    [error] = client.errors()
+    assert (
+        error["code"] == "item_not_found" and error["param"] == "item_id" and "item_nope" in error["message"]
+    )
+
+
+def test_a_deleted_exchange_leaves_what_the_model_reads_and_can_no_longer_be_retrieved() -> None:
+    llm = FakeLLM(reply="Nice to meet you.")
+
+    async def go() -> Client:
+        client = Client(llm=llm)
+        await client.ask("My name is Ada.")
+        await client.until("response.done")
+        for event in of(client, "conversation.item.added"):
+            await client.send("conversation.item.delete", item_id=event["item"]["id"])
+        await client.until("conversation.item.deleted", 2)
+        await client.ask("What is my name?")
+        await client.until("response.done", 2)
+        await client.send(
+            "conversation.item.retrieve", item_id=of(client, "conversation.item.added")[0]["item"]["id"]
+        )
+        await client.until("error")
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    assert not client.invalid
+    assert [m["content"] for m in llm.calls[-1] if m["role"] != "system"] == ["What is my name?"]
+    assert [e["error"]["code"] for e in of(client, "error")] == ["item_not_found"]
+    third = of(client, "conversation.item.added")[2]
+    assert third["previous_item_id"] is None  # the items before it are gone
+
+
+def test_a_deleted_item_waiting_for_a_response_is_not_answered() -> None:
+    llm = FakeLLM(reply="Sure.")
+
+    async def go() -> Client:
+        client = Client(llm=llm)
+        await client.send("conversation.item.create", item=user_item("Ignore me.", "item_a"))
+        await client.send("conversation.item.create", item=user_item("Say hi.", "item_b"))
+        await client.send("conversation.item.create", item=user_item("Again.", "item_b"))  # a duplicate id
+        await client.send("conversation.item.delete", item_id="item_a")
+        await client.send("response.create")
+        await client.until("response.done")
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    assert llm.calls[-1][-1]["content"] == "Say hi."
+    [error] = client.errors()
+    assert error["param"] == "item.id" and "already exists" in error["message"]
+
+
+def test_a_response_without_new_input_answers_from_the_conversation() -> None:
+    """OpenAI's does: asking again after a reply, or once the reply was deleted (regenerate)."""
+    llm = FakeLLM(reply="Rome.")
+
+    async def go() -> Client:
+        client = Client(llm=llm)
+        await client.send("response.create", event_id="early")  # nothing in the conversation yet
+        await client.until("error")
+        await client.ask("What is the capital of Italy?")
+        await client.until("response.done")
+        reply = of(client, "conversation.item.added")[-1]["item"]["id"]
+        await client.send("conversation.item.delete", item_id=reply)
+        await client.until("conversation.item.deleted")
+        await client.send("response.create")
+        await client.until("response.done", 2)
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    assert not client.invalid
+    [error] = client.errors()
+    assert error["code"] == "no_input" and error["event_id"] == "early"
+    assert [e["response"]["status"] for e in of(client, "response.done")] == ["completed", "completed"]
+    assert [m["role"] for m in llm.calls[-1]] == ["system", "user"]  # asked again, the reply gone
+    assert llm.calls[-1][-1]["content"] == "What is the capital of Italy?"
+
+
+def test_a_responses_metadata_comes_back_and_a_clients_cancel_says_so() -> None:
+    async def go() -> Client:
+        client = Client("word " * 40)
+        item = user_item("Talk.")
+        await client.send("conversation.item.create", item=item)
+        await client.send("response.create", response={"metadata": {"tag": "t1"}})
+        await client.until("response.done")
+        await client.send("conversation.item.create", item=item)
+        await client.send("response.create", response={"metadata": {"tag": 5}})
+        await client.until("error")
+        heard = len(of(client, "response.output_audio.delta"))
+        await client.send("response.create")
+        await client.until("response.output_audio.delta", heard + 1)
+        await client.send("response.cancel")
+        await client.until("response.done", 2)
+        await client.send("conversation.item.create", item=item)
+        await client.send("response.create")
+        await client.send("response.cancel")  # before it has started
+        await client.until("response.done", 3)
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    assert not client.invalid
+    first, second, third = (e["response"] for e in of(client, "response.done"))
+    assert first["metadata"] == {"tag": "t1"} and first["conversation_id"].startswith("conv")
+    assert "metadata" in client.errors()[0]["param"]
+    assert second["status"] == "cancelled" and second["status_details"]["reason"] == "client_cancelled"
+    assert "first_audio_ms" in second["metadata"]  # without the client's own: the turn's timings
+    assert third["status"] == "cancelled" and third["status_details"]["reason"] == "client_cancelled"
