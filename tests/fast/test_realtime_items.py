@@ -12,9 +12,10 @@ from typing import Any
 
 from test_fake_realtime import Client, b64
 
-from fake_engine import SCRIPT
+from fake_engine import SCRIPT, fake_engine
 from rejoinder.audio import PCM_RATE
 from rejoinder.backends.fake import FakeLLM, silence, tone
+from rejoinder.transports.realtime import RealtimeConnection
 
 
 def user_item(text: str, item_id: str | None = None) -> dict[str, Any]:
@@ -201,3 +202,51 @@ def test_a_responses_metadata_comes_back_and_a_clients_cancel_says_so() -> None:
     assert second["status"] == "cancelled" and second["status_details"]["reason"] == "client_cancelled"
     assert "first_audio_ms" in second["metadata"]  # without the client's own: the turn's timings
     assert third["status"] == "cancelled" and third["status_details"]["reason"] == "client_cancelled"
+
+
+def test_webrtc_reports_its_output_buffer_and_a_clients_clear_cuts_the_reply() -> None:
+    """Found by probing: output_audio_buffer.clear, which OpenAI's WebRTC clients send to cut
+    playback, was an unknown event, and no output_audio_buffer event was ever sent."""
+    track: list[Any] = []
+    cuts: list[int] = []
+
+    def reply(messages: Any) -> str:
+        return "word " * 60 if messages[-1]["content"] == "Talk." else "Hi there."
+
+    async def go() -> tuple[Client, Client]:
+        client = Client()
+        engine = fake_engine(llm=FakeLLM(reply=reply))
+        client.connection = RealtimeConnection(
+            engine, client._receive, audio_out=track.append, audio_clear=lambda: cuts.append(1)
+        )
+        await client.ask("Hello.")
+        await client.until("output_audio_buffer.stopped")
+        await client.ask("Talk.")
+        await client.until("output_audio_buffer.started", 2)
+        await client.send("output_audio_buffer.clear")
+        await client.until("response.done", 2)
+        await client.connection.close()
+        websocket = Client()
+        await websocket.send("output_audio_buffer.clear")
+        await websocket.until("error")
+        await websocket.connection.close()
+        return client, websocket
+
+    client, websocket = asyncio.run(go())
+    assert not client.invalid and not client.errors() and track and cuts
+    first, second = (e["response"] for e in of(client, "response.done"))
+    buffer = [
+        (e["type"].rsplit(".", 1)[1], e["response_id"])
+        for e in client.sent
+        if e["type"].startswith("output_audio_buffer")
+    ]
+    assert buffer == [
+        ("started", first["id"]),
+        ("stopped", first["id"]),
+        ("started", second["id"]),
+        ("cleared", second["id"]),
+    ]
+    assert second["status"] == "cancelled" and second["status_details"]["reason"] == "client_cancelled"
+    assert not of(client, "response.output_audio.delta")  # the audio went to the media track
+    [error] = websocket.errors()
+    assert "WebRTC" in error["message"] and error["param"] == "type"

@@ -80,6 +80,7 @@ class RealtimeConnection:
             "conversation.item.delete": self.items.delete,
             "response.create": self.responses.create,
             "response.cancel": self.responses.cancel,
+            "output_audio_buffer.clear": self.responses.clear_output,
         }
 
     async def start(self) -> None:

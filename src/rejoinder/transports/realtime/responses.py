@@ -42,6 +42,8 @@ class _Response:
     """Finished output items other than the spoken message (function calls), by output index."""
     metadata: dict[str, str] | None = None
     """The client's own, from response.create: response.done gives it back."""
+    playing: bool = False
+    """Its audio went to the media track (WebRTC): output_audio_buffer.started was sent."""
 
 
 class Responses:
@@ -68,6 +70,11 @@ class Responses:
         """Truncations that arrived while their turn was still running (audio seconds)."""
         self.tools: ToolEvents | None = None
         self.conversation_id = new_id("conv")
+        self._playing = False
+        """The media track holds reply audio not yet known to be played out (WebRTC)."""
+        self._played_id: str | None = None
+        self._cleared = 0
+        """output_audio_buffer.cleared events sent."""
         self._client_cancelled: set[int] = set()
         """Turns a response.cancel ended: their reason is the client's, not speech."""
         self._failures: dict[int, dict[str, str]] = {}
@@ -89,6 +96,24 @@ class Responses:
         report, task = self.session.reply_to(text or "", resume=text is None, options=options)
         (await self._response(report.index)).metadata = metadata
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def clear_output(self, message: dict[str, Any]) -> None:
+        """WebRTC's output_audio_buffer.clear: the media track stops playing the reply at once,
+        and only what was heard stays in the history (over a WebSocket the client holds the
+        audio, and cuts it with conversation.item.truncate)."""
+        if self._audio_out is None:
+            raise ProtocolError(
+                "output_audio_buffer.clear is for WebRTC connections; over a WebSocket, stop "
+                "playing and send conversation.item.truncate",
+                "invalid_value",
+                "type",
+            )
+        self._client_cancelled.update(self._responses)
+        announced = self._cleared
+        await self.session.interrupt()  # a reply cut here announces its own clearing
+        self.clear()
+        if self._cleared == announced and self._played_id is not None:
+            await self._clear_announced(self._played_id)  # the client's clear is answered
 
     async def cancel(self, message: dict[str, Any]) -> None:
         if not self.session.busy:
@@ -134,6 +159,22 @@ class Responses:
         heard = self.output.log.heard_until(turn, audio_s)
         return None if heard is None else self.session.truncate_reply(turn, " ".join(heard))
 
+    async def _played_out(self, response: _Response | None, status: str) -> None:
+        """A reply on the media track ended: played out (stopped), or cut by speech or a cancel
+        (cleared)."""
+        if response is None or not response.playing:
+            return
+        self._played_id = response.id
+        if status != "cancelled":
+            self._playing = False
+            await self.wire.send("output_audio_buffer.stopped", response_id=response.id)
+        elif self._playing:
+            await self._clear_announced(response.id)
+
+    async def _clear_announced(self, response_id: str) -> None:
+        self._playing, self._cleared = False, self._cleared + 1
+        await self.wire.send("output_audio_buffer.cleared", response_id=response_id)
+
     def _is_running(self, item_id: str) -> bool:
         turn = self._assistant_items.get(item_id)
         return turn is not None and turn in self._responses
@@ -174,6 +215,9 @@ class Responses:
             response.resampler = StreamResampler(sample_rate, PCM_RATE)
         piece = response.resampler(samples)
         if self._audio_out is not None:
+            if not response.playing:
+                response.playing = self._playing = True
+                await self.wire.send("output_audio_buffer.started", response_id=response.id)
             self._audio_out(piece)
         elif piece.size:
             delta = base64.b64encode(to_pcm16(piece)).decode()
@@ -245,6 +289,7 @@ class Responses:
         response = self._responses.pop(report.index, None)
         by_client = report.index in self._client_cancelled
         self._client_cancelled.discard(report.index)
+        await self._played_out(response, report.status)
         if response is None:
             return  # nothing was said and no response was asked for
         status = STATUS[report.status]
