@@ -250,3 +250,31 @@ def test_webrtc_reports_its_output_buffer_and_a_clients_clear_cuts_the_reply() -
     assert not of(client, "response.output_audio.delta")  # the audio went to the media track
     [error] = websocket.errors()
     assert "WebRTC" in error["message"] and error["param"] == "type"
+
+
+def test_turn_detection_switched_off_mid_utterance_keeps_its_speech_and_its_item() -> None:
+    """Found by probing: the utterance's speech_started never got speech_stopped, and the commit
+    made a new item from the second half alone ("Solar system.")."""
+
+    async def go() -> Client:
+        client = Client()
+        first = tone(0, 0.6, rate=PCM_RATE)  # the longer half: a commit of both reads as it
+        for i in range(0, first.size, 2400):
+            await client.send("input_audio_buffer.append", audio=b64(first[i : i + 2400]))
+            await asyncio.sleep(0.02)
+        await client.until("input_audio_buffer.speech_started")
+        await client.send("session.update", session={"audio": {"input": {"turn_detection": None}}})
+        await client.send("input_audio_buffer.append", audio=b64(tone(1, 0.3, rate=PCM_RATE)))
+        await client.send("input_audio_buffer.commit")
+        await client.until("conversation.item.input_audio_transcription.completed")
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    assert not client.invalid and not client.errors()
+    [started] = of(client, "input_audio_buffer.speech_started")
+    [stopped] = of(client, "input_audio_buffer.speech_stopped")
+    [committed] = of(client, "input_audio_buffer.committed")
+    [heard] = of(client, "conversation.item.input_audio_transcription.completed")
+    assert started["item_id"] == stopped["item_id"] == committed["item_id"] == heard["item_id"]
+    assert heard["transcript"] == SCRIPT[0] and heard["usage"]["seconds"] >= 0.8

@@ -47,6 +47,9 @@ class Input:
         """The utterance whose speech started and has not stopped: (turn, item)."""
         self._committed: set[int] = set()
         """Turns whose audio was committed and whose transcript has not been sent."""
+        self._manual_item: str | None = None
+        """The item an utterance open when turn detection went off keeps for its commit."""
+        settings.on_vad_off = self._vad_off
 
     # ---- client events ------------------------------------------------------------------------
     async def append(self, message: dict[str, Any]) -> None:
@@ -87,14 +90,30 @@ class Input:
             raise ProtocolError("the input audio buffer is empty", "input_audio_buffer_commit_empty")
         audio = np.concatenate([*self._manual, self._resample.flush()])
         self._manual, self._manual_samples = [], 0
-        self._item_ids[self.session.next_turn] = item = new_id("item")
+        item, self._manual_item = self._manual_item or new_id("item"), None
+        self._item_ids[self.session.next_turn] = item
         self._spoken_s[self.session.next_turn] = audio.size / SAMPLE_RATE
         self._committed.add(self.session.next_turn)
         await self._commit_item(item)
         self._add_pending(await self.session.transcribe(audio), item)
 
+    async def _vad_off(self) -> None:
+        """Turn detection switched off mid-utterance: the speech so far stays in the buffer for
+        the client's commit, on the item its speech_started named (found by probing: the first
+        half was dropped, and that item never got speech_stopped)."""
+        detector, opened, self._open = self.session.detector, self._open, None
+        if detector.speaking:
+            audio = detector.utterance()
+            self._manual.append(audio)
+            self._manual_samples += audio.size
+        at_ms = int(detector.position / SAMPLE_RATE * 1000)
+        self.session.reset_detector()
+        if opened is not None:
+            self._manual_item = opened[1]
+            await self.wire.send("input_audio_buffer.speech_stopped", item_id=opened[1], audio_end_ms=at_ms)
+
     async def clear(self, message: dict[str, Any]) -> None:
-        self._manual, self._manual_samples = [], 0
+        self._manual, self._manual_samples, self._manual_item = [], 0, None
         self._resample.flush()  # the cleared audio's tail must not start the next utterance
         self.session.reset_detector()
         await self.wire.send("input_audio_buffer.cleared")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,6 +37,8 @@ class SessionSettings:
         self.id = new_id("sess")
         self.voice = config.tts.voice
         self.vad_enabled = True
+        self.on_vad_off: Callable[[], Awaitable[None]] | None = None
+        """Turn detection was switched off: the input family keeps an utterance still open."""
 
     @property
     def create_response(self) -> bool:
@@ -99,11 +102,14 @@ class SessionSettings:
         if self.tools is not None and ("tools" in session or "tool_choice" in session):
             tools = await asyncio.to_thread(self.tools.parse, session)  # other sessions go on
         saved = self._snapshot()
+        was_enabled = self.vad_enabled
         try:
             self._apply(session, tools)
         except ProtocolError:
             self._restore(saved)
             raise
+        if was_enabled and not self.vad_enabled and self.on_vad_off is not None:
+            await self.on_vad_off()
         await self.wire.send("session.updated", session=self.describe())
 
     def _snapshot(self) -> tuple[Any, ...]:
