@@ -224,3 +224,16 @@ def test_a_reply_cut_by_the_token_limit_does_not_end_mid_phrase(engine: Engine) 
     assert run(session.respond("Why?")).reply.endswith("waves of sunlight.")
     config.llm.max_tokens = 3
     assert run(session.respond("Why?")).reply == "The sky is"
+
+
+def test_a_turns_usage_is_the_models_own_token_count(engine: Engine) -> None:
+    """llama.cpp's own usage report reaches the turn (and the Realtime response.done)."""
+    session = Session(unrouted(engine), Collector())
+    first = run(session.respond("What is the capital of France?"))
+    second = run(session.respond("And of Italy?"))
+    assert first.usage is not None and second.usage is not None
+    assert first.usage.calls == 1 and second.usage.calls == 1
+    limit = engine.config.llm.max_tokens
+    assert len(first.reply.split()) <= first.usage.output_tokens <= limit  # words are whole tokens or more
+    assert second.usage.input_tokens > first.usage.input_tokens  # its prompt holds the first exchange
+    assert 0 < second.usage.cached_tokens < second.usage.input_tokens  # that prefix came from the cache

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from rejoinder.stages.llm import TokenUsage
 from rejoinder.stages.router import RouteDecision
 from rejoinder.timeline import Timeline
 
@@ -35,6 +36,8 @@ class Answer:
     tool_calls: list[Any] = field(default_factory=list)
     """The ToolRecords of a tool turn."""
     ends_conversation: bool = False
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    """What its model calls read and wrote (the backends that count add to it)."""
     _go: asyncio.Event = field(default_factory=asyncio.Event)
 
     def begin(self, turn: int) -> None:

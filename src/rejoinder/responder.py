@@ -107,7 +107,7 @@ class Responder:
         budget = tier.config.max_tokens
         limit = answer.options.max_tokens or self.max_tokens
         params = params_for(tier.config, min(budget, limit) if limit else budget)
-        return dataclasses.replace(params, conversation=self.key)
+        return dataclasses.replace(params, conversation=self.key, usage=answer.usage)
 
     def tiers(self) -> list[Tier]:
         """The engine's loaded tier models with this conversation's settings, weakest first."""

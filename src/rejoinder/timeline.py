@@ -3,11 +3,13 @@ after the end of speech."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from rejoinder.events import TurnStatus
+from rejoinder.stages.llm import TokenUsage
 from rejoinder.stages.router import RouteDecision
 
 MARKS = (
@@ -98,6 +100,8 @@ class TurnReport:
     """An unfinished phrase cut by the token limit, not spoken."""
     tool_calls: list[dict[str, object]] = field(default_factory=list)
     """The tools called for this turn: name, arguments, status, output, ms, interrupted."""
+    usage: TokenUsage | None = None
+    """The model's tokens read and written, where the backend counts them."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -123,6 +127,8 @@ class TurnReport:
             }
         if self.error:
             out["error"] = self.error
+        if self.usage is not None:
+            out["usage"] = dataclasses.asdict(self.usage)
         if self.route is not None:
             out["route"] = self.route.to_dict()
         if self.speculative_audio:

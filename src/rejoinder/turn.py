@@ -180,6 +180,7 @@ class TurnRunner:
         report.timeline.adopt(answer.timeline)
         report.timeline.mark("reply_done")
         report.route, report.unspoken_tail = answer.route, answer.unspoken_tail
+        report.usage = answer.usage if answer.usage.calls else None
         report.tool_calls = records_summary(answer.tool_calls)
         if report.status == "cancelled":
             self.output.clear(report.index)

@@ -117,3 +117,14 @@ def test_chat_model_that_is_not_a_string_is_refused_and_a_string_is_echoed() -> 
     ]
     assert streamed[0] == 200 and events and all(e["model"] == "my-model" for e in events)
     assert unnamed[0] == 200 and json.loads(unnamed[2])["model"] == "rejoinder"
+
+
+def test_chat_usage_is_the_models_own_count() -> None:
+    """It was all zeros, which read as a measurement; the fake counts a word as a token."""
+
+    with running_server(fake_engine("One two three.")) as base:
+        [(status, _, raw)] = asyncio.run(post_all(base, "/v1/chat/completions", [{"messages": HI}]))
+    assert status == 200
+    usage = json.loads(raw)["usage"]
+    assert usage["completion_tokens"] == 3 and usage["prompt_tokens"] == 1  # "Hi"
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]

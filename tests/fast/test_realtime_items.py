@@ -66,6 +66,11 @@ def test_every_item_is_announced_once_after_the_item_before_it() -> None:
     assert [e["previous_item_id"] for e in added] == [None, *ids[:-1]]  # replies are in the chain
     committed = of(client, "input_audio_buffer.committed")[0]
     assert committed["item_id"] == ids[0] and committed["previous_item_id"] is None
+    usage = of(client, "response.done")[0]["response"]["usage"]  # the fake counts words as tokens
+    assert usage["output_tokens"] == 6  # "Rome is the capital of Italy."
+    assert (
+        usage["input_tokens"] > 0 and usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+    )
     done = {e["item"]["id"]: e["item"] for e in of(client, "conversation.item.done")}
     assert set(done) == set(ids)
     assert done[ids[1]]["status"] == "completed"

@@ -138,10 +138,14 @@ class FakeLLM:
         if self.context is not None and size > self.context:
             raise ContextOverflow(f"the prompt is {size} tokens; the model's context holds {self.context}")
         text = self.reply(messages) if callable(self.reply) else self.reply
-        for word in text.split(" ")[: params.max_tokens]:  # one word = one token
+        words = text.split(" ")[: params.max_tokens]  # one word = one token
+        for word in words:
             await asyncio.sleep(self.delay_s)
             yield word + " "
         self.finished += 1
+        if params.usage is not None:  # as llama.cpp does: a stream that ran to its end
+            read = sum(len(m["content"].split()) for m in messages)
+            params.usage.add({"prompt_tokens": read, "completion_tokens": len(words)})
 
 
 class FakeTTS:

@@ -16,7 +16,15 @@ from rejoinder.config import LLMConfig
 from rejoinder.errors import BackendUnavailable, BadInputError, ContextOverflow
 from rejoinder.models import SPLIT_GGUFS, smollm2_path, split_gguf_missing, split_gguf_path
 from rejoinder.stages.capabilities import Capability
-from rejoinder.stages.llm import GenerationParams, Message, OpenAITool, ToolCall, ToolChoice, wire_messages
+from rejoinder.stages.llm import (
+    GenerationParams,
+    Message,
+    OpenAITool,
+    TokenUsage,
+    ToolCall,
+    ToolChoice,
+    wire_messages,
+)
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +145,7 @@ class LlamaCppLLM:
             "temperature": params.temperature,
             "top_p": params.top_p,
             "cache_prompt": True,
+            **({"stream_options": {"include_usage": True}} if stream else {}),
         }
 
     def prefill(self, messages: Sequence[Message], conversation: str | None = None) -> None:
@@ -222,7 +231,7 @@ class LlamaCppLLM:
             step = replace(params, max_tokens=params.max_tokens - len(written))
             outcome = _Outcome()
             request = self._request([*messages, *prefix], step, stream=True)
-            producer = self._producer(request, params.conversation, outcome, step_aside, wrote)
+            producer = self._producer(request, params, outcome, step_aside, wrote)
             async for piece in self._worker.iterate(producer):
                 written.append(piece)
                 yield piece
@@ -234,7 +243,7 @@ class LlamaCppLLM:
     def _producer(
         self,
         request: dict[str, Any],
-        conversation: str | None,
+        params: GenerationParams,
         outcome: _Outcome,
         step_aside: Callable[[], bool],
         wrote: Callable[[str], None] | None,
@@ -246,6 +255,7 @@ class LlamaCppLLM:
                 if isinstance(chunk, dict) and "error" in chunk:
                     failure.append(chunk["error"])
                     return True
+                _count(chunk, params.usage)
                 for choice in (chunk or {}).get("choices", []) if isinstance(chunk, dict) else []:
                     piece = (choice.get("delta") or {}).get("content")
                     if not piece:
@@ -259,7 +269,7 @@ class LlamaCppLLM:
                         return True  # more urgent work waits: stop here, continue after it
                 return None
 
-            result = self._complete(request, conversation, on_chunk)
+            result = self._complete(request, params.conversation, on_chunk)
             if isinstance(result, dict) and "error" in result:
                 failure.append(result["error"])
             if failure:
@@ -286,6 +296,7 @@ class LlamaCppLLM:
                 if isinstance(chunk, dict) and "error" in chunk:
                     failure.append(chunk["error"])
                     return True
+                _count(chunk, params.usage)
                 for choice in (chunk or {}).get("choices", []) if isinstance(chunk, dict) else []:
                     for item in assembler.feed_delta(choice.get("delta") or {}):
                         if not emit(item):
@@ -305,6 +316,12 @@ class LlamaCppLLM:
                     return
 
         return self._worker.iterate(produce)
+
+
+def _count(chunk: Any, usage: TokenUsage | None) -> None:
+    """llama.cpp's usage, in the last chunk of a stream that ran to its end."""
+    if usage is not None and isinstance(chunk, dict) and isinstance(chunk.get("usage"), dict):
+        usage.add(chunk["usage"])
 
 
 @dataclass

@@ -11,7 +11,15 @@ from aiohttp import web
 
 from rejoinder.errors import BadInputError
 from rejoinder.server.sse import stream_events
-from rejoinder.stages.llm import GenerationParams, Message, OpenAITool, ToolCall, ToolChoice, supports_tools
+from rejoinder.stages.llm import (
+    GenerationParams,
+    Message,
+    OpenAITool,
+    TokenUsage,
+    ToolCall,
+    ToolChoice,
+    supports_tools,
+)
 from rejoinder.tools.client import parse_tool_choice, parse_tools
 
 Chunk = Callable[[dict[str, Any], "str | None"], bytes]
@@ -98,7 +106,7 @@ async def complete_with_tools(
                 "choices": [
                     {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
                 ],
-                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                "usage": chat_usage(params.usage),
             }
         )
     count = 0
@@ -119,3 +127,17 @@ async def complete_with_tools(
         chunk({"role": "assistant", "content": ""}, None),
         lambda: chunk({}, "tool_calls" if count else "stop"),
     )
+
+
+def chat_usage(usage: TokenUsage | None) -> dict[str, Any] | None:
+    """The model's own token count for a chat completion (None where the backend does not
+    count: zeros here used to read as a measurement)."""
+    if usage is None or not usage.calls:
+        return None
+    total = usage.input_tokens + usage.output_tokens
+    return {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": total,
+        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+    }

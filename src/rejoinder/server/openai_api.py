@@ -19,7 +19,7 @@ from rejoinder.audio import PCM_RATE, StreamResampler, probe_duration, to_pcm16
 from rejoinder.backends.worker import batch_priority
 from rejoinder.chunking import clean_for_speech
 from rejoinder.errors import BadInputError
-from rejoinder.server.chat_tools import chat_tools, complete_with_tools, tool_message
+from rejoinder.server.chat_tools import chat_tools, chat_usage, complete_with_tools, tool_message
 from rejoinder.server.errors import error_response
 from rejoinder.server.limits import (
     API_LIMITS,
@@ -33,7 +33,7 @@ from rejoinder.server.limits import (
 )
 from rejoinder.server.request_fields import check_choice_count, check_speed, check_voice, model_name
 from rejoinder.server.sse import stream_events
-from rejoinder.stages.llm import GenerationParams, Message, supports_tools
+from rejoinder.stages.llm import GenerationParams, Message, TokenUsage, supports_tools
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,9 @@ def _params(body: dict[str, Any], defaults: Any, max_tokens_cap: int) -> Generat
         raise RequestError("out of range: temperature 0-2, top_p (0, 1]")
     if not 1 <= max_tokens <= max_tokens_cap:
         raise RequestError(f"max_tokens must be 1-{max_tokens_cap}", param="max_tokens")
-    return GenerationParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
+    return GenerationParams(
+        temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, usage=TokenUsage()
+    )
 
 
 def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None = None) -> None:
@@ -191,7 +193,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
                             "finish_reason": "stop",
                         }
                     ],
-                    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                    "usage": chat_usage(params.usage),
                 }
             )
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 from typing_extensions import NotRequired
@@ -32,6 +32,26 @@ class Message(TypedDict):
     """Tool messages: the call this is the result of."""
 
 
+@dataclass
+class TokenUsage:
+    """The tokens a response's model calls read and wrote, as the backend counted them (llama.cpp's
+    own usage report; a call stopped before its end reports nothing)."""
+
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    """Of the input, read from the prompt cache."""
+    output_tokens: int = 0
+    calls: int = 0
+
+    def add(self, usage: Mapping[str, Any]) -> None:
+        """One call's OpenAI-style usage (prompt_tokens, completion_tokens, prompt_tokens_details)."""
+        details = usage.get("prompt_tokens_details") or {}
+        self.input_tokens += int(usage.get("prompt_tokens") or 0)
+        self.output_tokens += int(usage.get("completion_tokens") or 0)
+        self.cached_tokens += int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
+        self.calls += 1
+
+
 @dataclass(frozen=True)
 class GenerationParams:
     temperature: float = 0.1
@@ -42,6 +62,8 @@ class GenerationParams:
     conversation: str | None = None
     """Whose request this is: a backend with a prompt cache per conversation (llama.cpp's slots)
     keeps it warm for the next turn; None for a request from no conversation."""
+    usage: TokenUsage | None = field(default=None, compare=False)
+    """Where a backend that counts tokens adds this call's (None: nobody asks)."""
 
 
 @dataclass(frozen=True)

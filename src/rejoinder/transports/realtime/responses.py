@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from rejoinder.answer import ResponseOptions
 from rejoinder.audio import PCM_RATE, StreamResampler, to_pcm16
 from rejoinder.events import ClauseStarted, TurnFailed, TurnFinished
 from rejoinder.output import PacedOutput
@@ -20,9 +19,9 @@ from rejoinder.session import Session
 from rejoinder.timeline import TurnReport
 from rejoinder.transports.realtime.input_events import Input
 from rejoinder.transports.realtime.items import Items
-from rejoinder.transports.realtime.session_events import check_modalities, instructions, max_output_tokens
+from rejoinder.transports.realtime.response_fields import client_metadata, response_options, usage_of
 from rejoinder.transports.realtime.tool_events import ToolEvents
-from rejoinder.transports.realtime.wire import ProtocolError, Wire, expect, new_id
+from rejoinder.transports.realtime.wire import ProtocolError, Wire, new_id
 
 TRUNCATE_SLACK_MS = 20
 """A client's count of the audio it played may differ from ours by rounding (24 kHz deltas)."""
@@ -337,36 +336,11 @@ class Responses:
                 },
                 "conversation_id": self.conversation_id,
                 "output_modalities": ["audio"],
+                "usage": usage_of(report.usage),
                 "output": output,
                 "metadata": metadata,
             },
         )
-
-
-MAX_METADATA_KEYS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 16, 64, 512
-"""OpenAI's bounds for a response's metadata."""
-
-
-def client_metadata(response: Any) -> dict[str, str] | None:
-    """A response.create's `metadata`: string keys and values within OpenAI's bounds."""
-    if not isinstance(response, dict) or response.get("metadata") is None:
-        return None
-    metadata = expect(response["metadata"], dict, "response.metadata", "an object of strings")
-    if len(metadata) > MAX_METADATA_KEYS:
-        raise ProtocolError(
-            f"response.metadata has {len(metadata)} keys; at most {MAX_METADATA_KEYS}",
-            "invalid_value",
-            "response.metadata",
-        )
-    for key, value in metadata.items():
-        if len(key) > MAX_METADATA_KEY or not isinstance(value, str) or len(value) > MAX_METADATA_VALUE:
-            raise ProtocolError(
-                f"response.metadata[{key[:80]!r}] must be a string of at most {MAX_METADATA_VALUE} "
-                f"characters under a key of at most {MAX_METADATA_KEY}",
-                "invalid_value",
-                "response.metadata",
-            )
-    return dict(metadata)
 
 
 def _cancel_reason(by_client: bool) -> str:
@@ -376,30 +350,3 @@ def _cancel_reason(by_client: bool) -> str:
 def _spoken(transcript: str, kind: str = "output_audio") -> dict[str, Any]:
     """A reply's audio part: `output_audio` in an item, `audio` in a content part event."""
     return {"type": kind, "transcript": transcript}
-
-
-def response_options(message: dict[str, Any]) -> ResponseOptions:
-    """A response.create's own `instructions` and `max_output_tokens` (for this response only);
-    what it cannot honour is refused, not ignored (found by probing: all of it was ignored)."""
-    response = expect(message.get("response", {}), dict, "response", "an object")
-    if response.get("conversation", "auto") != "auto" or response.get("input") is not None:
-        raise ProtocolError(
-            "out-of-band responses (conversation 'none', input items) are not supported; add the "
-            "items to the conversation and ask for a response",
-            "invalid_value",
-            "response.conversation" if "conversation" in response else "response.input",
-        )
-    for key in ("output_modalities", "modalities"):
-        if key in response:
-            check_modalities(response[key], f"response.{key}")
-    text = (
-        instructions(response["instructions"], "response.instructions")
-        if "instructions" in response
-        else None
-    )
-    limit = (
-        max_output_tokens(response["max_output_tokens"], "response.max_output_tokens")
-        if "max_output_tokens" in response
-        else None
-    )
-    return ResponseOptions(text, limit)
