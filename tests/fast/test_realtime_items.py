@@ -283,3 +283,53 @@ def test_turn_detection_switched_off_mid_utterance_keeps_its_speech_and_its_item
     [heard] = of(client, "conversation.item.input_audio_transcription.completed")
     assert started["item_id"] == stopped["item_id"] == committed["item_id"] == heard["item_id"]
     assert heard["transcript"] == SCRIPT[0] and heard["usage"]["seconds"] >= 0.8
+
+
+def test_a_restored_conversation_and_a_spoken_item_reach_the_model_in_order() -> None:
+    """Found by probing: system and assistant items and input_audio content were refused, and
+    a part the server cannot read (an image) was dropped without a word."""
+    llm = FakeLLM(reply="Ada.")
+
+    def message(role: str, kind: str, text: str) -> dict[str, Any]:
+        return {"type": "message", "role": role, "content": [{"type": kind, "text": text}]}
+
+    async def go() -> Client:
+        client = Client(llm=llm)
+        await client.send("conversation.item.create", item=message("user", "input_text", "My name is Ada."))
+        await client.send("conversation.item.create", item=message("assistant", "output_text", "Hello, Ada."))
+        await client.send("conversation.item.create", item=message("system", "input_text", "Be brief."))
+        spoken = {"type": "input_audio", "audio": b64(tone(0, 0.8, rate=PCM_RATE))}
+        await client.send(
+            "conversation.item.create", item={"type": "message", "role": "user", "content": [spoken]}
+        )
+        await client.send("response.create")
+        await client.until("response.done")
+        for bad in (
+            {"type": "message", "role": "user", "content": [{"type": "input_image", "image_url": "x"}]},
+            message("developer", "input_text", "x"),
+            {"type": "message", "role": "user", "content": [{"type": "input_audio", "audio": "%%"}]},
+        ):
+            await client.send("conversation.item.create", item=bad)
+        await client.until("error", 3)
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    assert not client.invalid
+    asked = [(m["role"], m["content"]) for m in llm.calls[-1][1:]]
+    assert asked == [
+        ("user", "My name is Ada."),
+        ("assistant", "Hello, Ada."),
+        ("system", "Be brief."),
+        ("user", SCRIPT[0]),
+    ]
+    [heard] = of(client, "conversation.item.input_audio_transcription.completed")
+    assert (
+        heard["transcript"] == SCRIPT[0]
+        and heard["item_id"] == of(client, "conversation.item.added")[3]["item"]["id"]
+    )
+    assert [e["param"] for e in client.errors()] == [
+        "item.content[0].type",
+        "item.role",
+        "item.content[0].audio",
+    ]

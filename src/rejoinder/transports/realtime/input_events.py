@@ -24,6 +24,12 @@ MAX_TEXT_CHARS = 4000
 """A typed user message; longer ones would not fit the smallest tier's context."""
 MAX_PENDING_CHARS = 4 * MAX_TEXT_CHARS
 """Words waiting for response.create: typed items past it are refused, spoken ones keep the newest."""
+PARTS = {
+    "user": ("input_text", "text", "input_audio"),
+    "assistant": ("output_text", "text", "output_audio"),
+    "system": ("input_text", "text"),
+}
+"""The content parts a message item may hold, by role (images are not read)."""
 
 
 class Input:
@@ -53,16 +59,7 @@ class Input:
 
     # ---- client events ------------------------------------------------------------------------
     async def append(self, message: dict[str, Any]) -> None:
-        data = expect(message.get("audio"), str, "audio", "base64 PCM16 audio")
-        try:
-            pcm = base64.b64decode(data, validate=True)
-        except (binascii.Error, ValueError):
-            raise ProtocolError("audio is not valid base64", "invalid_value", "audio") from None
-        if len(pcm) % 2:
-            raise ProtocolError(
-                "audio must be whole PCM16 samples (an even byte count)", "invalid_value", "audio"
-            )
-        await self.feed(self._resample(from_pcm16(pcm)))
+        await self.feed(self._resample(pcm16(message.get("audio"), "audio")))
 
     async def feed(self, samples: np.ndarray) -> None:
         """16 kHz float audio from the user (WebSocket appends, or a WebRTC track)."""
@@ -123,43 +120,87 @@ class Input:
         if item.get("type") == "function_call_output" and self.tools is not None:
             await self.tools.output(item)
             return
-        if item.get("type", "message") != "message" or item.get("role") != "user":
+        if item.get("type", "message") != "message":
             raise ProtocolError(
-                "only user message and function_call_output items are supported", "invalid_value", "item"
+                "only message and function_call_output items are supported", "invalid_value", "item.type"
             )
-        content = expect(item.get("content", []), list, "item.content", "a list")
-        texts = []
-        for i, part in enumerate(content):
-            part = expect(part, dict, f"item.content[{i}]", "an object")
-            if part.get("type") in ("input_text", "text"):
-                texts.append(expect(part.get("text", ""), str, f"item.content[{i}].text", "a string").strip())
-        text = " ".join(t for t in texts if t)
+        role = item.get("role")
+        if role not in PARTS:
+            raise ProtocolError("a message's role is user, assistant or system", "invalid_value", "item.role")
+        item_id = item.get("id") or new_id("item")
+        expect(item_id, str, "item.id", "a string")
+        if item_id in self.items:
+            raise ProtocolError(f"an item with id {item_id!r} already exists", "invalid_value", "item.id")
+        content, heard = await self._content(
+            role, expect(item.get("content", []), list, "item.content", "a list")
+        )
+        text = " ".join(part.get("text") or part.get("transcript") or "" for part in content).strip()
         if not text:
-            raise ProtocolError("the item has no input_text content", "invalid_value", "item.content")
+            raise ProtocolError(
+                "the item has no words (text, or speech in input_audio)", "invalid_value", "item.content"
+            )
         if len(text) > MAX_TEXT_CHARS:
             raise ProtocolError(
                 f"the message is {len(text)} characters; at most {MAX_TEXT_CHARS}",
                 "invalid_value",
                 "item.content",
             )
-        item_id = item.get("id") or new_id("item")
-        expect(item_id, str, "item.id", "a string")
-        if len(self.pending_text or "") + len(text) > MAX_PENDING_CHARS:
+        if role == "user" and len(self.pending_text or "") + len(text) > MAX_PENDING_CHARS:
             raise ProtocolError(
                 f"more than {MAX_PENDING_CHARS} characters are waiting for a response; "
                 "send response.create first",
                 "invalid_value",
                 "item.content",
             )
-        body = {
-            "id": item_id,
-            "type": "message",
-            "role": "user",
-            "status": "completed",
-            "content": [{"type": "input_text", "text": text}],
-        }
-        await self.items.add(body)  # a duplicate id is refused here, before the words wait
-        self._add_pending(text, item_id)
+        body = {"id": item_id, "type": "message", "role": role, "status": "completed", "content": content}
+        await self.items.add(body)
+        for index, seconds in heard:
+            await self.wire.send(
+                "conversation.item.input_audio_transcription.completed",
+                item_id=item_id,
+                content_index=index,
+                transcript=content[index]["transcript"],
+                usage={"type": "duration", "seconds": round(seconds, 3)},
+            )
+        if role == "user":
+            self._add_pending(text, item_id)
+            return
+        # a conversation the client restores, or a note: in the history in its place, after
+        # the user's words still waiting (unanswered)
+        self.session.responder.heard_unanswered(self.take_pending() or "")
+        self.session.history.append({"role": role, "content": text})
+
+    async def _content(
+        self, role: str, content: list[Any]
+    ) -> tuple[list[dict[str, Any]], list[tuple[int, float]]]:
+        """A message's parts as this server reads them, and the spoken parts it transcribed
+        (index, seconds); a part it cannot read is refused (an image used to be dropped)."""
+        parts: list[dict[str, Any]] = []
+        heard: list[tuple[int, float]] = []
+        for i, part in enumerate(content):
+            part = expect(part, dict, f"item.content[{i}]", "an object")
+            kind = part.get("type")
+            if kind not in PARTS[role]:
+                raise ProtocolError(
+                    f"a {role} message's parts are {', '.join(PARTS[role])}; "
+                    f"{str(kind)[:40]!r} is not supported",
+                    "invalid_value",
+                    f"item.content[{i}].type",
+                )
+            if kind == "input_audio":
+                audio = StreamResampler(PCM_RATE, SAMPLE_RATE)(
+                    pcm16(part.get("audio"), f"item.content[{i}].audio"), last=True
+                )
+                if not audio.size:
+                    raise ProtocolError("the audio is empty", "invalid_value", f"item.content[{i}].audio")
+                transcript = (await self.session.engine.stt.transcribe(audio)).text.strip()
+                parts.append({"type": "input_audio", "transcript": transcript})
+                heard.append((i, audio.size / SAMPLE_RATE))
+                continue
+            field = "transcript" if kind == "output_audio" else "text"
+            words = expect(part.get(field, ""), str, f"item.content[{i}].{field}", "a string").strip()
+            parts.append({"type": kind, field: words})
+        return parts, heard
 
     @property
     def pending_text(self) -> str | None:
@@ -228,3 +269,15 @@ class Input:
                 transcript=event.text,
                 usage={"type": "duration", "seconds": round(self._spoken_s.pop(event.turn), 3)},
             )
+
+
+def pcm16(data: Any, param: str) -> np.ndarray:
+    """Base64 PCM16 (24 kHz mono, as the protocol sends it) as float samples."""
+    data = expect(data, str, param, "base64 PCM16 audio")
+    try:
+        pcm = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProtocolError("audio is not valid base64", "invalid_value", param) from None
+    if len(pcm) % 2:
+        raise ProtocolError("audio must be whole PCM16 samples (an even byte count)", "invalid_value", param)
+    return from_pcm16(pcm)
