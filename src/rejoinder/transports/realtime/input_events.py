@@ -117,7 +117,7 @@ class Input:
 
     async def item_create(self, message: dict[str, Any]) -> None:
         item = expect(message.get("item"), dict, "item", "an object")
-        if item.get("type") == "function_call_output" and self.tools is not None:
+        if item.get("type") == "function_call_output":
             await self.tools.output(item)
             return
         if item.get("type", "message") != "message":
@@ -129,8 +129,7 @@ class Input:
             raise ProtocolError("a message's role is user, assistant or system", "invalid_value", "item.role")
         item_id = item.get("id") or new_id("item")
         expect(item_id, str, "item.id", "a string")
-        if item_id in self.items:
-            raise ProtocolError(f"an item with id {item_id!r} already exists", "invalid_value", "item.id")
+        self.items.check_new(item_id)  # before the STT reads an input_audio part
         content, heard = await self._content(
             role, expect(item.get("content", []), list, "item.content", "a list")
         )

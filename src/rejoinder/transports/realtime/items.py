@@ -43,14 +43,17 @@ class Items:
         """An item of a response still being written (the responses family tells)."""
         self.on_delete: Callable[[str], None] = lambda item_id: None
 
-    def __contains__(self, item_id: str) -> bool:
-        return item_id in self._items
+    def check_new(self, item_id: str) -> None:
+        """A client's item id must be new (before any work is done for the item)."""
+        if item_id in self._items:
+            raise ProtocolError(
+                f"an item with id {item_id[:80]!r} already exists", "invalid_value", "item.id"
+            )
 
     async def add(self, item: dict[str, Any], done: bool = True) -> None:
         """A new item: `conversation.item.added`, and `.done` unless it is still being written."""
         item_id = item["id"]
-        if item_id in self._items:
-            raise ProtocolError(f"an item with id {item_id!r} already exists", "invalid_value", "item.id")
+        self.check_new(item_id)
         previous, self.last = self.last, item_id
         self._items[item_id], self._previous[item_id] = copy.deepcopy(item), previous
         while len(self._items) > MAX_ITEMS:

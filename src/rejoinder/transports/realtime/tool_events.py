@@ -73,8 +73,7 @@ class ToolEvents:
         state = self._state
         given = item.get("id")
         item_id = given if isinstance(given, str) and given else new_id("item")
-        if item_id in self.items:
-            raise ProtocolError(f"an item with id {item_id!r} already exists", "invalid_value", "item.id")
+        self.items.check_new(item_id)
         try:
             message = state.pending.output(item, "item")
         except FieldError as exc:
