@@ -396,7 +396,13 @@ class Responder:
                 seen.add(id(tier.llm))
                 task = asyncio.create_task(tier.llm.prefill_async(self._messages(tier, ""), self.key))
                 self._background.add(task)
-                task.add_done_callback(self._background.discard)
+                task.add_done_callback(self._prefilled)
+
+    def _prefilled(self, task: asyncio.Task[None]) -> None:
+        """A cache warm-up that failed costs the next turn its head start, nothing else."""
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.info("prefill failed", extra={"reason": str(task.exception())})
 
     def close(self) -> None:
         for task in list(self._background):

@@ -151,7 +151,9 @@ def test_a_deleted_item_waiting_for_a_response_is_not_answered() -> None:
 
 
 def test_a_response_without_new_input_answers_from_the_conversation() -> None:
-    """OpenAI's does: asking again after a reply, or once the reply was deleted (regenerate)."""
+    """Once the reply was deleted (regenerate), as OpenAI's does; right after a reply it is
+    refused with the reason (found by probing: llama.cpp took the reply as one to go on writing,
+    which gave empty responses and then "Cannot have 2 or more assistant messages")."""
     llm = FakeLLM(reply="Rome.")
 
     async def go() -> Client:
@@ -160,6 +162,8 @@ def test_a_response_without_new_input_answers_from_the_conversation() -> None:
         await client.until("error")
         await client.ask("What is the capital of Italy?")
         await client.until("response.done")
+        await client.send("response.create", event_id="after_reply")  # llama.cpp would go on writing it
+        await client.until("error", 2)
         reply = of(client, "conversation.item.added")[-1]["item"]["id"]
         await client.send("conversation.item.delete", item_id=reply)
         await client.until("conversation.item.deleted")
@@ -170,8 +174,9 @@ def test_a_response_without_new_input_answers_from_the_conversation() -> None:
 
     client = asyncio.run(go())
     assert not client.invalid
-    [error] = client.errors()
-    assert error["code"] == "no_input" and error["event_id"] == "early"
+    early, after_reply = client.errors()
+    assert early["code"] == "no_input" and early["event_id"] == "early"
+    assert after_reply["code"] == "no_input" and "ends with the assistant's reply" in after_reply["message"]
     assert [e["response"]["status"] for e in of(client, "response.done")] == ["completed", "completed"]
     assert [m["role"] for m in llm.calls[-1]] == ["system", "user"]  # asked again, the reply gone
     assert llm.calls[-1][-1]["content"] == "What is the capital of Italy?"
@@ -333,3 +338,23 @@ def test_a_restored_conversation_and_a_spoken_item_reach_the_model_in_order() ->
         "item.role",
         "item.content[0].audio",
     ]
+
+
+def test_an_item_goes_at_the_end_or_is_refused() -> None:
+    """Found by probing: a previous_item_id naming no item, or one in the middle, was ignored."""
+
+    async def go() -> Client:
+        client = Client()
+        await client.send("conversation.item.create", previous_item_id="root", item=user_item("One.", "a"))
+        await client.send("conversation.item.create", previous_item_id="a", item=user_item("Two.", "b"))
+        await client.send("conversation.item.create", item=user_item("Three.", "c"))
+        for previous in ("nonexistent", "a", "root", 7):
+            await client.send("conversation.item.create", previous_item_id=previous, item=user_item("No."))
+        await client.until("error", 4)
+        await client.connection.close()
+        return client
+
+    client = asyncio.run(go())
+    assert [e["item"]["id"] for e in of(client, "conversation.item.added")] == ["a", "b", "c"]
+    codes = [(e["code"], e["param"]) for e in client.errors()]
+    assert codes == [("item_not_found", "previous_item_id")] + [("invalid_value", "previous_item_id")] * 3

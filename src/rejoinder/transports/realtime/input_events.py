@@ -117,6 +117,7 @@ class Input:
 
     async def item_create(self, message: dict[str, Any]) -> None:
         item = expect(message.get("item"), dict, "item", "an object")
+        self.items.check_end(message.get("previous_item_id"))
         if item.get("type") == "function_call_output":
             await self.tools.output(item)
             return

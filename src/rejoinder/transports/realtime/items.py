@@ -50,6 +50,24 @@ class Items:
                 f"an item with id {item_id[:80]!r} already exists", "invalid_value", "item.id"
             )
 
+    def check_end(self, previous: Any) -> None:
+        """A client's item goes at the end of the conversation: `previous_item_id` may be absent,
+        the last item, or "root" while there is none (found by probing: any other value, an
+        unknown id too, was ignored and the item went at the end)."""
+        if previous is None or previous == self.last or (previous == "root" and self.last is None):
+            return
+        expect(previous, str, "previous_item_id", "a string")
+        if previous != "root" and previous not in self._items:
+            raise ProtocolError(
+                f"no item {previous[:80]!r} in the conversation", "item_not_found", "previous_item_id"
+            )
+        raise ProtocolError(
+            "items are added at the end of the conversation: previous_item_id must be the last "
+            "item or left out",
+            "invalid_value",
+            "previous_item_id",
+        )
+
     async def add(self, item: dict[str, Any], done: bool = True) -> None:
         """A new item: `conversation.item.added`, and `.done` unless it is still being written."""
         item_id = item["id"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rejoinder.answer import ResponseOptions
-from rejoinder.stages.llm import TokenUsage
+from rejoinder.stages.llm import Message, TokenUsage
 from rejoinder.transports.realtime.session_events import check_modalities, instructions, max_output_tokens
 from rejoinder.transports.realtime.wire import ProtocolError, expect
 
@@ -79,3 +79,21 @@ def response_options(message: dict[str, Any]) -> ResponseOptions:
         else None
     )
     return ResponseOptions(text, limit)
+
+
+def nothing_to_answer(history: list[Message]) -> str | None:
+    """Why a response.create with no new input has nothing to answer (None: it answers from the
+    conversation). A conversation that ends with a reply is refused: llama.cpp takes a last
+    assistant message as a reply to go on writing (found by probing: empty responses, then
+    "Cannot have 2 or more assistant messages at the end of the list")."""
+    if not history:
+        return "nothing to respond to: append and commit audio or create a user item first"
+    last = history[-1]
+    if last["role"] == "assistant" and last.get("tool_calls"):
+        return "the function calls of the last response are waiting for their function_call_output items"
+    if last["role"] == "assistant":
+        return (
+            "the conversation ends with the assistant's reply: create a user item first (or delete "
+            "the reply to have it answered again)"
+        )
+    return None

@@ -19,7 +19,12 @@ from rejoinder.session import Session
 from rejoinder.timeline import TurnReport
 from rejoinder.transports.realtime.input_events import Input
 from rejoinder.transports.realtime.items import Items
-from rejoinder.transports.realtime.response_fields import client_metadata, response_options, usage_of
+from rejoinder.transports.realtime.response_fields import (
+    client_metadata,
+    nothing_to_answer,
+    response_options,
+    usage_of,
+)
 from rejoinder.transports.realtime.tool_events import ToolEvents
 from rejoinder.transports.realtime.wire import ProtocolError, Wire, new_id
 
@@ -88,10 +93,8 @@ class Responses:
         text = self.input.take_pending()
         if text is None and self.tools is not None:
             self.tools.resume_ready = False  # the client's tool outputs, if any, are answered now
-        if text is None and not self.session.history:
-            raise ProtocolError(
-                "nothing to respond to: append and commit audio or create a user item first", "no_input"
-            )
+        if text is None and (why := nothing_to_answer(self.session.history)) is not None:
+            raise ProtocolError(why, "no_input")
         report, task = self.session.reply_to(text or "", resume=text is None, options=options)
         (await self._response(report.index)).metadata = metadata
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
