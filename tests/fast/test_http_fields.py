@@ -128,3 +128,35 @@ def test_chat_usage_is_the_models_own_count() -> None:
     usage = json.loads(raw)["usage"]
     assert usage["completion_tokens"] == 3 and usage["prompt_tokens"] == 1  # "Hi"
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def test_chat_fields_the_server_does_not_honour_are_refused_naming_them() -> None:
+    """Found with the openai SDK: `stop`, `response_format` json and `logprobs` got a 200 that
+    ignored them (the reply ran past the stop, was prose, had no logprobs)."""
+    chat = {"messages": HI, "max_tokens": 16}
+    bad: list[tuple[str, Any]] = [
+        ("stop", ["."]),
+        ("stop", "."),
+        ("response_format", {"type": "json_object"}),
+        ("response_format", {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}),
+        ("logprobs", True),
+        ("top_logprobs", 3),
+        ("logit_bias", {"50256": -100}),
+    ]
+    good: list[tuple[str, Any]] = [
+        ("stop", None),
+        ("stop", []),
+        ("response_format", {"type": "text"}),
+        ("logprobs", False),
+        ("logit_bias", None),
+    ]
+    bodies = [{**chat, name: value} for name, value in bad + good]
+    bodies.append({**chat, "stream": True, "stop": ["."]})
+    with running_server(fake_engine()) as base:
+        answers = asyncio.run(post_all(base, "/v1/chat/completions", bodies))
+    for answer, (name, _) in zip(answers[: len(bad)], bad, strict=True):
+        assert_refused(answer, name)
+    assert_refused(answers[-1], "stop")
+    for status, _, raw in answers[len(bad) : -1]:
+        assert status == 200, raw[:200]
+        assert json.loads(raw)["choices"][0]["message"]["content"].strip() == "Rome is the capital of Italy."

@@ -31,7 +31,13 @@ from rejoinder.server.limits import (
     speech_pieces,
     unless_client_leaves,
 )
-from rejoinder.server.request_fields import check_choice_count, check_speed, check_voice, model_name
+from rejoinder.server.request_fields import (
+    check_choice_count,
+    check_speed,
+    check_unhonoured_chat_fields,
+    check_voice,
+    model_name,
+)
 from rejoinder.server.sse import stream_events
 from rejoinder.stages.llm import GenerationParams, Message, TokenUsage, supports_tools
 
@@ -146,6 +152,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
         messages = _messages(body, limits)
         params = _params(body, eng.config.llm, min(limits.chat_max_tokens, eng.config.llm.context))
         check_choice_count(body)
+        check_unhonoured_chat_fields(body)
         cid, created, model = (
             f"chatcmpl-{uuid.uuid4().hex[:24]}",
             int(time.time()),
