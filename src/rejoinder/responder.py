@@ -179,8 +179,7 @@ class Responder:
         question, nothing of it is said and the top tier answers instead (only the opening is
         checked, so other turns pay nothing)."""
         text = text if answer.resumed else self._goes_on(text)
-        asked = next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")
-        tier, answer.route = self.route(text or str(asked or ""))  # resumed: routed by the last question
+        tier, answer.route = self.route(text or self._last_question())  # resumed: by the last question
         direct = None if answer.resumed else direct_plan(self.tools, text)
         tools = None if direct is not None else self._tool_route(text, answer)
         if direct is not None:
@@ -340,6 +339,9 @@ class Responder:
             starts = [i for i, m in enumerate(kept) if m["role"] == "user"]  # never an orphan tool result
             self.history[:] = kept[starts[0] :] if starts else []
         self.prefill()
+
+    def _last_question(self) -> str:
+        return next((str(m["content"] or "") for m in reversed(self.history) if m["role"] == "user"), "")
 
     def heard_unanswered(self, user: str) -> None:
         """Words transcribed after their turn was cut: unanswered in the history, so the next

@@ -95,10 +95,7 @@ class Items:
             change(self._items[item_id])
 
     def transcribed(self, item_id: str, transcript: str) -> None:
-        def put(item: dict[str, Any]) -> None:
-            item["content"] = [{"type": "input_audio", "transcript": transcript}]
-
-        self.update(item_id, put)
+        self.update(item_id, lambda item: item.update(content=user_audio(item_id, transcript)["content"]))
 
     # ---- client events ------------------------------------------------------------------------
     async def retrieve(self, message: dict[str, Any]) -> None:

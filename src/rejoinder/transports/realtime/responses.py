@@ -91,8 +91,6 @@ class Responses:
         options = response_options(message)
         metadata = client_metadata(message.get("response") or {})
         text = self.input.take_pending()
-        if text is None and self.tools is not None:
-            self.tools.resume_ready = False  # the client's tool outputs, if any, are answered now
         if text is None and (why := nothing_to_answer(self.session.history)) is not None:
             raise ProtocolError(why, "no_input")
         report, task = self.session.reply_to(text or "", resume=text is None, options=options)

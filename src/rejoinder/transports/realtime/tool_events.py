@@ -27,8 +27,6 @@ class ToolEvents:
     def __init__(self, wire: Wire, session: Session, items: Items) -> None:
         self.wire, self.session, self.items = wire, session, items
         self.responses: Responses | None = None
-        self.resume_ready = False
-        """Every client call has its output: a response.create answers from them."""
 
     @property
     def _state(self) -> Any:
@@ -79,7 +77,6 @@ class ToolEvents:
         except FieldError as exc:
             raise ProtocolError(str(exc), "invalid_value", exc.param) from None
         self.session.history.append(message)
-        self.resume_ready = state.pending.complete
         body = {
             "id": item_id,
             "type": "function_call_output",
@@ -103,7 +100,6 @@ class ToolEvents:
         await self.items.add(call)
         if event.client:
             self._state.pending.add([event.call])
-            self.resume_ready = False
 
     async def returned(self, event: ToolReturned) -> None:
         result = event.result
