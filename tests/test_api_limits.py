@@ -124,7 +124,9 @@ def test_a_body_without_length_is_capped_while_it_is_read(server: str) -> None:
 def test_a_long_word_is_spoken_in_bounded_pieces(server: str, tts: CountingTTS) -> None:
     async def go() -> tuple[int, Any]:
         async with aiohttp.ClientSession() as client:
-            return await post(client, server + "/v1/audio/speech", {"input": "b" * 1000})
+            return await post(
+                client, server + "/v1/audio/speech", {"input": "b" * 1000, "response_format": "pcm"}
+            )
 
     before = len(tts.calls)
     status, body = asyncio.run(go())
@@ -249,7 +251,7 @@ def test_transcription_stops_decoding_at_the_duration_cap(engine: Engine, tmp_pa
         asyncio.run(transcribe_file(engine, path, max_s=1.0))
 
 
-@pytest.mark.parametrize("endpoint", ["speech-wav", "speech-pcm", "chat"])
+@pytest.mark.parametrize("endpoint", ["speech-wav", "speech-pcm", "speech-mp3", "chat"])
 def test_work_stops_when_the_client_goes_away(
     server: str, engine: Engine, tts: CountingTTS, endpoint: str
 ) -> None:
@@ -297,7 +299,9 @@ def test_work_stops_when_the_client_goes_away(
 def test_the_server_answers_normally_after_the_abuse(server: str) -> None:
     async def go() -> tuple[int, Any]:
         async with aiohttp.ClientSession() as client:
-            return await post(client, server + "/v1/audio/speech", {"input": "Still here."})
+            return await post(
+                client, server + "/v1/audio/speech", {"input": "Still here.", "response_format": "pcm"}
+            )
 
     status, body = asyncio.run(go())
     audio = from_pcm16(body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import aiohttp
 import numpy as np
@@ -61,7 +62,7 @@ def test_bad_requests_get_openai_style_errors(server: str) -> None:
                     json.dumps({"messages": [{"role": "user", "content": "x"}], "temperature": 9}),
                 ),
                 ("/v1/audio/speech", json.dumps({"input": "🙂"})),
-                ("/v1/audio/speech", json.dumps({"input": "hi", "response_format": "flac"})),
+                ("/v1/audio/speech", json.dumps({"input": "hi", "response_format": "ogg"})),
             ]:
                 async with client.post(
                     server + path, data=body, headers={"Content-Type": "application/json"}
@@ -103,3 +104,42 @@ def test_remote_preset_gives_the_same_answer_as_local(server: str, tmp_path) -> 
 def test_remote_preset_without_a_server_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     result = cli("reply", SAMPLES / "hello.wav", "-o", tmp_path / "o.wav", "--preset", "remote")
     assert_one_line_error(result, 2, "--base-url")
+
+
+def test_real_model_keeps_to_a_json_schema_stops_at_stop_and_speaks_mp3(server: str) -> None:
+    """llama.cpp's grammar holds the small model to the schema, `stop` cuts its reply, and Piper's
+    speech comes back as mp3, which ffmpeg decodes to about the pcm's length."""
+    import io
+
+    import av
+    from openai import OpenAI
+
+    client = OpenAI(base_url=server + "/v1", api_key="unused")
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+        "required": ["city", "population"],
+    }
+    answer = client.chat.completions.create(
+        model="x",
+        messages=[{"role": "user", "content": "Give the capital of Italy and its population."}],
+        response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": schema}},
+        max_tokens=60,
+    )
+    data = json.loads(answer.choices[0].message.content or "")
+    assert isinstance(data["city"], str) and isinstance(data["population"], int)
+    ask = [{"role": "user", "content": "Name three colours."}]
+    options: dict[str, Any] = {"model": "x", "messages": ask, "max_tokens": 40, "seed": 0, "temperature": 0}
+    free = client.chat.completions.create(**options).choices[0].message.content or ""
+    stop = free.split()[len(free.split()) // 2]  # a word from the middle of the reply
+    cut = client.chat.completions.create(**options, stop=[stop]).choices[0]
+    assert len(free.split()) >= 4 and cut.message.content == free[: free.index(stop)], (free, stop)
+    assert cut.finish_reason == "stop"
+    mp3 = client.audio.speech.create(model="tts-1", voice="alloy", input="Hello there, how are you?").content
+    pcm = client.audio.speech.create(
+        model="tts-1", voice="alloy", input="Hello there, how are you?", response_format="pcm"
+    ).content
+    with av.open(io.BytesIO(mp3)) as container:
+        assert container.format.name == "mp3"
+        samples = sum(frame.samples for frame in container.decode(audio=0))
+    assert abs(samples - len(pcm) / 2) < 0.1 * 24_000

@@ -9,6 +9,7 @@ script[i]; FakeVAD hears any tone as speech. FakeLLM writes a reply word by word
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -85,9 +86,11 @@ ToolScript = Sequence[ToolCall] | Callable[[Sequence[Message]], Sequence[ToolCal
 class FakeLLM:
     """Writes `reply` (or reply(messages)) one word per `delay_s`; records every prompt. With
     `tool_calls` it declares tool support: `stream_chat` first makes the scripted calls (those of
-    offered tools), then, once the results are in the prompt, writes the reply."""
+    offered tools), then, once the results are in the prompt, writes the reply. Given a JSON
+    response format, it writes the reply as {"reply": ...} (whatever the schema asks)."""
 
     name = "fake"
+    supports_json_output = True
 
     def __init__(
         self,
@@ -138,7 +141,11 @@ class FakeLLM:
         if self.context is not None and size > self.context:
             raise ContextOverflow(f"the prompt is {size} tokens; the model's context holds {self.context}")
         text = self.reply(messages) if callable(self.reply) else self.reply
-        words = text.split(" ")[: params.max_tokens]  # one word = one token
+        if params.response_format:  # a JSON format: the reply as the one string of an object
+            text = json.dumps({"reply": text})
+        words = text.split(" ")
+        hit_limit = len(words) > params.max_tokens
+        words = words[: params.max_tokens]  # one word = one token
         for word in words:
             await asyncio.sleep(self.delay_s)
             yield word + " "
@@ -146,6 +153,7 @@ class FakeLLM:
         if params.usage is not None:  # as llama.cpp does: a stream that ran to its end
             read = sum(len(m["content"].split()) for m in messages)
             params.usage.add({"prompt_tokens": read, "completion_tokens": len(words)})
+            params.usage.hit_limit = params.usage.hit_limit or hit_limit
 
 
 class FakeTTS:

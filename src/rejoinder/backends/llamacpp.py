@@ -112,6 +112,7 @@ class LlamaCppLLM:
         self.model_path = path
         template = metadata_string(path, "tokenizer.chat_template")
         self.supports_tools = bool(template and "tools" in template)  # SmolLM2's cannot show tools
+        self.supports_json_output = True  # llama.cpp samples through a grammar made from the format
         # Server is llama.cpp's HTTP server core: each call queues a task for its slot loop and
         # waits without the GIL, so `parallel` threads can call it at once and share each batch
         self._worker: ModelWorker[Any] = ModelWorker("llm", threads=config.parallel)
@@ -146,6 +147,7 @@ class LlamaCppLLM:
             "top_p": params.top_p,
             "cache_prompt": True,
             **({"stream_options": {"include_usage": True}} if stream else {}),
+            **({"response_format": dict(params.response_format)} if params.response_format else {}),
         }
 
     def prefill(self, messages: Sequence[Message], conversation: str | None = None) -> None:
@@ -257,6 +259,8 @@ class LlamaCppLLM:
                     return True
                 _count(chunk, params.usage)
                 for choice in (chunk or {}).get("choices", []) if isinstance(chunk, dict) else []:
+                    if choice.get("finish_reason") == "length" and params.usage is not None:
+                        params.usage.hit_limit = True
                     piece = (choice.get("delta") or {}).get("content")
                     if not piece:
                         continue
@@ -269,7 +273,10 @@ class LlamaCppLLM:
                         return True  # more urgent work waits: stop here, continue after it
                 return None
 
-            result = self._complete(request, params.conversation, on_chunk)
+            try:
+                result = self._complete(request, params.conversation, on_chunk)
+            except ValueError as exc:  # llama.cpp could not make a grammar of the response format
+                raise BadInputError(f"'response_format' cannot be used with this model: {exc}") from None
             if isinstance(result, dict) and "error" in result:
                 failure.append(result["error"])
             if failure:

@@ -4,12 +4,14 @@ a GPU, say) can serve STT, LLM and TTS to many pipeline machines running the `re
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 import logging
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from rejoinder.audio import PCM_RATE, StreamResampler, probe_duration, to_pcm16
 from rejoinder.backends.worker import batch_priority
 from rejoinder.chunking import clean_for_speech
 from rejoinder.errors import BadInputError
+from rejoinder.server.chat_fields import cut_at_stop, response_format, stop_sequences
 from rejoinder.server.chat_tools import chat_tools, chat_usage, complete_with_tools, tool_message
 from rejoinder.server.errors import error_response
 from rejoinder.server.limits import (
@@ -38,7 +41,8 @@ from rejoinder.server.request_fields import (
     check_voice,
     model_name,
 )
-from rejoinder.server.sse import stream_events
+from rejoinder.server.speech_formats import check_instructions, open_encoder, speech_format, wants_events
+from rejoinder.server.sse import stream_events, stream_speech_events
 from rejoinder.stages.llm import GenerationParams, Message, TokenUsage, supports_tools
 
 log = logging.getLogger(__name__)
@@ -153,6 +157,8 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
         params = _params(body, eng.config.llm, min(limits.chat_max_tokens, eng.config.llm.context))
         check_choice_count(body)
         check_unhonoured_chat_fields(body)
+        stops = stop_sequences(body)
+        params = dataclasses.replace(params, response_format=response_format(body, eng.llm))
         cid, created, model = (
             f"chatcmpl-{uuid.uuid4().hex[:24]}",
             int(time.time()),
@@ -173,6 +179,11 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
         tool_llm = capable[-1] if capable else eng.llm
         tools, tool_choice = await asyncio.to_thread(chat_tools, body, tool_llm)  # off the loop: big schemas
         if tools:
+            for name, value in (("stop", stops), ("response_format", params.response_format)):
+                if value:
+                    raise RequestError(
+                        f"'{name}' cannot be combined with tools here; leave one out", param=name
+                    )
             envelope = {"id": cid, "created": created, "model": model}
             return await complete_with_tools(
                 request,
@@ -185,8 +196,12 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
                 chunk,
                 envelope,
             )
+
+        def finish() -> str:
+            return "length" if params.usage is not None and params.usage.hit_limit else "stop"
+
         if not body.get("stream"):
-            text = "".join([piece async for piece in eng.llm.stream(messages, params)])
+            text = "".join([piece async for piece in cut_at_stop(eng.llm.stream(messages, params), stops)])
             return web.json_response(
                 {
                     "id": cid,
@@ -197,7 +212,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
                         {
                             "index": 0,
                             "message": {"role": "assistant", "content": text},
-                            "finish_reason": "stop",
+                            "finish_reason": finish(),
                         }
                     ],
                     "usage": chat_usage(params.usage),
@@ -209,10 +224,10 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
 
         return await stream_events(
             request,
-            eng.llm.stream(messages, params),
+            cut_at_stop(eng.llm.stream(messages, params), stops),
             write,
             chunk({"role": "assistant", "content": ""}),
-            lambda: chunk({}, "stop"),
+            lambda: chunk({}, finish()),
         )
 
     async def transcriptions(request: web.Request) -> web.Response:
@@ -269,35 +284,40 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
         model_name(body, "tts-1")  # not used (the loaded TTS speaks), but OpenAI's type is checked
         check_voice(body)
         check_speed(body, engine(request).config.tts.speed)
+        check_instructions(body)
+        fmt = speech_format(body)
+        events = wants_events(body)
         text = clean_for_speech(raw)
-        fmt = body.get("response_format", "pcm")
         if not any(ch.isalnum() for ch in text):
             raise RequestError("'input' has nothing speakable", param="input")
-        if fmt not in ("pcm", "wav"):
-            raise RequestError(
-                "response_format must be pcm (24 kHz 16-bit mono) or wav", param="response_format"
-            )
         tts = engine(request).tts
         resample = StreamResampler(tts.sample_rate, PCM_RATE)
 
-        async def pcm() -> AsyncIterator[bytes]:
+        async def encoded() -> AsyncGenerator[bytes, None]:
             # One piece (a sentence, or a cut of a long one) per model job: memory stays bounded
             # whatever the input, and voice turns get the model between pieces.
-            for piece in speech_pieces(text, limits.speech_piece_chars):
-                async for chunk in tts.stream(piece):
-                    yield to_pcm16(resample(chunk))
+            encoder = open_encoder(fmt)
+            try:
+                for piece in speech_pieces(text, limits.speech_piece_chars):
+                    async for chunk in tts.stream(piece):
+                        block = await asyncio.to_thread(encoder.push, to_pcm16(resample(chunk)))
+                        if block:
+                            yield block
+                yield await asyncio.to_thread(encoder.finish)
+            finally:
+                encoder.close()
 
-        if fmt == "wav":  # the header needs the length: collect PCM16 (bounded by speech_chars)
-            data = bytearray()
-            async for block in pcm():
-                data += block
-            return web.Response(body=_wav_header(len(data)) + bytes(data), content_type="audio/wav")
-        response = web.StreamResponse(headers={"Content-Type": "audio/pcm"})
-        await response.prepare(request)
-        async for block in pcm():
-            await response.write(block)
-        await response.write_eof()
-        return response
+        async with contextlib.aclosing(encoded()) as blocks:  # a client gone frees the encoder now
+            if events:
+                return await stream_speech_events(request, blocks)
+            if fmt.name == "wav":  # the header needs the length: one body (bounded by speech_chars)
+                return web.Response(body=b"".join([b async for b in blocks]), content_type=fmt.content_type)
+            response = web.StreamResponse(headers={"Content-Type": fmt.content_type})
+            await response.prepare(request)
+            async for block in blocks:
+                await response.write(block)
+            await response.write_eof()
+            return response
 
     app.router.add_get("/v1/models", models)
     app.router.add_post("/v1/chat/completions", _model_endpoint(chat))
@@ -326,17 +346,3 @@ def subtitles(segments: list[dict[str, Any]], kind: str) -> str:
 
 def _too_long(seconds: float, limit: float) -> str:
     return f"the audio is {seconds:.0f} s long; the limit is {limit:.0f} s"
-
-
-def _wav_header(data_bytes: int) -> bytes:
-    """A 44-byte PCM16 mono WAV header at PCM_RATE."""
-    import struct
-
-    return (
-        b"RIFF"
-        + struct.pack("<I", 36 + data_bytes)
-        + b"WAVEfmt "
-        + struct.pack("<IHHIIHH", 16, 1, 1, PCM_RATE, PCM_RATE * 2, 2, 16)
-        + b"data"
-        + struct.pack("<I", data_bytes)
-    )

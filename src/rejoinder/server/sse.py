@@ -1,4 +1,4 @@
-"""Streamed chat completions (server-sent events) that fail cleanly.
+"""Streamed chat completions and speech (server-sent events) that fail cleanly.
 
 Found by probing: a prompt over the model's context is refused by the model before its first
 token, but the 200 and the first event had already gone out, so the 400 was written into the
@@ -9,6 +9,7 @@ error event and `[DONE]`.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -67,5 +68,27 @@ async def stream_events(
         error = {"error": {"message": str(exc), "type": kind, "code": kind, "param": None}}
         await response.write(f"data: {json.dumps(error)}\n\n".encode())
     await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response
+
+
+async def stream_speech_events(request: web.Request, blocks: AsyncIterator[bytes]) -> web.StreamResponse:
+    """/v1/audio/speech with `stream_format: "sse"`: `speech.audio.delta` events carrying the
+    encoded audio in base64, then `speech.audio.done`. OpenAI's done event also reports token
+    usage; this TTS has no tokens, so none is reported rather than a made-up count."""
+    blocks = await started(blocks)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    done: dict[str, Any] = {"type": "speech.audio.done"}
+    try:
+        async for block in blocks:
+            if block:
+                delta = {"type": "speech.audio.delta", "audio": base64.b64encode(block).decode()}
+                await response.write(f"data: {json.dumps(delta)}\n\n".encode())
+    except (BadInputError, RuntimeError) as exc:
+        log.info("streamed speech failed", extra={"error": str(exc)})
+        kind = "invalid_request_error" if isinstance(exc, BadInputError) else "server_error"
+        done = {"type": "error", "error": {"message": str(exc), "type": kind, "code": kind, "param": None}}
+    await response.write(f"data: {json.dumps(done)}\n\n".encode())
     await response.write_eof()
     return response

@@ -42,6 +42,8 @@ class TokenUsage:
     """Of the input, read from the prompt cache."""
     output_tokens: int = 0
     calls: int = 0
+    hit_limit: bool = False
+    """A call ended because it had written its max_tokens (OpenAI's finish_reason "length")."""
 
     def add(self, usage: Mapping[str, Any]) -> None:
         """One call's OpenAI-style usage (prompt_tokens, completion_tokens, prompt_tokens_details)."""
@@ -64,6 +66,9 @@ class GenerationParams:
     keeps it warm for the next turn; None for a request from no conversation."""
     usage: TokenUsage | None = field(default=None, compare=False)
     """Where a backend that counts tokens adds this call's (None: nobody asks)."""
+    response_format: Mapping[str, Any] | None = field(default=None, compare=False)
+    """OpenAI's `json_object` or `json_schema` format, for a backend that `supports_json_output`
+    (llama.cpp turns it into a grammar the sampler keeps to); None for free text."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,11 @@ class ToolCallingLLM(Protocol):
 def supports_tools(llm: object) -> bool:
     """Declared, not guessed: only a backend that says `supports_tools = True` gets tools."""
     return getattr(llm, "supports_tools", False) is True and callable(getattr(llm, "stream_chat", None))
+
+
+def supports_json_output(llm: object) -> bool:
+    """Declared, like tools: only a backend that constrains its sampling gets a response format."""
+    return getattr(llm, "supports_json_output", False) is True
 
 
 def wire_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
