@@ -13,7 +13,7 @@ import pytest
 from rejoinder import logs
 from rejoinder.engine import Engine
 from rejoinder.errors import BadInputError
-from rejoinder.server.security import SecuritySettings, origin_allowed, settings_from_options
+from rejoinder.server.security import SecuritySettings, checked_api_key, origin_allowed, settings_from_options
 from server_helpers import connect, events_until, running_server
 from test_cli import assert_one_line_error, cli
 
@@ -181,3 +181,13 @@ def test_option_values_are_checked() -> None:
     assert origin_allowed("http://localhost", "localhost:80", SecuritySettings())
     assert not origin_allowed("https://localhost", "localhost:80", SecuritySettings())
     assert_one_line_error(cli("serve", "--allow-origin", "evil"), 2, "--allow-origin")
+
+
+def test_an_empty_or_unsendable_api_key_is_refused_before_anything_starts() -> None:
+    """`--api-key "$KEY"` with KEY unset served everyone without a key."""
+    assert checked_api_key(None) is None and checked_api_key("s3cr3t-Key_1") == "s3cr3t-Key_1"
+    for bad in ["", "   ", "two words", "clé"]:
+        with pytest.raises(BadInputError, match="--api-key"):
+            checked_api_key(bad)
+    assert_one_line_error(cli("serve", "--api-key", ""), 2, "--api-key is empty")
+    assert_one_line_error(cli("serve", "--api-key", "a b"), 2, "printable ASCII")

@@ -230,8 +230,9 @@ def serve(
     from rejoinder.server import capacity as cap
     from rejoinder.server import memory
     from rejoinder.server.app import ServerSettings, create_app
-    from rejoinder.server.security import settings_from_options
+    from rejoinder.server.security import checked_api_key, settings_from_options
 
+    api_key = checked_api_key(api_key)
     admission = cap.resolve(capacity, capacity_from, max_sessions)
     if llm_parallel is None:
         with_session_slots(config, admission.sessions)

@@ -57,8 +57,9 @@ def cluster_command(
     from rejoinder.cluster.app import start, stop
     from rejoinder.cluster.settings import load_settings
     from rejoinder.config import with_llm_parallel
-    from rejoinder.server.security import settings_from_options
+    from rejoinder.server.security import checked_api_key, settings_from_options
 
+    api_key = checked_api_key(api_key)
     config = with_llm_parallel(build_config(preset_name, config_file), llm_parallel)
     settings = load_settings(cluster_config, hosts=hosts, sessions_per_host=sessions_per_host)
     security = settings_from_options(host, allow_origin, allow_host)

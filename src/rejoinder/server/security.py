@@ -77,6 +77,22 @@ def settings_from_options(
     return SecuritySettings(tuple(origins), tuple(hosts), bind_host)
 
 
+def checked_api_key(key: str | None) -> str | None:
+    """The `--api-key` to require, or None. Found by probing: `--api-key ""` (as from `--api-key
+    "$KEY"` with KEY unset) started a server that asked no key of anyone, without a word."""
+    if key is None:
+        return None
+    if not key.strip():
+        raise BadInputError(
+            "--api-key is empty (an unset variable?): give a key, or leave the option out to require none"
+        )
+    if not all(33 <= ord(c) <= 126 for c in key):
+        raise BadInputError(
+            "--api-key must be printable ASCII without spaces (clients send it in an HTTP header)"
+        )
+    return key
+
+
 @web.middleware
 async def security_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[SECURITY]
