@@ -129,21 +129,33 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
     def engine(request: web.Request) -> Any:
         return request.app[engine_key]
 
-    async def models(request: web.Request) -> web.Response:
+    def model_ids(request: web.Request) -> list[str]:
         config = engine(request).config
-        names = {
-            f"{config.llm.backend}:{config.llm.model}",
-            f"{config.stt.backend}:{config.stt.model}",
-            f"{config.tts.backend}:{config.tts.voice}",
-        }
-        return web.json_response(
+        return sorted(
             {
-                "object": "list",
-                "data": [
-                    {"id": n, "object": "model", "created": 0, "owned_by": "rejoinder"} for n in sorted(names)
-                ],
+                f"{config.llm.backend}:{config.llm.model}",
+                f"{config.stt.backend}:{config.stt.model}",
+                f"{config.tts.backend}:{config.tts.voice}",
             }
         )
+
+    def model_object(name: str) -> dict[str, Any]:
+        return {"id": name, "object": "model", "created": 0, "owned_by": "rejoinder"}
+
+    async def models(request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [model_object(n) for n in model_ids(request)]})
+
+    async def model(request: web.Request) -> web.Response:
+        """One listed model (the SDK's models.retrieve); found by probing: every id was a 404."""
+        name = request.match_info["model"]
+        if name not in model_ids(request):
+            return error_response(
+                f"model {name!r} does not exist here; GET /v1/models lists this server's models",
+                404,
+                "model_not_found",
+                param="model",
+            )
+        return web.json_response(model_object(name))
 
     async def chat(request: web.Request) -> web.StreamResponse:
         limits = request.app[API_LIMITS]
@@ -300,6 +312,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
         return response
 
     app.router.add_get("/v1/models", models)
+    app.router.add_get("/v1/models/{model:.+}", model)  # ids hold ":" and may hold "/"
     app.router.add_post("/v1/chat/completions", _model_endpoint(chat))
     app.router.add_post("/v1/audio/transcriptions", _model_endpoint(transcriptions))
     app.router.add_post("/v1/audio/speech", _model_endpoint(speech))
