@@ -69,3 +69,62 @@ def test_two_files_and_a_huge_file_name_are_400s_naming_file() -> None:
     refused(two, "file", "one 'file'")
     refused(huge, "file", "too long")
     assert traversal == (200, {"text": "What is the capital of Italy?"})
+
+
+def test_fields_the_stt_cannot_honour_are_400s_naming_them() -> None:
+    """Each of these came back with a 200 that ignored it (the SDK's stream=True read the JSON as
+    an empty stream); the fields the SDK sends for a plain request still pass."""
+    base_form: list[Part] = [("file", WAV, "a.wav"), ("model", "whisper-1", None)]
+    verbose: list[Part] = [("response_format", "verbose_json", None)]
+    bad: list[tuple[list[Part], str, str]] = [
+        ([("language", "fr", None)], "language", "en only"),
+        ([("language", "klingon", None)], "language", "ISO-639-1"),
+        ([("prompt", "Rome, Italy", None)], "prompt", "not supported"),
+        ([("temperature", "5", None)], "temperature", "0 to 1"),
+        ([("temperature", "nan", None)], "temperature", "0 to 1"),
+        ([("temperature", "0.5", None)], "temperature", "fixed settings"),
+        ([*verbose, ("timestamp_granularities[]", "word", None)], "timestamp_granularities", "word"),
+        (
+            [
+                *verbose,
+                ("timestamp_granularities[]", "word", None),
+                ("timestamp_granularities[]", "segment", None),
+            ],
+            "timestamp_granularities",
+            "word timestamps",
+        ),
+        ([("timestamp_granularities[]", "segment", None)], "timestamp_granularities", "verbose_json"),
+        ([("include[]", "logprobs", None)], "include", "logprobs"),
+        ([("chunking_strategy[type]", "server_vad", None)], "chunking_strategy", "auto"),
+        ([("stream", "true", None)], "stream", "not supported"),
+    ]
+    good: list[list[Part]] = [
+        [("language", "en", None), ("temperature", "0", None), ("stream", "false", None)],
+        [("chunking_strategy", "auto", None), ("prompt", "", None)],
+        [*verbose, ("timestamp_granularities[]", "segment", None)],
+    ]
+    forms = [base_form + extra for extra, _, _ in bad] + [base_form + extra for extra in good]
+    with running_server(fake_engine()) as base:
+        answers = asyncio.run(upload_all(base, forms))
+    for answer, (_, param, words) in zip(answers, bad, strict=False):
+        refused(answer, param, words)
+    plain, auto, segments = answers[len(bad) :]
+    assert plain == auto == (200, {"text": "What is the capital of Italy?"})
+    assert segments[0] == 200 and segments[1]["segments"][0]["text"] == "What is the capital of Italy?"
+
+
+def test_a_stt_that_detects_the_language_takes_any_code_and_a_fixed_one_only_its_own() -> None:
+    detecting, german = fake_engine(), fake_engine()
+    detecting.config.stt.backend, detecting.config.stt.language = "faster-whisper", None
+    german.config.stt.backend, german.config.stt.language = "faster-whisper", "de"
+    forms: list[list[Part]] = [
+        [("file", WAV, "a.wav"), ("language", code, None)] for code in ("fr", "en", "de")
+    ]
+    with running_server(detecting) as base:
+        any_code = asyncio.run(upload_all(base, forms))
+    with running_server(german) as base:
+        fixed = asyncio.run(upload_all(base, forms))
+    assert [status for status, _ in any_code] == [200, 200, 200]
+    refused(fixed[0], "language", "de only")
+    refused(fixed[1], "language", "de only")
+    assert fixed[2][0] == 200

@@ -39,6 +39,7 @@ from rejoinder.server.request_fields import (
     model_name,
 )
 from rejoinder.server.sse import stream_events
+from rejoinder.server.transcription_fields import check_transcription_fields
 from rejoinder.stages.llm import GenerationParams, Message, TokenUsage, supports_tools
 
 log = logging.getLogger(__name__)
@@ -244,6 +245,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
                 raise RequestError(
                     f"response_format must be one of {', '.join(TRANSCRIPT_FORMATS)}", param="response_format"
                 )
+            check_transcription_fields(fields, fmt, engine(request).config.stt)
             stated = probe_duration(path)
             if stated is not None and stated > limits.upload_s:
                 raise RequestError(_too_long(stated, limits.upload_s), param="file")
