@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from rejoinder.errors import BadInputError
+from rejoinder.server.chat_content import content_text
 from rejoinder.server.sse import stream_events
 from rejoinder.stages.llm import (
     GenerationParams,
@@ -41,16 +42,9 @@ def chat_tools(body: dict[str, Any], llm: object) -> tuple[list[OpenAITool], Too
     return [t.openai() for t in tools], choice
 
 
-def tool_message(m: dict[str, Any]) -> Message:
+def tool_message(m: dict[str, Any], where: str = "messages") -> Message:
     """A `tool` result message, or an assistant message that made tool calls."""
-    content = m.get("content") or ""
-    if isinstance(content, list):
-        texts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        if not all(isinstance(t, str) for t in texts):
-            raise BadInputError("a text part's text must be a string")
-        content = " ".join(texts)
-    if not isinstance(content, str):
-        raise BadInputError("message content must be a string or text parts")
+    content = content_text(m.get("content"), where)
     if m.get("role") == "tool":
         if not isinstance(m.get("tool_call_id"), str):
             raise BadInputError("a tool message needs its tool_call_id")

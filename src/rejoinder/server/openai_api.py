@@ -19,6 +19,7 @@ from rejoinder.audio import PCM_RATE, StreamResampler, probe_duration, to_pcm16
 from rejoinder.backends.worker import batch_priority
 from rejoinder.chunking import clean_for_speech
 from rejoinder.errors import BadInputError
+from rejoinder.server.chat_content import check_tool_results, content_text
 from rejoinder.server.chat_tools import chat_tools, chat_usage, complete_with_tools, tool_message
 from rejoinder.server.errors import error_response
 from rejoinder.server.limits import (
@@ -74,8 +75,8 @@ def _messages(body: dict[str, Any], limits: ApiLimits) -> list[Message]:
         raise RequestError(f"at most {limits.chat_messages} messages per request", param="messages")
     out: list[Message] = []
     chars = 0
-    for m in raw:
-        message = _message(m)
+    for i, m in enumerate(raw):
+        message = _message(m, f"messages[{i}]")
         # tool results and call arguments count too (they reach the model like any other text)
         calls = message.get("tool_calls") or []
         chars += len(str(message.get("content") or "")) + sum(len(json.dumps(c)) for c in calls)
@@ -85,21 +86,19 @@ def _messages(body: dict[str, Any], limits: ApiLimits) -> list[Message]:
                 param="messages",
             )
         out.append(message)
+    check_tool_results(out)
     return out
 
 
-def _message(m: Any) -> Message:
+def _message(m: Any, where: str) -> Message:
     if isinstance(m, dict) and (m.get("role") == "tool" or m.get("tool_calls")):
-        return tool_message(m)
+        return tool_message(m, where)
     if not isinstance(m, dict) or m.get("role") not in ("system", "developer", "user", "assistant"):
-        raise RequestError("each message needs a role of system, user or assistant", param="messages")
-    content = m.get("content", "")
-    if isinstance(content, list):  # content parts: keep the text ones
-        content = " ".join(
-            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+        raise RequestError(
+            f"{where}: each message needs a role of system, developer, user, assistant or tool",
+            param="messages",
         )
-    if not isinstance(content, str):
-        raise RequestError("message content must be a string or text parts", param="messages")
+    content = content_text(m.get("content", ""), where)
     return {"role": "system" if m["role"] == "developer" else m["role"], "content": content}
 
 
