@@ -4,13 +4,14 @@ assistant message's `tool_calls` (finish_reason "tool_calls"), streamed as `delt
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
 
 from rejoinder.errors import BadInputError
 from rejoinder.server.chat_content import content_text
+from rejoinder.server.chat_options import ChatOptions
 from rejoinder.server.sse import stream_events
 from rejoinder.stages.llm import (
     GenerationParams,
@@ -75,14 +76,16 @@ async def complete_with_tools(
     params: GenerationParams,
     tools: list[OpenAITool],
     choice: ToolChoice,
-    stream: bool,
+    options: ChatOptions,
     chunk: Chunk,
     envelope: dict[str, Any],
+    trailer: Callable[[], bytes],
 ) -> web.StreamResponse:
-    """One completion that may call tools; `chunk(delta, finish)` frames a streamed event and
-    `envelope` holds id/object/created/model for the whole response."""
-    items = llm.stream_chat(messages, params, tools, choice)
-    if not stream:
+    """One completion that may call tools; `chunk(delta, finish)` frames a streamed event,
+    `envelope` holds id/object/created/model for the whole response and `trailer()` is sent
+    after the finish chunk (the usage, when asked for)."""
+    items = _at_most(llm.stream_chat(messages, params, tools, choice), options.max_tool_calls)
+    if not options.stream:
         text: list[str] = []
         calls: list[ToolCall] = []
         async for item in items:
@@ -119,8 +122,25 @@ async def complete_with_tools(
         items,
         write,
         chunk({"role": "assistant", "content": ""}, None),
-        lambda: chunk({}, "tool_calls" if count else "stop"),
+        lambda: chunk({}, "tool_calls" if count else "stop") + trailer(),
     )
+
+
+async def _at_most(items: AsyncIterator[str | ToolCall], calls: int | None) -> AsyncIterator[str | ToolCall]:
+    """`items` ending after `calls` tool calls (parallel_tool_calls false: one; None: all); the
+    model's stream is closed there, so its generation stops."""
+    made = 0
+    try:
+        async for item in items:
+            if isinstance(item, ToolCall):
+                if calls is not None and made >= calls:
+                    return
+                made += 1
+            yield item
+    finally:
+        close = getattr(items, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def chat_usage(usage: TokenUsage | None) -> dict[str, Any] | None:

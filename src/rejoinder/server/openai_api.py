@@ -20,6 +20,7 @@ from rejoinder.backends.worker import batch_priority
 from rejoinder.chunking import clean_for_speech
 from rejoinder.errors import BadInputError
 from rejoinder.server.chat_content import check_tool_results, content_text
+from rejoinder.server.chat_options import chat_options, usage_event
 from rejoinder.server.chat_tools import chat_tools, chat_usage, complete_with_tools, tool_message
 from rejoinder.server.errors import error_response
 from rejoinder.server.limits import (
@@ -165,6 +166,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
         params = _params(body, eng.config.llm, min(limits.chat_max_tokens, eng.config.llm.context))
         check_choice_count(body)
         check_unhonoured_chat_fields(body)
+        options = chat_options(body)
         cid, created, model = (
             f"chatcmpl-{uuid.uuid4().hex[:24]}",
             int(time.time()),
@@ -181,11 +183,15 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
             }
             return f"data: {json.dumps(data)}\n\n".encode()
 
+        envelope = {"id": cid, "created": created, "model": model}
+
+        def trailer() -> bytes:  # after the finish chunk, once the model has counted its tokens
+            return usage_event(envelope, chat_usage(params.usage)) if options.include_usage else b""
+
         capable = [t.llm for t in eng.tiers if supports_tools(t.llm)]  # the strongest that can
         tool_llm = capable[-1] if capable else eng.llm
         tools, tool_choice = await asyncio.to_thread(chat_tools, body, tool_llm)  # off the loop: big schemas
         if tools:
-            envelope = {"id": cid, "created": created, "model": model}
             return await complete_with_tools(
                 request,
                 tool_llm,
@@ -193,11 +199,12 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
                 params,
                 tools,
                 tool_choice,
-                bool(body.get("stream")),
+                options,
                 chunk,
                 envelope,
+                trailer,
             )
-        if not body.get("stream"):
+        if not options.stream:
             text = "".join([piece async for piece in eng.llm.stream(messages, params)])
             return web.json_response(
                 {
@@ -224,7 +231,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
             eng.llm.stream(messages, params),
             write,
             chunk({"role": "assistant", "content": ""}),
-            lambda: chunk({}, "stop"),
+            lambda: chunk({}, "stop") + trailer(),
         )
 
     async def transcriptions(request: web.Request) -> web.Response:
