@@ -210,3 +210,31 @@ def test_a_tool_message_that_answers_no_call_is_refused() -> None:
     assert b"messages[1]" in answers[0][2] and b"call_x" in answers[0][2]
     assert_refused(answers[1], "messages")
     assert answers[2][0] == 200, answers[2][2][:200]
+
+
+def test_chat_sampling_fields_are_checked_one_by_one_naming_each() -> None:
+    """One message for four fields with `param: null`; null (the default) was refused, `true` read
+    as 1.0 and 1.5 tokens cut to 1; a tool_choice error had no param either."""
+    chat: dict[str, Any] = {"messages": HI, "max_tokens": 8}
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"temperature": 3}, "temperature"),
+        ({"temperature": "hot"}, "temperature"),
+        ({"temperature": True}, "temperature"),
+        ({"top_p": 0}, "top_p"),
+        ({"seed": "abc"}, "seed"),
+        ({"seed": 1.7}, "seed"),
+        ({"max_tokens": 1.5}, "max_tokens"),
+        ({"max_completion_tokens": 0}, "max_completion_tokens"),
+        ({"tool_choice": "required"}, "tool_choice"),
+    ]
+    good = [
+        {"temperature": None, "top_p": None, "seed": None},
+        {"temperature": 0, "seed": 7, "max_tokens": 8.0},
+    ]
+    bodies = [{**chat, **extra} for extra, _ in bad] + [{**chat, **extra} for extra in good]
+    with running_server(fake_engine()) as base:
+        answers = asyncio.run(post_all(base, "/v1/chat/completions", bodies))
+    for answer, (_, param) in zip(answers, bad, strict=False):
+        assert_refused(answer, param)
+    for status, _, raw in answers[len(bad) :]:
+        assert status == 200, raw[:200]

@@ -22,7 +22,7 @@ from rejoinder.stages.llm import (
     ToolChoice,
     supports_tools,
 )
-from rejoinder.tools.client import parse_tool_choice, parse_tools
+from rejoinder.tools.client import FieldError, parse_tool_choice, parse_tools
 
 Chunk = Callable[[dict[str, Any], "str | None"], bytes]
 
@@ -32,14 +32,14 @@ def chat_tools(body: dict[str, Any], llm: object) -> tuple[list[OpenAITool], Too
     raw = body.get("tools")
     if raw is None or raw == []:
         if body.get("tool_choice") not in (None, "none", "auto"):
-            raise BadInputError("tool_choice needs tools")
+            raise FieldError("tool_choice", f"{body.get('tool_choice')!r:.60} needs 'tools'")
         return [], "none"
     tools = parse_tools(raw, "tools")
     choice = parse_tool_choice(body.get("tool_choice"), [t.name for t in tools])
     if choice == "none":
         return [], "none"
     if not supports_tools(llm):
-        raise BadInputError(f"the {getattr(llm, 'name', 'configured')} LLM backend cannot call tools")
+        raise FieldError("tools", f"the {getattr(llm, 'name', 'configured')} LLM backend cannot call tools")
     return [t.openai() for t in tools], choice
 
 

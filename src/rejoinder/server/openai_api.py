@@ -21,6 +21,7 @@ from rejoinder.chunking import clean_for_speech
 from rejoinder.errors import BadInputError
 from rejoinder.server.chat_content import check_tool_results, content_text
 from rejoinder.server.chat_options import chat_options, usage_event
+from rejoinder.server.chat_params import generation_params
 from rejoinder.server.chat_tools import chat_tools, chat_usage, complete_with_tools, tool_message
 from rejoinder.server.errors import error_response
 from rejoinder.server.limits import (
@@ -42,7 +43,7 @@ from rejoinder.server.request_fields import (
 )
 from rejoinder.server.sse import stream_events
 from rejoinder.server.transcription_fields import check_transcription_fields
-from rejoinder.stages.llm import GenerationParams, Message, TokenUsage, supports_tools
+from rejoinder.stages.llm import Message, supports_tools
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,8 @@ def _model_endpoint(handler: Handler) -> Handler:
             return await unless_client_leaves(request, work, request.app[API_LIMITS].poll_s)
         except RequestError as exc:
             return error_response(str(exc), exc.status, param=exc.param)
-        except BadInputError as exc:
-            return error_response(str(exc))
+        except BadInputError as exc:  # a tool definition's FieldError names its path
+            return error_response(str(exc), param=getattr(exc, "param", None))
         except (ClientGone, ConnectionError):
             return web.Response(status=499)  # nobody is listening; aiohttp drops it
 
@@ -103,27 +104,6 @@ def _message(m: Any, where: str) -> Message:
     return {"role": "system" if m["role"] == "developer" else m["role"], "content": content}
 
 
-def _params(body: dict[str, Any], defaults: Any, max_tokens_cap: int) -> GenerationParams:
-    try:
-        asked = next(
-            (body[k] for k in ("max_completion_tokens", "max_tokens") if body.get(k) is not None), None
-        )
-        max_tokens = int(defaults.max_tokens if asked is None else asked)  # 0 is refused, not the default
-        temperature = float(body.get("temperature", defaults.temperature))
-        top_p = float(body.get("top_p", defaults.top_p))
-        seed = body.get("seed", defaults.seed)
-        seed = None if seed is None else int(seed)
-    except (TypeError, ValueError, OverflowError):
-        raise RequestError("temperature, top_p, max_tokens and seed must be numbers") from None
-    if not (0 <= temperature <= 2 and 0 < top_p <= 1):
-        raise RequestError("out of range: temperature 0-2, top_p (0, 1]")
-    if not 1 <= max_tokens <= max_tokens_cap:
-        raise RequestError(f"max_tokens must be 1-{max_tokens_cap}", param="max_tokens")
-    return GenerationParams(
-        temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, usage=TokenUsage()
-    )
-
-
 def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None = None) -> None:
     app[API_LIMITS] = limits or ApiLimits()
 
@@ -163,7 +143,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
         body = await read_json(request, limits.json_body_bytes)
         eng = engine(request)
         messages = _messages(body, limits)
-        params = _params(body, eng.config.llm, min(limits.chat_max_tokens, eng.config.llm.context))
+        params = generation_params(body, eng.config.llm, min(limits.chat_max_tokens, eng.config.llm.context))
         check_choice_count(body)
         check_unhonoured_chat_fields(body)
         options = chat_options(body)
