@@ -93,3 +93,15 @@ def test_options_it_cannot_honour_raise_bad_request_naming_the_field(
         client(base).chat.completions.create(model="x", messages=HI, **extra)
     error = raised.value.body
     assert isinstance(error, dict) and error["param"] == param and param in error["message"], error
+
+
+def test_a_reply_cut_at_max_tokens_finishes_with_length() -> None:
+    """It said "stop", whole or cut; the fake model writes one token per word (six here)."""
+    with running_server(fake_engine()) as base:
+        sdk = client(base)
+        cut = sdk.chat.completions.create(model="x", messages=HI, max_tokens=3)
+        whole = sdk.chat.completions.create(model="x", messages=HI, max_tokens=16)
+        streamed = list(sdk.chat.completions.create(model="x", messages=HI, max_tokens=3, stream=True))
+    assert cut.choices[0].finish_reason == "length" and cut.choices[0].message.content == "Rome is the "
+    assert whole.choices[0].finish_reason == "stop"
+    assert streamed[-1].choices[0].finish_reason == "length"

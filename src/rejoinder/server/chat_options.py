@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rejoinder.server.limits import RequestError
+from rejoinder.stages.llm import TokenUsage
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,15 @@ def usage_event(envelope: dict[str, Any], usage: dict[str, Any] | None) -> bytes
     backend does not count tokens)."""
     data = {**envelope, "object": "chat.completion.chunk", "choices": [], "usage": usage}
     return f"data: {json.dumps(data)}\n\n".encode()
+
+
+def finish_reason(usage: TokenUsage | None, max_tokens: int, called_tools: bool = False) -> str:
+    """ "tool_calls", "length" when the model wrote all the tokens it was allowed (its own count
+    says so), else "stop". Found by probing: a reply cut at max_tokens=5 ("There's a long
+    story") and a forced tool call cut mid-JSON both said "stop", so a client could not tell a
+    cut answer from a whole one. A backend that does not count tokens gets "stop"."""
+    if called_tools:
+        return "tool_calls"
+    if usage is not None and usage.calls and usage.output_tokens >= max_tokens:
+        return "length"
+    return "stop"

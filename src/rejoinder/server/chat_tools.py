@@ -11,7 +11,7 @@ from aiohttp import web
 
 from rejoinder.errors import BadInputError
 from rejoinder.server.chat_content import content_text
-from rejoinder.server.chat_options import ChatOptions
+from rejoinder.server.chat_options import ChatOptions, finish_reason
 from rejoinder.server.sse import stream_events
 from rejoinder.stages.llm import (
     GenerationParams,
@@ -101,7 +101,11 @@ async def complete_with_tools(
                 **envelope,
                 "object": "chat.completion",
                 "choices": [
-                    {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+                    {
+                        "index": 0,
+                        "message": message,
+                        "finish_reason": finish_reason(params.usage, params.max_tokens, bool(calls)),
+                    }
                 ],
                 "usage": chat_usage(params.usage),
             }
@@ -122,7 +126,7 @@ async def complete_with_tools(
         items,
         write,
         chunk({"role": "assistant", "content": ""}, None),
-        lambda: chunk({}, "tool_calls" if count else "stop") + trailer(),
+        lambda: chunk({}, finish_reason(params.usage, params.max_tokens, count > 0)) + trailer(),
     )
 
 

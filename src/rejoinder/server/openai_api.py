@@ -20,7 +20,7 @@ from rejoinder.backends.worker import batch_priority
 from rejoinder.chunking import clean_for_speech
 from rejoinder.errors import BadInputError
 from rejoinder.server.chat_content import check_tool_results, content_text
-from rejoinder.server.chat_options import chat_options, usage_event
+from rejoinder.server.chat_options import chat_options, finish_reason, usage_event
 from rejoinder.server.chat_params import generation_params
 from rejoinder.server.chat_tools import chat_tools, chat_usage, complete_with_tools, tool_message
 from rejoinder.server.errors import error_response
@@ -196,7 +196,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
                         {
                             "index": 0,
                             "message": {"role": "assistant", "content": text},
-                            "finish_reason": "stop",
+                            "finish_reason": finish_reason(params.usage, params.max_tokens),
                         }
                     ],
                     "usage": chat_usage(params.usage),
@@ -211,7 +211,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
             eng.llm.stream(messages, params),
             write,
             chunk({"role": "assistant", "content": ""}),
-            lambda: chunk({}, "stop") + trailer(),
+            lambda: chunk({}, finish_reason(params.usage, params.max_tokens)) + trailer(),
         )
 
     async def transcriptions(request: web.Request) -> web.Response:
