@@ -84,6 +84,11 @@ def test_parallel_tool_calls_false_gets_one_call() -> None:
         ({"stream": True, "stream_options": {"chunk_size": 3}}, "stream_options"),
         ({"parallel_tool_calls": "no"}, "parallel_tool_calls"),
         ({"stream": "false"}, "stream"),
+        ({"presence_penalty": 1.5}, "presence_penalty"),
+        ({"frequency_penalty": -1}, "frequency_penalty"),
+        ({"prediction": {"type": "content", "content": "Hello"}}, "prediction"),
+        ({"web_search_options": {}}, "web_search_options"),
+        ({"reasoning_effort": "high"}, "reasoning_effort"),
     ],
 )
 def test_options_it_cannot_honour_raise_bad_request_naming_the_field(
@@ -105,3 +110,12 @@ def test_a_reply_cut_at_max_tokens_finishes_with_length() -> None:
     assert cut.choices[0].finish_reason == "length" and cut.choices[0].message.content == "Rome is the "
     assert whole.choices[0].finish_reason == "stop"
     assert streamed[-1].choices[0].finish_reason == "length"
+
+
+def test_zero_penalties_and_the_fields_that_change_nothing_pass() -> None:
+    extra: Any = {"presence_penalty": 0, "frequency_penalty": 0.0, "user": "u1", "seed": 3}
+    with running_server(fake_engine()) as base:
+        reply = client(base).chat.completions.create(
+            model="x", messages=HI, metadata={"a": "b"}, store=False, reasoning_effort=None, **extra
+        )
+    assert reply.choices[0].message.content == "Rome is the capital of Italy. "

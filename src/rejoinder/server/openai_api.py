@@ -20,7 +20,12 @@ from rejoinder.backends.worker import batch_priority
 from rejoinder.chunking import clean_for_speech
 from rejoinder.errors import BadInputError
 from rejoinder.server.chat_content import check_tool_results, content_text
-from rejoinder.server.chat_options import chat_options, finish_reason, usage_event
+from rejoinder.server.chat_options import (
+    chat_options,
+    check_unused_chat_fields,
+    finish_reason,
+    usage_event,
+)
 from rejoinder.server.chat_params import generation_params
 from rejoinder.server.chat_tools import chat_tools, chat_usage, complete_with_tools, tool_message
 from rejoinder.server.errors import error_response
@@ -147,6 +152,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
         check_choice_count(body)
         check_unhonoured_chat_fields(body)
         options = chat_options(body)
+        check_unused_chat_fields(body)
         cid, created, model = (
             f"chatcmpl-{uuid.uuid4().hex[:24]}",
             int(time.time()),
