@@ -1,6 +1,5 @@
 """Chat `stop` and `response_format` are honoured (they were refused at stop 26, and silently
-ignored before that), and `finish_reason` says "length" when the reply ran out of tokens (it
-always said "stop")."""
+ignored before that). `finish_reason` "length": test_http_chat_options.py."""
 
 from __future__ import annotations
 
@@ -68,20 +67,6 @@ def test_stop_is_honoured_streamed_or_not_over_the_sdk() -> None:
     assert whole.choices[0].finish_reason == "stop"
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Rome is the "
     assert chunks[-1].choices[0].finish_reason == "stop"
-
-
-def test_a_reply_cut_by_max_tokens_finishes_with_length() -> None:
-    with running_server(fake_engine(reply=REPLY)) as base:
-        client = openai.OpenAI(base_url=base + "/v1", api_key="unused")
-        short = client.chat.completions.create(model="x", messages=HI, max_tokens=3)
-        whole = client.chat.completions.create(model="x", messages=HI, max_tokens=64)
-        streamed = list(client.chat.completions.create(model="x", messages=HI, max_tokens=3, stream=True))
-    assert (
-        short.choices[0].finish_reason == "length"
-        and short.choices[0].message.content.strip() == "Rome is the"
-    )
-    assert whole.choices[0].finish_reason == "stop"
-    assert streamed[-1].choices[0].finish_reason == "length"
 
 
 def test_a_json_response_format_reaches_a_backend_that_keeps_to_it() -> None:

@@ -146,3 +146,81 @@ def test_chat_fields_the_server_does_not_honour_are_refused_naming_them() -> Non
     for status, _, raw in answers[len(bad) : -1]:
         assert status == 200, raw[:200]
         assert json.loads(raw)["choices"][0]["message"]["content"].strip() == "Rome is the capital of Italy."
+
+
+def test_chat_parts_the_text_model_cannot_read_are_refused_naming_the_part() -> None:
+    """An image, audio or file part was dropped and the words around it answered with a 200."""
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    audio = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
+    file = {"type": "file", "file": {"file_id": "file-1"}}
+    text = {"type": "text", "text": "What is this?"}
+    bad: list[Any] = [
+        [text, image],
+        [audio],
+        [text, file],
+        ["just a string"],
+        [{"type": "text", "text": 5}],
+        7,
+    ]
+    bodies: list[dict[str, Any]] = [
+        {"messages": [{"role": "user", "content": c}], "max_tokens": 8} for c in bad
+    ]
+    good = [
+        {"messages": [{"role": "user", "content": [text, {"type": "text", "text": "Say it."}]}]},
+        {"messages": [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "Hi"}]},
+        {"messages": [{"role": "user", "content": ""}]},
+    ]
+    with running_server(fake_engine()) as base:
+        answers = asyncio.run(post_all(base, "/v1/chat/completions", bodies + good))
+    for answer in answers[: len(bad)]:
+        assert_refused(answer, "messages")
+    assert b"messages[0].content[1]: a 'image_url' part" in answers[0][2]
+    assert b"'input_audio'" in answers[1][2] and b"'file'" in answers[2][2]
+    for status, _, raw in answers[len(bad) :]:
+        assert status == 200, raw[:200]
+
+
+def test_a_tool_message_that_answers_no_call_is_refused() -> None:
+    """A tool result whose id no earlier assistant message had called reached the model."""
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    asked = {"role": "assistant", "content": None, "tool_calls": [call]}
+    user = {"role": "user", "content": "Hi"}
+    bodies: list[dict[str, Any]] = [
+        {"messages": [user, {"role": "tool", "tool_call_id": "call_x", "content": "42"}]},
+        {"messages": [user, {"role": "tool", "tool_call_id": "call_1", "content": "42"}, asked]},  # before
+        {"messages": [user, asked, {"role": "tool", "tool_call_id": "call_1", "content": "42"}]},
+    ]
+    with running_server(fake_engine()) as base:
+        answers = asyncio.run(post_all(base, "/v1/chat/completions", bodies))
+    assert_refused(answers[0], "messages")
+    assert b"messages[1]" in answers[0][2] and b"call_x" in answers[0][2]
+    assert_refused(answers[1], "messages")
+    assert answers[2][0] == 200, answers[2][2][:200]
+
+
+def test_chat_sampling_fields_are_checked_one_by_one_naming_each() -> None:
+    """One message for four fields with `param: null`; null (the default) was refused, `true` read
+    as 1.0 and 1.5 tokens cut to 1; a tool_choice error had no param either."""
+    chat: dict[str, Any] = {"messages": HI, "max_tokens": 8}
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"temperature": 3}, "temperature"),
+        ({"temperature": "hot"}, "temperature"),
+        ({"temperature": True}, "temperature"),
+        ({"top_p": 0}, "top_p"),
+        ({"seed": "abc"}, "seed"),
+        ({"seed": 1.7}, "seed"),
+        ({"max_tokens": 1.5}, "max_tokens"),
+        ({"max_completion_tokens": 0}, "max_completion_tokens"),
+        ({"tool_choice": "required"}, "tool_choice"),
+    ]
+    good = [
+        {"temperature": None, "top_p": None, "seed": None},
+        {"temperature": 0, "seed": 7, "max_tokens": 8.0},
+    ]
+    bodies = [{**chat, **extra} for extra, _ in bad] + [{**chat, **extra} for extra in good]
+    with running_server(fake_engine()) as base:
+        answers = asyncio.run(post_all(base, "/v1/chat/completions", bodies))
+    for answer, (_, param) in zip(answers, bad, strict=False):
+        assert_refused(answer, param)
+    for status, _, raw in answers[len(bad) :]:
+        assert status == 200, raw[:200]

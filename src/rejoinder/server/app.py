@@ -15,6 +15,7 @@ from aiohttp import web
 from rejoinder.engine import Engine
 from rejoinder.server import memory, openai_api, realtime_routes
 from rejoinder.server.errors import error_response
+from rejoinder.server.http_errors import json_errors_middleware
 from rejoinder.server.metrics import Metrics
 from rejoinder.server.security import install_security
 from rejoinder.server.sessions import SessionHost
@@ -81,6 +82,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> web.Ap
     app[METRICS] = Metrics()
     app[HOST] = SessionHost(app[METRICS], settings.admission(), settings.idle_timeout_s)
     install_security(app, settings.security, settings.api_key)
+    app.middlewares.append(json_errors_middleware)  # innermost: the key is checked first
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)

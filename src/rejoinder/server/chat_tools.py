@@ -4,12 +4,14 @@ assistant message's `tool_calls` (finish_reason "tool_calls"), streamed as `delt
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
 
 from rejoinder.errors import BadInputError
+from rejoinder.server.chat_content import content_text
+from rejoinder.server.chat_options import ChatOptions, finish_reason
 from rejoinder.server.sse import stream_events
 from rejoinder.stages.llm import (
     GenerationParams,
@@ -20,7 +22,7 @@ from rejoinder.stages.llm import (
     ToolChoice,
     supports_tools,
 )
-from rejoinder.tools.client import parse_tool_choice, parse_tools
+from rejoinder.tools.client import FieldError, parse_tool_choice, parse_tools
 
 Chunk = Callable[[dict[str, Any], "str | None"], bytes]
 
@@ -30,27 +32,20 @@ def chat_tools(body: dict[str, Any], llm: object) -> tuple[list[OpenAITool], Too
     raw = body.get("tools")
     if raw is None or raw == []:
         if body.get("tool_choice") not in (None, "none", "auto"):
-            raise BadInputError("tool_choice needs tools")
+            raise FieldError("tool_choice", f"{body.get('tool_choice')!r:.60} needs 'tools'")
         return [], "none"
     tools = parse_tools(raw, "tools")
     choice = parse_tool_choice(body.get("tool_choice"), [t.name for t in tools])
     if choice == "none":
         return [], "none"
     if not supports_tools(llm):
-        raise BadInputError(f"the {getattr(llm, 'name', 'configured')} LLM backend cannot call tools")
+        raise FieldError("tools", f"the {getattr(llm, 'name', 'configured')} LLM backend cannot call tools")
     return [t.openai() for t in tools], choice
 
 
-def tool_message(m: dict[str, Any]) -> Message:
+def tool_message(m: dict[str, Any], where: str = "messages") -> Message:
     """A `tool` result message, or an assistant message that made tool calls."""
-    content = m.get("content") or ""
-    if isinstance(content, list):
-        texts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        if not all(isinstance(t, str) for t in texts):
-            raise BadInputError("a text part's text must be a string")
-        content = " ".join(texts)
-    if not isinstance(content, str):
-        raise BadInputError("message content must be a string or text parts")
+    content = content_text(m.get("content"), where)
     if m.get("role") == "tool":
         if not isinstance(m.get("tool_call_id"), str):
             raise BadInputError("a tool message needs its tool_call_id")
@@ -81,14 +76,16 @@ async def complete_with_tools(
     params: GenerationParams,
     tools: list[OpenAITool],
     choice: ToolChoice,
-    stream: bool,
+    options: ChatOptions,
     chunk: Chunk,
     envelope: dict[str, Any],
+    trailer: Callable[[], bytes],
 ) -> web.StreamResponse:
-    """One completion that may call tools; `chunk(delta, finish)` frames a streamed event and
-    `envelope` holds id/object/created/model for the whole response."""
-    items = llm.stream_chat(messages, params, tools, choice)
-    if not stream:
+    """One completion that may call tools; `chunk(delta, finish)` frames a streamed event,
+    `envelope` holds id/object/created/model for the whole response and `trailer()` is sent
+    after the finish chunk (the usage, when asked for)."""
+    items = _at_most(llm.stream_chat(messages, params, tools, choice), options.max_tool_calls)
+    if not options.stream:
         text: list[str] = []
         calls: list[ToolCall] = []
         async for item in items:
@@ -104,7 +101,11 @@ async def complete_with_tools(
                 **envelope,
                 "object": "chat.completion",
                 "choices": [
-                    {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+                    {
+                        "index": 0,
+                        "message": message,
+                        "finish_reason": finish_reason(params.usage, params.max_tokens, bool(calls)),
+                    }
                 ],
                 "usage": chat_usage(params.usage),
             }
@@ -125,8 +126,25 @@ async def complete_with_tools(
         items,
         write,
         chunk({"role": "assistant", "content": ""}, None),
-        lambda: chunk({}, "tool_calls" if count else "stop"),
+        lambda: chunk({}, finish_reason(params.usage, params.max_tokens, count > 0)) + trailer(),
     )
+
+
+async def _at_most(items: AsyncIterator[str | ToolCall], calls: int | None) -> AsyncIterator[str | ToolCall]:
+    """`items` ending after `calls` tool calls (parallel_tool_calls false: one; None: all); the
+    model's stream is closed there, so its generation stops."""
+    made = 0
+    try:
+        async for item in items:
+            if isinstance(item, ToolCall):
+                if calls is not None and made >= calls:
+                    return
+                made += 1
+            yield item
+    finally:
+        close = getattr(items, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def chat_usage(usage: TokenUsage | None) -> dict[str, Any] | None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDict
 
 from rejoinder import json_input
 from rejoinder.errors import BadInputError
@@ -148,15 +150,17 @@ async def unless_client_leaves(request: web.Request, work: Awaitable[T], poll_s:
 
 async def capped_multipart(
     request: web.Request, limits: ApiLimits, file_sink: Any
-) -> tuple[bool, dict[str, str]]:
+) -> tuple[bool, MultiDict[str]]:
     """Read a multipart form: the 'file' part into `file_sink.write`, other fields as text.
 
     The body as a whole is capped at the upload limit while it is read; a field at
-    form_field_bytes. Returns (whether a file part came, the other fields).
+    form_field_bytes. Returns (whether a file part came, the other fields: a repeated one, such
+    as `timestamp_granularities[]`, keeps every value). A second 'file' is refused: found by
+    probing, two files were written one after the other into the same upload.
     """
     if request.content_length is not None and request.content_length > limits.upload_bytes + (64 << 10):
         raise too_large("the upload", limits.upload_bytes)
-    fields: dict[str, str] = {}
+    fields: MultiDict[str] = MultiDict()
     got_file = False
     total = 0
     try:
@@ -166,6 +170,8 @@ async def capped_multipart(
     async for part in _parts(reader):
         name = part.name or ""
         if name == "file":
+            if got_file:
+                raise RequestError("send one 'file' per request; this one has two", param="file")
             got_file = True
             while block := await part.read_chunk():
                 total += len(block)
@@ -181,7 +187,7 @@ async def capped_multipart(
                     raise RequestError(f"form field '{name}' is too long", 413, param=name)
                 if total > limits.upload_bytes:
                     raise too_large("the upload", limits.upload_bytes)
-            fields[name] = value.decode("utf-8", "replace")
+            fields.add(name, value.decode("utf-8", "replace"))
     return got_file, fields
 
 
@@ -191,6 +197,10 @@ async def _parts(reader: Any) -> AsyncIterator[Any]:
             part = await reader.next()
         except ValueError as exc:  # aiohttp: the boundary is missing from the body, a bad header
             raise RequestError(f"the multipart/form-data body is malformed ({exc})") from None
+        except HttpProcessingError:  # a part's header past aiohttp's line limit (a huge filename)
+            raise RequestError(
+                "a form part's header is too long (a file name of thousands of characters?)", param="file"
+            ) from None
         if part is None:
             return
         if not hasattr(part, "read_chunk"):

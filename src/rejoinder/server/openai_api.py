@@ -21,7 +21,15 @@ from rejoinder.audio import PCM_RATE, StreamResampler, probe_duration, to_pcm16
 from rejoinder.backends.worker import batch_priority
 from rejoinder.chunking import clean_for_speech
 from rejoinder.errors import BadInputError
+from rejoinder.server.chat_content import check_tool_results, content_text
 from rejoinder.server.chat_fields import cut_at_stop, response_format, stop_sequences
+from rejoinder.server.chat_options import (
+    chat_options,
+    check_unused_chat_fields,
+    finish_reason,
+    usage_event,
+)
+from rejoinder.server.chat_params import generation_params
 from rejoinder.server.chat_tools import chat_tools, chat_usage, complete_with_tools, tool_message
 from rejoinder.server.errors import error_response
 from rejoinder.server.limits import (
@@ -43,7 +51,8 @@ from rejoinder.server.request_fields import (
 )
 from rejoinder.server.speech_formats import check_instructions, open_encoder, speech_format, wants_events
 from rejoinder.server.sse import stream_events, stream_speech_events
-from rejoinder.stages.llm import GenerationParams, Message, TokenUsage, supports_tools
+from rejoinder.server.transcription_fields import check_transcription_fields
+from rejoinder.stages.llm import Message, supports_tools
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +70,8 @@ def _model_endpoint(handler: Handler) -> Handler:
             return await unless_client_leaves(request, work, request.app[API_LIMITS].poll_s)
         except RequestError as exc:
             return error_response(str(exc), exc.status, param=exc.param)
-        except BadInputError as exc:
-            return error_response(str(exc))
+        except BadInputError as exc:  # a tool definition's FieldError names its path
+            return error_response(str(exc), param=getattr(exc, "param", None))
         except (ClientGone, ConnectionError):
             return web.Response(status=499)  # nobody is listening; aiohttp drops it
 
@@ -77,8 +86,8 @@ def _messages(body: dict[str, Any], limits: ApiLimits) -> list[Message]:
         raise RequestError(f"at most {limits.chat_messages} messages per request", param="messages")
     out: list[Message] = []
     chars = 0
-    for m in raw:
-        message = _message(m)
+    for i, m in enumerate(raw):
+        message = _message(m, f"messages[{i}]")
         # tool results and call arguments count too (they reach the model like any other text)
         calls = message.get("tool_calls") or []
         chars += len(str(message.get("content") or "")) + sum(len(json.dumps(c)) for c in calls)
@@ -88,43 +97,20 @@ def _messages(body: dict[str, Any], limits: ApiLimits) -> list[Message]:
                 param="messages",
             )
         out.append(message)
+    check_tool_results(out)
     return out
 
 
-def _message(m: Any) -> Message:
+def _message(m: Any, where: str) -> Message:
     if isinstance(m, dict) and (m.get("role") == "tool" or m.get("tool_calls")):
-        return tool_message(m)
+        return tool_message(m, where)
     if not isinstance(m, dict) or m.get("role") not in ("system", "developer", "user", "assistant"):
-        raise RequestError("each message needs a role of system, user or assistant", param="messages")
-    content = m.get("content", "")
-    if isinstance(content, list):  # content parts: keep the text ones
-        content = " ".join(
-            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+        raise RequestError(
+            f"{where}: each message needs a role of system, developer, user, assistant or tool",
+            param="messages",
         )
-    if not isinstance(content, str):
-        raise RequestError("message content must be a string or text parts", param="messages")
+    content = content_text(m.get("content", ""), where)
     return {"role": "system" if m["role"] == "developer" else m["role"], "content": content}
-
-
-def _params(body: dict[str, Any], defaults: Any, max_tokens_cap: int) -> GenerationParams:
-    try:
-        asked = next(
-            (body[k] for k in ("max_completion_tokens", "max_tokens") if body.get(k) is not None), None
-        )
-        max_tokens = int(defaults.max_tokens if asked is None else asked)  # 0 is refused, not the default
-        temperature = float(body.get("temperature", defaults.temperature))
-        top_p = float(body.get("top_p", defaults.top_p))
-        seed = body.get("seed", defaults.seed)
-        seed = None if seed is None else int(seed)
-    except (TypeError, ValueError, OverflowError):
-        raise RequestError("temperature, top_p, max_tokens and seed must be numbers") from None
-    if not (0 <= temperature <= 2 and 0 < top_p <= 1):
-        raise RequestError("out of range: temperature 0-2, top_p (0, 1]")
-    if not 1 <= max_tokens <= max_tokens_cap:
-        raise RequestError(f"max_tokens must be 1-{max_tokens_cap}", param="max_tokens")
-    return GenerationParams(
-        temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, usage=TokenUsage()
-    )
 
 
 def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None = None) -> None:
@@ -133,30 +119,44 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
     def engine(request: web.Request) -> Any:
         return request.app[engine_key]
 
-    async def models(request: web.Request) -> web.Response:
+    def model_ids(request: web.Request) -> list[str]:
         config = engine(request).config
-        names = {
-            f"{config.llm.backend}:{config.llm.model}",
-            f"{config.stt.backend}:{config.stt.model}",
-            f"{config.tts.backend}:{config.tts.voice}",
-        }
-        return web.json_response(
+        return sorted(
             {
-                "object": "list",
-                "data": [
-                    {"id": n, "object": "model", "created": 0, "owned_by": "rejoinder"} for n in sorted(names)
-                ],
+                f"{config.llm.backend}:{config.llm.model}",
+                f"{config.stt.backend}:{config.stt.model}",
+                f"{config.tts.backend}:{config.tts.voice}",
             }
         )
+
+    def model_object(name: str) -> dict[str, Any]:
+        return {"id": name, "object": "model", "created": 0, "owned_by": "rejoinder"}
+
+    async def models(request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [model_object(n) for n in model_ids(request)]})
+
+    async def model(request: web.Request) -> web.Response:
+        """One listed model (the SDK's models.retrieve); found by probing: every id was a 404."""
+        name = request.match_info["model"]
+        if name not in model_ids(request):
+            return error_response(
+                f"model {name!r} does not exist here; GET /v1/models lists this server's models",
+                404,
+                "model_not_found",
+                param="model",
+            )
+        return web.json_response(model_object(name))
 
     async def chat(request: web.Request) -> web.StreamResponse:
         limits = request.app[API_LIMITS]
         body = await read_json(request, limits.json_body_bytes)
         eng = engine(request)
         messages = _messages(body, limits)
-        params = _params(body, eng.config.llm, min(limits.chat_max_tokens, eng.config.llm.context))
+        params = generation_params(body, eng.config.llm, min(limits.chat_max_tokens, eng.config.llm.context))
         check_choice_count(body)
         check_unhonoured_chat_fields(body)
+        options = chat_options(body)
+        check_unused_chat_fields(body)
         stops = stop_sequences(body)
         params = dataclasses.replace(params, response_format=response_format(body, eng.llm))
         cid, created, model = (
@@ -175,6 +175,11 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
             }
             return f"data: {json.dumps(data)}\n\n".encode()
 
+        envelope = {"id": cid, "created": created, "model": model}
+
+        def trailer() -> bytes:  # after the finish chunk, once the model has counted its tokens
+            return usage_event(envelope, chat_usage(params.usage)) if options.include_usage else b""
+
         capable = [t.llm for t in eng.tiers if supports_tools(t.llm)]  # the strongest that can
         tool_llm = capable[-1] if capable else eng.llm
         tools, tool_choice = await asyncio.to_thread(chat_tools, body, tool_llm)  # off the loop: big schemas
@@ -184,7 +189,6 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
                     raise RequestError(
                         f"'{name}' cannot be combined with tools here; leave one out", param=name
                     )
-            envelope = {"id": cid, "created": created, "model": model}
             return await complete_with_tools(
                 request,
                 tool_llm,
@@ -192,15 +196,12 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
                 params,
                 tools,
                 tool_choice,
-                bool(body.get("stream")),
+                options,
                 chunk,
                 envelope,
+                trailer,
             )
-
-        def finish() -> str:
-            return "length" if params.usage is not None and params.usage.hit_limit else "stop"
-
-        if not body.get("stream"):
+        if not options.stream:
             text = "".join([piece async for piece in cut_at_stop(eng.llm.stream(messages, params), stops)])
             return web.json_response(
                 {
@@ -212,7 +213,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
                         {
                             "index": 0,
                             "message": {"role": "assistant", "content": text},
-                            "finish_reason": finish(),
+                            "finish_reason": finish_reason(params.usage, params.max_tokens),
                         }
                     ],
                     "usage": chat_usage(params.usage),
@@ -227,7 +228,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
             cut_at_stop(eng.llm.stream(messages, params), stops),
             write,
             chunk({"role": "assistant", "content": ""}),
-            lambda: chunk({}, finish()),
+            lambda: chunk({}, finish_reason(params.usage, params.max_tokens)) + trailer(),
         )
 
     async def transcriptions(request: web.Request) -> web.Response:
@@ -247,6 +248,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
                 raise RequestError(
                     f"response_format must be one of {', '.join(TRANSCRIPT_FORMATS)}", param="response_format"
                 )
+            check_transcription_fields(fields, fmt, engine(request).config.stt)
             stated = probe_duration(path)
             if stated is not None and stated > limits.upload_s:
                 raise RequestError(_too_long(stated, limits.upload_s), param="file")
@@ -320,6 +322,7 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
             return response
 
     app.router.add_get("/v1/models", models)
+    app.router.add_get("/v1/models/{model:.+}", model)  # ids hold ":" and may hold "/"
     app.router.add_post("/v1/chat/completions", _model_endpoint(chat))
     app.router.add_post("/v1/audio/transcriptions", _model_endpoint(transcriptions))
     app.router.add_post("/v1/audio/speech", _model_endpoint(speech))
