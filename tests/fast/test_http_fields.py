@@ -212,10 +212,15 @@ def test_chat_sampling_fields_are_checked_one_by_one_naming_each() -> None:
         ({"max_tokens": 1.5}, "max_tokens"),
         ({"max_completion_tokens": 0}, "max_completion_tokens"),
         ({"tool_choice": "required"}, "tool_choice"),
+        ({"max_tokens": 10**400}, "max_tokens"),  # an OverflowError and a 500 after the merge
+        ({"seed": 10**400}, "seed"),
+        ({"seed": 2**63}, "seed"),
+        ({"temperature": 10**400}, "temperature"),
     ]
     good = [
         {"temperature": None, "top_p": None, "seed": None},
         {"temperature": 0, "seed": 7, "max_tokens": 8.0},
+        {"seed": 2**63 - 1},
     ]
     bodies = [{**chat, **extra} for extra, _ in bad] + [{**chat, **extra} for extra in good]
     with running_server(fake_engine()) as base:

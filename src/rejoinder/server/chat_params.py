@@ -14,11 +14,17 @@ from typing import Any
 from rejoinder.server.limits import RequestError
 from rejoinder.stages.llm import GenerationParams, TokenUsage
 
+INT64 = (-(2**63), 2**63 - 1)
+"""OpenAI's integer fields are 64-bit: JSON's 10**400 (found: an OverflowError and a 500) is not
+one."""
+
 
 def _number(body: dict[str, Any], name: str, default: float) -> float:
     value = body.get(name)
     if value is None:
         return default
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64[0] <= value <= INT64[1]:
+        raise RequestError(f"'{name}' is out of range", param=name)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise RequestError(f"'{name}' must be a number", param=name)
     return float(value)
@@ -28,8 +34,12 @@ def _integer(body: dict[str, Any], name: str) -> int | None:
     value = body.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise RequestError(f"'{name}' must be an integer", param=name)
+    if isinstance(value, float) and not value.is_integer():
+        raise RequestError(f"'{name}' must be an integer", param=name)
+    if not INT64[0] <= value <= INT64[1]:
+        raise RequestError(f"'{name}' is out of range (a 64-bit integer)", param=name)
     return int(value)
 
 
