@@ -128,3 +128,17 @@ def test_a_stt_that_detects_the_language_takes_any_code_and_a_fixed_one_only_its
     refused(fixed[0], "language", "de only")
     refused(fixed[1], "language", "de only")
     assert fixed[2][0] == 200
+
+
+def test_verbose_json_says_the_task_language_and_duration() -> None:
+    """OpenAI's verbose_json has them (found by probing: neither language nor duration came back)."""
+    form: list[Part] = [
+        ("file", WAV, "a.wav"),
+        ("model", "whisper-1", None),
+        ("response_format", "verbose_json", None),
+    ]
+    with running_server(fake_engine()) as base:
+        [(status, body)] = asyncio.run(upload_all(base, [form]))
+    assert status == 200 and body["task"] == "transcribe" and body["language"] == "en", body
+    assert abs(body["duration"] - 2.5) < 0.05 and body["text"] == "What is the capital of Italy?"
+    assert [(s["id"], s["text"]) for s in body["segments"]] == [(0, "What is the capital of Italy?")]

@@ -252,8 +252,11 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
             stated = probe_duration(path)
             if stated is not None and stated > limits.upload_s:
                 raise RequestError(_too_long(stated, limits.upload_s), param="file")
+            heard = [0.0]  # seconds decoded: the progress callback's last figure is the duration
             try:
-                segments = await transcribe_file(engine(request), path, max_s=limits.upload_s)
+                segments = await transcribe_file(
+                    engine(request), path, progress=lambda s: heard.__setitem__(0, s), max_s=limits.upload_s
+                )
             except BadInputError as exc:
                 raise RequestError(str(exc).replace(str(path), "file"), param="file") from None
         text = " ".join(str(s["text"]) for s in segments)
@@ -264,6 +267,12 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
         if fmt == "verbose_json":
             return web.json_response(
                 {
+                    "task": "transcribe",
+                    "language": next(
+                        (str(s["language"]) for s in segments if s.get("language")),
+                        engine(request).config.stt.language or "",
+                    ),
+                    "duration": round(heard[0], 3),
                     "text": text,
                     "segments": [
                         {"id": i, "start": s["start_s"], "end": s["end_s"], "text": s["text"]}

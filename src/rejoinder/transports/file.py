@@ -128,6 +128,7 @@ async def transcribe_file(
                             "start_s": round(ev.start_s, 3),
                             "end_s": round(ev.end_s, 3),
                             "text": transcript.text,
+                            "language": transcript.language,
                         }
                     )
 
