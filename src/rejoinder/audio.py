@@ -116,14 +116,17 @@ def stream_audio(
                 f"{path}: a sample rate of {rate} Hz is not audio this can read "
                 f"({MIN_INPUT_RATE}-{MAX_INPUT_RATE} Hz)"
             )
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        # interleaved float in the file's own layout, mixed down by `_mono`: FFmpeg's mono downmix
+        # sums (stereo at 1.41x, 5.1 at 3.41x the level of speech on every channel, past 1.0);
+        # packed, since PyAV's planar to_ndarray crashed on 8 channels
+        resampler = av.AudioResampler(format="flt", rate=sample_rate)
         pending: list[FloatArray] = []
         pending_len = 0
         decoded_any = False
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    data = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                    data = _mono(out.to_ndarray(), len(out.layout.channels))
                     decoded_any = decoded_any or data.size > 0
                     pending.append(data)
                     pending_len += data.size
@@ -133,7 +136,7 @@ def stream_audio(
                         rest = joined[block:]
                         pending, pending_len = ([rest] if rest.size else []), rest.size
             for out in resampler.resample(None):
-                pending.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+                pending.append(_mono(out.to_ndarray(), len(out.layout.channels)))
         except av.error.FFmpegError as exc:
             if not decoded_any:
                 raise BadInputError(f"{path}: not a readable audio file ({_reason(exc)})") from None
@@ -158,6 +161,15 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, max_s: float | 
         if max_s is not None and total > max_s * sample_rate:
             raise BadInputError(f"{path}: longer than {max_s:g} s; use a shorter file")
     return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+
+
+def _mono(packed: FloatArray, channels: int) -> FloatArray:
+    """Interleaved channels averaged into one: the level of speech on every channel is kept,
+    and the result stays in [-1, 1]."""
+    samples = packed.reshape(-1).astype(np.float32, copy=False)
+    if channels <= 1:
+        return samples
+    return samples.reshape(-1, channels).mean(axis=1, dtype=np.float32)
 
 
 def _reason(exc: Exception) -> str:

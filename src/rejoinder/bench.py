@@ -21,6 +21,7 @@ import numpy as np
 
 from rejoinder.audio import SAMPLE_RATE, read_audio
 from rejoinder.engine import Engine
+from rejoinder.errors import BadInputError
 from rejoinder.events import SessionEvent, TurnFinished
 from rejoinder.listening import ListeningClock
 from rejoinder.output import DirectOutput
@@ -106,6 +107,15 @@ class Client:
             block = audio[i : i + frame]
             await self.session.push_audio(block)
             self._position += block.size
+
+
+def _check_spoken(engine: Engine, path: Path, audio: np.ndarray) -> None:
+    """Refuse a question the VAD hears no turn in: the replay waits for each question's reply
+    (with the microphone open), and a silent file would keep it waiting for ever."""
+    detector = TurnDetector(engine.vad.stream(), engine.config.vad)
+    events = [*detector.feed(audio), *detector.finish()]
+    if not any(isinstance(e, SpeechEnded) for e in events):
+        raise BadInputError(f"{path}: no speech found; bench needs spoken questions")
 
 
 async def _client(engine: Engine, questions: list[np.ndarray], delay_s: float) -> Client:
@@ -199,7 +209,10 @@ def _kind(turn: dict[str, Any]) -> str:
 async def run_bench(
     engine: Engine, files: list[Path], runs: int = 1, clients: int = 1, baseline: bool = True
 ) -> dict[str, Any]:
-    questions = [read_audio(f, max_s=30) for f in files] * runs
+    spoken = [read_audio(f, max_s=30) for f in files]
+    for path, audio in zip(files, spoken, strict=True):
+        _check_spoken(engine, path, audio)
+    questions = spoken * runs
     t0 = time.perf_counter()
     done = await asyncio.gather(*(_client(engine, questions, i * 0.7) for i in range(clients)))
     wall = time.perf_counter() - t0

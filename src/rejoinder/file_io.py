@@ -45,18 +45,35 @@ def input_path(
     a pipe can be read only once."""
     if is_stdio(source):
         stream = stdin if stdin is not None else _std("stdin")
-        with _spooled(stream, "stdin", max_bytes) as path:
+        with interrupt_on_signals(), _spooled(stream, "stdin", max_bytes) as path:
             yield path
         return
     if not _is_stream(source):
         yield source
         return
+    with interrupt_on_signals():  # a FIFO's open waits for a writer: Ctrl-C or a kill ends it
+        try:
+            pipe = open(source, "rb")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise BadInputError(f"{source}: cannot read ({exc.strerror or exc})") from None
+        with pipe, _spooled(pipe, str(source), max_bytes) as path:
+            yield path
+
+
+@contextlib.contextmanager
+def interrupt_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt here (main thread only), so the temporary files
+    of the run are removed on the way out: SIGTERM's default ends the process on the spot, which
+    left a copy of the input in /tmp. Nested uses restore what they found."""
+    if not _main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        pipe = open(source, "rb")  # noqa: SIM115 (closed below)
-    except OSError as exc:
-        raise BadInputError(f"{source}: cannot read ({exc.strerror or exc})") from None
-    with pipe, _spooled(pipe, str(source), max_bytes) as path:
-        yield path
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _is_stream(path: Path) -> bool:
@@ -102,7 +119,7 @@ class OutputFile:
         self.temp = target  # replaced in __enter__
         self._direct = False  # copy into the target at commit instead of renaming over it
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
-        self._old_handlers: dict[int, Any] = {}
+        self._signals = interrupt_on_signals()
         self.committed = False
 
     # ---- checks and the temporary file -----------------------------------------------------
@@ -118,11 +135,9 @@ class OutputFile:
                 self._in_private_dir()
             else:
                 self._beside_target()
-        if _main_thread():
-            # Ctrl-C and a polite kill while models load: stop at once (the temporary file is
-            # removed on the way out); the async work installs `stop_on_signals` over this
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old_handlers[sig] = signal.signal(sig, _interrupt)
+        # Ctrl-C and a polite kill while models load: stop at once (the temporary file is removed
+        # on the way out); the async work installs `stop_on_signals` over this
+        self._signals.__enter__()
         return self
 
     def _check_target(self) -> None:
@@ -195,8 +210,7 @@ class OutputFile:
     def __exit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for sig, handler in self._old_handlers.items():
-            signal.signal(sig, handler)
+        self._signals.__exit__(None, None, None)
         self.discard()
         if isinstance(e, BadInputError) and str(self.temp) in str(e):
             raise BadInputError(str(e).replace(str(self.temp), str(self.target))) from None

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rejoinder import logs
 from rejoinder.cli.common import (
@@ -211,27 +214,39 @@ def say(
     logs.setup(log_level)
     from rejoinder.chunking import clean_for_speech
 
-    if not any(ch.isalnum() for ch in clean_for_speech(text)):
+    spoken = clean_for_speech(text)
+    if not any(ch.isalnum() for ch in spoken):
         raise BadInputError("nothing speakable in the text")
     config = build_config(
         preset_name, base_url=base_url, tts__backend=tts, tts__voice=voice, tts__speed=speed
     )
-    from rejoinder.audio import WavWriter
-    from rejoinder.file_io import OutputFile, is_stdio, raise_if_stopped, stop_on_signals
+    from rejoinder.file_io import OutputFile, is_stdio
+    from rejoinder.say import speak_to_wav
 
     with OutputFile(output) as target:
         engine = _load(config, ("tts",))
-
-        async def run() -> float:
-            with WavWriter(target.temp, engine.tts.sample_rate) as writer, stop_on_signals() as stop:
-                async for chunk in engine.tts.stream(clean_for_speech(text)):
-                    raise_if_stopped(stop)
-                    writer.write(chunk)
-                return writer.samples_written / writer.sample_rate
-
-        seconds = _run(run())
+        with _text_progress(len(spoken)) as progress:
+            seconds = _run(speak_to_wav(engine.tts, spoken, target.temp, progress))
         target.commit()
     if is_stdio(output):
         err.print(f"{seconds:.1f} s of speech written to stdout")
     else:
         out.print(f"{seconds:.1f} s of speech written to {output}")
+
+
+LONG_TEXT_CHARS = 2_000
+"""About two minutes of speech: past this `say` shows how far it is."""
+
+
+@contextmanager
+def _text_progress(total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar over the characters spoken, for a text long enough to take a while."""
+    if total < LONG_TEXT_CHARS:
+        yield None
+        return
+    with Progress(
+        TextColumn("speaking"), BarColumn(), TextColumn("{task.completed:,.0f}/{task.total:,.0f} characters"),
+        TimeRemainingColumn(), console=err, transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("speaking", total=total)
+        yield lambda chars: bar.update(task, completed=chars)
