@@ -20,7 +20,8 @@ from helpers import SAMPLES
 from rejoinder.audio import WavWriter, from_pcm16, read_audio
 from rejoinder.engine import Engine
 from rejoinder.errors import BadInputError
-from rejoinder.server.limits import API_LIMITS, ApiLimits, speech_pieces
+from rejoinder.server.limits import API_LIMITS, ApiLimits
+from rejoinder.speech_pieces import speech_pieces
 from rejoinder.transports.file import transcribe_file
 from server_helpers import running_server
 

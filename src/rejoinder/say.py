@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rejoinder.audio import WavWriter
 from rejoinder.file_io import raise_if_stopped, stop_on_signals
-from rejoinder.server.limits import speech_pieces
+from rejoinder.speech_pieces import speech_pieces
 from rejoinder.stages.tts import TTS
 
 PIECE_CHARS = 200

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -88,36 +87,6 @@ async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise RequestError("the body must be a JSON object")
     return body
-
-
-_SENTENCE = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
-_SOFT_BREAK = re.compile(r"[,;:]\s|\s")
-
-
-def speech_pieces(text: str, max_chars: int) -> Iterator[str]:
-    """Whole sentences packed up to `max_chars`; a longer sentence is cut at a comma or space
-    before the limit, and a longer word (no space at all) at the limit itself."""
-    pending = ""
-    for sentence in _SENTENCE.split(text):
-        sentence = sentence.strip()
-        if not sentence:
-            continue
-        if pending and len(pending) + 1 + len(sentence) <= max_chars:
-            pending = f"{pending} {sentence}"
-            continue
-        if pending:
-            yield pending
-            pending = ""
-        while len(sentence) > max_chars:
-            head = sentence[: max_chars + 1]
-            cut = max((m.end() for m in _SOFT_BREAK.finditer(head) if m.end() <= max_chars), default=0)
-            if cut < max_chars // 4:
-                cut = max_chars  # no usable break: a run-on "word"
-            yield sentence[:cut].strip()
-            sentence = sentence[cut:].strip()
-        pending = sentence
-    if pending:
-        yield pending
 
 
 def client_gone(request: web.Request) -> bool:

@@ -39,7 +39,6 @@ from rejoinder.server.limits import (
     RequestError,
     capped_multipart,
     read_json,
-    speech_pieces,
     unless_client_leaves,
 )
 from rejoinder.server.request_fields import (
@@ -52,6 +51,7 @@ from rejoinder.server.request_fields import (
 from rejoinder.server.speech_formats import check_instructions, open_encoder, speech_format, wants_events
 from rejoinder.server.sse import stream_events, stream_speech_events
 from rejoinder.server.transcription_fields import check_transcription_fields
+from rejoinder.speech_pieces import speech_pieces
 from rejoinder.stages.llm import Message, supports_tools
 
 log = logging.getLogger(__name__)
