@@ -38,6 +38,13 @@ async def fill(source: AsyncIterator[T], queue: asyncio.Queue[object]) -> None:
             await source.aclose()  # type: ignore[attr-defined]
 
 
+async def close_stream(source: AsyncIterator[Any]) -> None:
+    """Close `source` if it can be (an async generator): a model writing into it stops."""
+    close = getattr(source, "aclose", None)
+    if close is not None:
+        await close()
+
+
 async def run_ahead(source: AsyncIterator[T]) -> AsyncIterator[T]:
     """Iterate `source` in its own task, so it keeps producing while the consumer is busy (the
     LLM writes on while a clause is spoken); leaving early cancels it."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from rejoinder.server.limits import RequestError
 from rejoinder.stages.llm import supports_json_output
+from rejoinder.streams import close_stream
 
 MAX_STOPS = 4
 """OpenAI's limit on stop sequences."""
@@ -85,6 +86,4 @@ async def cut_at_stop(pieces: AsyncIterator[str], stops: tuple[str, ...]) -> Asy
         if pending:
             yield pending
     finally:
-        close = getattr(pieces, "aclose", None)
-        if close is not None:
-            await close()  # the model stops writing what nobody reads
+        await close_stream(pieces)  # the model stops writing what nobody reads

@@ -1,6 +1,6 @@
 """Chat request options about the shape of the answer: `stream`, `stream_options`, the output
-`modalities`/`audio`, `parallel_tool_calls`, and sampler or search fields the server does not do,
-honoured or refused with a 400 naming the field.
+`modalities`/`audio` and `parallel_tool_calls`, honoured or refused with a 400 naming the field
+(fields the server does not do at all: request_fields.check_unhonoured_chat_fields).
 
 Found by probing with the openai SDK: `stream_options={"include_usage": True}` never sent the
 usage chunk, `modalities=["text", "audio"]` with `audio={...}` got text only, `parallel_tool_calls
@@ -87,28 +87,3 @@ def finish_reason(usage: TokenUsage | None, max_tokens: int, called_tools: bool 
     if usage is not None and (usage.hit_limit or (usage.calls and usage.output_tokens >= max_tokens)):
         return "length"
     return "stop"
-
-
-NOT_DONE_CHAT_FIELDS = {
-    "prediction": "predicted outputs are not supported",
-    "web_search_options": "this server cannot search the web",
-    "reasoning_effort": "the loaded models do not reason before answering",
-}
-"""Fields with no default worth keeping: any value but null is refused (request_fields.py's
-UNHONOURED_CHAT_FIELDS holds the ones whose defaults pass)."""
-
-
-def check_unused_chat_fields(body: dict[str, Any]) -> None:
-    """Refuse penalties other than 0 and the fields the server does not do, rather than answer
-    as if they had been applied (found by probing: presence_penalty=1.5, prediction and
-    reasoning_effort="high" got the same reply as without, with a 200)."""
-    for name in ("presence_penalty", "frequency_penalty"):
-        value = body.get(name)
-        if value is None or (not isinstance(value, bool) and value == 0):
-            continue
-        raise RequestError(
-            f"'{name}' is not supported by this server's sampler; leave it out or send 0", param=name
-        )
-    for name, reason in NOT_DONE_CHAT_FIELDS.items():
-        if body.get(name) is not None:
-            raise RequestError(f"'{name}': {reason}; leave it out", param=name)

@@ -22,6 +22,7 @@ from rejoinder.stages.llm import (
     ToolChoice,
     supports_tools,
 )
+from rejoinder.streams import close_stream
 from rejoinder.tools.client import FieldError, parse_tool_choice, parse_tools
 
 Chunk = Callable[[dict[str, Any], "str | None"], bytes]
@@ -142,9 +143,7 @@ async def _at_most(items: AsyncIterator[str | ToolCall], calls: int | None) -> A
                 made += 1
             yield item
     finally:
-        close = getattr(items, "aclose", None)
-        if close is not None:
-            await close()
+        await close_stream(items)
 
 
 def chat_usage(usage: TokenUsage | None) -> dict[str, Any] | None:

@@ -25,7 +25,6 @@ from rejoinder.server.chat_content import check_tool_results, content_text
 from rejoinder.server.chat_fields import cut_at_stop, response_format, stop_sequences
 from rejoinder.server.chat_options import (
     chat_options,
-    check_unused_chat_fields,
     finish_reason,
     usage_event,
 )
@@ -156,7 +155,6 @@ def add_routes(app: web.Application, engine_key: Any, limits: ApiLimits | None =
         check_choice_count(body)
         check_unhonoured_chat_fields(body)
         options = chat_options(body)
-        check_unused_chat_fields(body)
         stops = stop_sequences(body)
         params = dataclasses.replace(params, response_format=response_format(body, eng.llm))
         cid, created, model = (

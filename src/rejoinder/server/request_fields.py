@@ -66,12 +66,34 @@ UNHONOURED_CHAT_FIELDS = ("logprobs", "top_logprobs", "logit_bias")
 `logprobs: true` got none, with a 200. (`stop` and `response_format` were refused the same way
 until they were honoured: chat_fields.py.)"""
 
+ZERO_ONLY_CHAT_FIELDS = ("presence_penalty", "frequency_penalty")
+"""Sampler penalties llama.cpp is not asked for: only 0 (or null) passes."""
+
+NOT_DONE_CHAT_FIELDS = {
+    "prediction": "predicted outputs are not supported",
+    "web_search_options": "this server cannot search the web",
+    "reasoning_effort": "the loaded models do not reason before answering",
+}
+"""Fields with no default worth keeping: any value but null is refused."""
+
 
 def check_unhonoured_chat_fields(body: dict[str, Any]) -> None:
-    """Refuse a chat field set to something this endpoint does not do (null, false or empty are
-    the defaults, and pass)."""
+    """Refuse a chat field set to something this endpoint does not do, rather than answer as if
+    it had been applied (found by probing: presence_penalty=1.5, prediction and
+    reasoning_effort="high" got the same reply as without, with a 200). Null, false or empty
+    are the defaults of the first list, and pass."""
     for name in UNHONOURED_CHAT_FIELDS:
         value = body.get(name)
         if value in (None, False, [], {}, ""):
             continue
         raise RequestError(f"'{name}' is not supported by this server; leave it out", param=name)
+    for name in ZERO_ONLY_CHAT_FIELDS:
+        value = body.get(name)
+        if value is None or (not isinstance(value, bool) and value == 0):
+            continue
+        raise RequestError(
+            f"'{name}' is not supported by this server's sampler; leave it out or send 0", param=name
+        )
+    for name, reason in NOT_DONE_CHAT_FIELDS.items():
+        if body.get(name) is not None:
+            raise RequestError(f"'{name}': {reason}; leave it out", param=name)

@@ -64,9 +64,7 @@ async def stream_events(
         await response.write(closing())
     except (BadInputError, RuntimeError) as exc:
         log.info("streamed completion failed", extra={"error": str(exc)})
-        kind = "invalid_request_error" if isinstance(exc, BadInputError) else "server_error"
-        error = {"error": {"message": str(exc), "type": kind, "code": kind, "param": None}}
-        await response.write(f"data: {json.dumps(error)}\n\n".encode())
+        await response.write(f"data: {json.dumps({'error': _error(exc)})}\n\n".encode())
     await response.write(b"data: [DONE]\n\n")
     await response.write_eof()
     return response
@@ -87,8 +85,14 @@ async def stream_speech_events(request: web.Request, blocks: AsyncIterator[bytes
                 await response.write(f"data: {json.dumps(delta)}\n\n".encode())
     except (BadInputError, RuntimeError) as exc:
         log.info("streamed speech failed", extra={"error": str(exc)})
-        kind = "invalid_request_error" if isinstance(exc, BadInputError) else "server_error"
-        done = {"type": "error", "error": {"message": str(exc), "type": kind, "code": kind, "param": None}}
+        done = {"type": "error", "error": _error(exc)}
     await response.write(f"data: {json.dumps(done)}\n\n".encode())
     await response.write_eof()
     return response
+
+
+def _error(exc: Exception) -> dict[str, Any]:
+    """An OpenAI-style error object for a failure after the stream began: the caller's fault
+    (BadInputError) or the server's."""
+    kind = "invalid_request_error" if isinstance(exc, BadInputError) else "server_error"
+    return {"message": str(exc), "type": kind, "code": kind, "param": None}
